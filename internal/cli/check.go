@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sshdoctor/sshdoctor/internal/diagnose"
+	"github.com/sshdoctor/sshdoctor/internal/probe"
+	"github.com/sshdoctor/sshdoctor/internal/render"
+	"github.com/sshdoctor/sshdoctor/internal/sshconfig"
+)
+
+// CheckOptions are the inputs of `sshdoctor check`.
+type CheckOptions struct {
+	IO *IOStreams
+
+	Target        string
+	Port          int
+	User          string
+	Identities    []string
+	ConfigFile    string
+	ProxyJump     string
+	Options       []string
+	Timeout       time.Duration
+	PasswordStdin bool
+	Exec          string
+	NoAuth        bool
+	Output        string
+	NoColor       bool
+	// SSHPath is the ssh binary for `ssh -G`/`ssh -Q`; "-" forces the
+	// built-in config parser.
+	SSHPath string
+}
+
+// NewCmdCheck binds flags; runF replaces checkRun in tests.
+func NewCmdCheck(ios *IOStreams, runF func(*CheckOptions) error) *cobra.Command {
+	o := &CheckOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "check [flags] [user@]host[:port]",
+		Short: "Diagnose an SSH connection from this machine, layer by layer",
+		Long: `Check connects to the host the way ssh would — same ~/.ssh/config, keys, agent
+and known_hosts — and reports each layer: resolve, tcp, banner, kex, hostkey,
+auth and (with --exec) session. It ends with the root cause and the next step.
+
+Everything happens over one TCP connection, so servers that penalise many
+connections (OpenSSH PerSourcePenalties, fail2ban) are not provoked.
+No password is ever sent unless you give one with --password-stdin, and never
+to a host whose key did not verify. known_hosts is written only with
+-o StrictHostKeyChecking=accept-new.
+
+Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal error.`,
+		Example: `  sshdoctor check azureuser@20.51.7.9
+  sshdoctor check -i ~/.ssh/vm_key -p 2222 web1
+  sshdoctor check -J bastion admin@10.0.0.5 --exec 'uptime'
+  sshdoctor check -o HostKeyAlgorithms=+ssh-rsa old-router --output json
+  printf '%s\n' "$PW" | sshdoctor check --password-stdin user@vm`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("check needs exactly one target, [user@]host[:port] (see 'sshdoctor check --help')")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Target = args[0]
+			if o.Output != "text" && o.Output != "json" {
+				return usagef("--output must be text or json, not %q", o.Output)
+			}
+			if o.Timeout < 0 {
+				return usagef("--timeout must be positive")
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return checkRun(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&o.Port, "port", "p", 0, "port to connect to (default: from ssh config, else 22)")
+	f.StringVarP(&o.User, "login", "l", "", "user to log in as (default: from ssh config, else your user name)")
+	f.StringArrayVarP(&o.Identities, "identity", "i", nil, "private key file to offer (repeatable), as ssh -i")
+	f.StringVarP(&o.ConfigFile, "config", "F", "", "ssh client config file (default ~/.ssh/config); \"none\" for no file")
+	f.StringVarP(&o.ProxyJump, "jump", "J", "", "connect through this jump host, [user@]host[:port], as ssh -J")
+	f.StringArrayVarP(&o.Options, "option", "o", nil, "ssh option Key=Value (repeatable), e.g. HostKeyAlgorithms=+ssh-rsa, StrictHostKeyChecking=accept-new, ConnectTimeout=5")
+	f.DurationVar(&o.Timeout, "timeout", probe.DefaultPhaseTimeout, "limit for each phase (connect, banner, kex, auth, session)")
+	f.BoolVar(&o.PasswordStdin, "password-stdin", false, "read a password from the first line of standard input and try it if the server allows password auth")
+	f.StringVar(&o.Exec, "exec", "", "after logging in, run this command in a session and report its result")
+	f.BoolVar(&o.NoAuth, "no-auth", false, "stop after learning which auth methods the server allows; offer no key")
+	f.StringVar(&o.Output, "output", "text", "output format: text or json")
+	f.BoolVar(&o.NoColor, "no-color", false, "no colours even on a terminal (NO_COLOR is honoured too)")
+	f.StringVar(&o.SSHPath, "ssh", "", "ssh binary used to read the client config (ssh -G); \"-\" uses the built-in parser")
+	return cmd
+}
+
+func checkRun(ctx context.Context, o *CheckOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	user, host, port, err := sshconfig.ParseTarget(o.Target)
+	if err != nil {
+		return &UsageError{err}
+	}
+	if user == "" {
+		user = o.User
+	}
+	if port == 0 {
+		port = o.Port
+	}
+	if port < 0 || port > 65535 {
+		return usagef("port %d is out of range 1-65535", port)
+	}
+	opts := slices.Clone(o.Options)
+	var explicit []string
+	for _, id := range o.Identities {
+		abs, err := expandPath(id)
+		if err != nil {
+			return usagef("identity %s: %v", id, err)
+		}
+		explicit = append(explicit, abs)
+		opts = append(opts, "IdentityFile="+abs)
+	}
+	settings, err := sshconfig.Resolve(ctx, sshconfig.Query{
+		Host: host, User: user, Port: port, ConfigFile: o.ConfigFile,
+		ProxyJump: o.ProxyJump, Options: opts, SSHPath: o.SSHPath,
+	})
+	if err != nil {
+		var ue *sshconfig.UsageError
+		if errors.As(err, &ue) {
+			return &UsageError{err}
+		}
+		return err
+	}
+	var password *string
+	if o.PasswordStdin {
+		line, err := bufio.NewReader(o.IO.In).ReadString('\n')
+		if err != nil && line == "" {
+			return usagef("--password-stdin: nothing to read on standard input")
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		password = &pw
+	}
+	probe.JumpSettings = func(ctx context.Context, jump string) (*sshconfig.Settings, error) {
+		ju, jh, jp, _, err := sshconfig.ParseJump(jump)
+		if err != nil {
+			return nil, err
+		}
+		return sshconfig.Resolve(ctx, sshconfig.Query{Host: jh, User: ju, Port: jp, ConfigFile: o.ConfigFile, Options: opts, SSHPath: o.SSHPath})
+	}
+	report := probe.Run(ctx, probe.Options{
+		Input: o.Target, Settings: settings, Explicit: explicit, Password: password,
+		Exec: o.Exec, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agentSocket(settings),
+	})
+	jo := diagnose.Options{NoAuth: o.NoAuth}
+	if settings.Source == "ssh -G" {
+		jo.ClientSupports = sshQuery(ctx, o.SSHPath)
+	}
+	verdict := diagnose.Judge(report, jo)
+	code := ExitOK
+	if !verdict.Works {
+		code = ExitProblem
+	}
+	if o.Output == "json" {
+		err = render.JSON(o.IO.Out, report, verdict, code)
+	} else {
+		color := o.IO.OutTTY && !o.NoColor && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+		err = render.Text(o.IO.Out, report, verdict, render.Style{Color: color})
+	}
+	if err != nil {
+		return err
+	}
+	if code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// agentSocket applies IdentityAgent: "none" disables the agent, a path or
+// $VAR names one, default is SSH_AUTH_SOCK.
+func agentSocket(s *sshconfig.Settings) string {
+	switch a := s.IdentityAgent; {
+	case a == "none":
+		return ""
+	case a == "" || a == "SSH_AUTH_SOCK" || a == "$SSH_AUTH_SOCK":
+		return os.Getenv("SSH_AUTH_SOCK")
+	case strings.HasPrefix(a, "$"):
+		return os.Getenv(a[1:])
+	default:
+		p, _ := expandPath(a)
+		return p
+	}
+}
+
+func expandPath(p string) (string, error) {
+	if strings.HasPrefix(p, "~/") || p == "~" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+	}
+	return filepath.Abs(p)
+}
+
+// sshQuery asks the user's ssh which algorithms it implements (`ssh -Q`),
+// so a suggested -o fix names one it will accept. Results are cached.
+func sshQuery(ctx context.Context, sshPath string) func(kind string) []string {
+	if sshPath == "" {
+		sshPath = "ssh"
+	}
+	cache := map[string][]string{}
+	return func(kind string) []string {
+		if v, ok := cache[kind]; ok {
+			return v
+		}
+		out, err := exec.CommandContext(ctx, sshPath, "-Q", kind).Output()
+		if err != nil {
+			cache[kind] = nil
+			return nil
+		}
+		list := strings.Fields(string(out))
+		cache[kind] = list
+		return list
+	}
+}
+
+// NewCmdFindings lists the findings catalogue.
+func NewCmdFindings(ios *IOStreams) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "findings",
+		Short: "List every finding ID sshdoctor can report, with its meaning and remedy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch format {
+			case "text", "markdown", "json":
+				return render.Catalogue(ios.Out, format)
+			}
+			return usagef("--output must be text, markdown or json, not %q", format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "output", "text", "text, markdown (docs/findings.md) or json")
+	return cmd
+}

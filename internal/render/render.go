@@ -1,0 +1,152 @@
+// Package render prints verdicts for people (text, coloured on a terminal)
+// and for programs (JSON with a stable schema, see docs/json.md). It never
+// probes; it only formats what it is given.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sshdoctor/sshdoctor/internal/diagnose"
+	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/probe"
+)
+
+// CheckSchema names the JSON schema of `sshdoctor check`; it changes only
+// when a field is removed or changes meaning.
+const CheckSchema = "sshdoctor.check/v1"
+
+// CheckJSON is the document `sshdoctor check --output json` prints.
+type CheckJSON struct {
+	Schema       string                 `json:"schema"`
+	Works        bool                   `json:"works"`
+	ExitCode     int                    `json:"exit_code"`
+	Diagnosis    string                 `json:"diagnosis"`
+	RootCause    string                 `json:"root_cause,omitempty"`
+	NextSteps    []string               `json:"next_steps"`
+	Target       probe.Target           `json:"target"`
+	Layers       []diagnose.LayerStatus `json:"layers"`
+	Findings     []findings.Finding     `json:"findings"`
+	Observations *probe.Report          `json:"observations"`
+}
+
+// JSON writes the check as one indented JSON document.
+func JSON(w io.Writer, r *probe.Report, v *diagnose.Verdict, exitCode int) error {
+	doc := CheckJSON{
+		Schema: CheckSchema, Works: v.Works, ExitCode: exitCode, Diagnosis: v.Diagnosis,
+		NextSteps: v.NextSteps, Target: r.Target, Layers: v.Layers, Findings: v.Findings, Observations: r,
+	}
+	if doc.NextSteps == nil {
+		doc.NextSteps = []string{}
+	}
+	if v.RootCause != nil {
+		doc.RootCause = v.RootCause.ID
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// Style decides colours; the zero value prints plain text.
+type Style struct{ Color bool }
+
+const (
+	green  = "\x1b[32m"
+	red    = "\x1b[31m"
+	yellow = "\x1b[33m"
+	dim    = "\x1b[2m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+func (s Style) paint(code, text string) string {
+	if !s.Color {
+		return text
+	}
+	return code + text + reset
+}
+
+func (s Style) mark(st diagnose.Status) string {
+	switch st {
+	case diagnose.OK:
+		return s.paint(green, "✓")
+	case diagnose.Fail:
+		return s.paint(red, "✗")
+	case diagnose.Warn:
+		return s.paint(yellow, "!")
+	}
+	return s.paint(dim, "-")
+}
+
+// Text writes one line per layer, then the diagnosis and the next steps.
+func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
+	var b strings.Builder
+	user := r.Target.User
+	fmt.Fprintf(&b, "%s %s@%s:%d", s.paint(bold, "sshdoctor check"), user, r.Target.HostName, r.Target.Port)
+	if r.Target.ProxyJump != "" {
+		fmt.Fprintf(&b, " via %s", r.Target.ProxyJump)
+	}
+	fmt.Fprintf(&b, "  (config: %s)\n", r.Target.ConfigSource)
+	for _, l := range v.Layers {
+		dur := ""
+		if l.Duration > 0 {
+			dur = s.paint(dim, "  "+fmtDuration(time.Duration(l.Duration)))
+		}
+		fmt.Fprintf(&b, " %s %-8s %s%s\n", s.mark(l.Status), l.Layer, l.Summary, dur)
+	}
+	b.WriteString("\n")
+	label := s.paint(bold+red, "Diagnosis:")
+	if v.Works {
+		label = s.paint(bold+green, "Diagnosis:")
+	}
+	fmt.Fprintf(&b, "%s %s\n", label, v.Diagnosis)
+	if v.RootCause != nil {
+		fmt.Fprintf(&b, "  %s\n", s.paint(dim, "["+v.RootCause.ID+"]"))
+		for _, e := range v.RootCause.Evidence {
+			fmt.Fprintf(&b, "  %s %s\n", s.paint(dim, "·"), e)
+		}
+	}
+	var others []findings.Finding
+	for _, f := range v.Findings {
+		if v.RootCause == nil || f.ID != v.RootCause.ID {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
+		b.WriteString("\nAlso found:\n")
+		for _, f := range others {
+			fmt.Fprintf(&b, "  %s %s %s\n", severityMark(s, f.Severity), f.Summary, s.paint(dim, "["+f.ID+"]"))
+		}
+	}
+	if len(v.NextSteps) > 0 {
+		b.WriteString("\nNext steps:\n")
+		for i, n := range v.NextSteps {
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func severityMark(s Style, sev findings.Severity) string {
+	switch sev {
+	case findings.Error:
+		return s.paint(red, "✗")
+	case findings.Warning:
+		return s.paint(yellow, "!")
+	}
+	return s.paint(dim, "i")
+}
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
