@@ -28,10 +28,10 @@ type Report struct {
 
 // Target is what was checked, after the client configuration was applied.
 type Target struct {
-	Input        string `json:"input"`         // as typed
-	HostName     string `json:"hostname"`      // after HostName in ssh_config
-	Port         int    `json:"port"`          //
-	User         string `json:"user"`          //
+	Input        string `json:"input"`    // as typed
+	HostName     string `json:"hostname"` // after HostName in ssh_config
+	Port         int    `json:"port"`     //
+	User         string `json:"user"`     //
 	ProxyJump    string `json:"proxy_jump,omitempty"`
 	ConfigSource string `json:"config_source"` // "ssh -G" or "built-in parser"
 }

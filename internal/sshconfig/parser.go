@@ -18,28 +18,25 @@ const systemConfig = "/etc/ssh/ssh_config"
 
 // otherKeywords are valid ssh_config keywords that do not affect Settings.
 // They are accepted in -o so that options valid for ssh are not rejected.
-var otherKeywords = setOf(`addkeystoagent addressfamily bindaddress bindinterface
-	canonicaldomains canonicalizefallbacklocal canonicalizehostname
-	canonicalizemaxdots canonicalizepermittedcnames casignaturealgorithms
-	certificatefile challengeresponseauthentication channeltimeout checkhostip
-	clearallforwardings compression connectionattempts controlmaster controlpath
-	controlpersist dynamicforward enableescapecommandline enablesshkeysign
-	escapechar exitonforwardfailure fingerprinthash forkafterauthentication
-	forwardagent forwardx11 forwardx11timeout forwardx11trusted gatewayports
-	gssapiauthentication gssapiclientidentity gssapidelegatecredentials
-	gssapikeyexchange gssapikexalgorithms gssapirenewalforcesrekey
-	gssapiserveridentity gssapitrustdns hashknownhosts hostbasedacceptedalgorithms
-	hostbasedauthentication hostbasedkeytypes ipqos kbdinteractiveauthentication
-	kbdinteractivedevices knownhostscommand localcommand localforward loglevel
-	logverbose nohostauthenticationforlocalhost numberofpasswordprompts
-	obscurekeystroketiming passwordauthentication permitlocalcommand
-	permitremoteopen pkcs11provider preferredauthentications proxycommand
-	proxyusefdpass pubkeyauthentication rekeylimit remotecommand remoteforward
-	requesttty requiredrsasize revokedhostkeys securitykeyprovider sendenv
-	serveralivecountmax serveraliveinterval sessiontype setenv stdinnull
-	streamlocalbindmask streamlocalbindunlink syslogfacility tag tcpkeepalive
-	tunnel tunneldevice updatehostkeys verifyhostkeydns visualhostkey
-	xauthlocation`)
+var otherKeywords = setOf(`addkeystoagent addressfamily bindaddress bindinterface canonicaldomains
+	canonicalizefallbacklocal canonicalizehostname canonicalizemaxdots
+	canonicalizepermittedcnames casignaturealgorithms certificatefile
+	challengeresponseauthentication channeltimeout checkhostip clearallforwardings
+	compression connectionattempts controlmaster controlpath controlpersist dynamicforward
+	enableescapecommandline enablesshkeysign escapechar exitonforwardfailure fingerprinthash
+	forkafterauthentication forwardagent forwardx11 forwardx11timeout forwardx11trusted
+	gatewayports gssapiauthentication gssapiclientidentity gssapidelegatecredentials
+	gssapikeyexchange gssapikexalgorithms gssapirenewalforcesrekey gssapiserveridentity
+	gssapitrustdns hashknownhosts hostbasedacceptedalgorithms hostbasedauthentication
+	hostbasedkeytypes ipqos kbdinteractiveauthentication kbdinteractivedevices
+	knownhostscommand localcommand localforward loglevel logverbose
+	nohostauthenticationforlocalhost numberofpasswordprompts obscurekeystroketiming
+	passwordauthentication permitlocalcommand permitremoteopen pkcs11provider
+	preferredauthentications proxycommand proxyusefdpass pubkeyauthentication rekeylimit
+	remotecommand remoteforward requesttty requiredrsasize revokedhostkeys
+	securitykeyprovider sendenv serveralivecountmax serveraliveinterval sessiontype setenv
+	stdinnull streamlocalbindmask streamlocalbindunlink syslogfacility tag tcpkeepalive
+	tunnel tunneldevice updatehostkeys verifyhostkeydns visualhostkey xauthlocation`)
 
 func setOf(words string) map[string]bool {
 	m := map[string]bool{}
@@ -152,7 +149,7 @@ func (b *builder) include(args []string, sys bool, depth int, active, never bool
 		return errors.New("an Include line needs a file name")
 	}
 	if depth+1 >= maxIncludeDepth {
-		return errors.New("Include nested too deeply (loop?)")
+		return errors.New("include files nested too deeply (an Include loop?)")
 	}
 	for _, a := range args {
 		a = expandTilde(a, b.home)
