@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/check.sh — wall-clock benchmark of `sshdoctor check` against OpenSSH's
-# own client, plus time-to-verdict for a closed and a filtered port.
+# own client, plus time-to-verdict for a closed and a filtered port. An extra,
+# informational scenario (sshdoctor --exec true) runs the same remote session
+# as the ssh baseline.
 #
 # Usage: bash bench/check.sh [RUNS]     (default 20; must be run as root)
 #
@@ -144,41 +146,56 @@ SD_ARGS=(check -F none -o "UserKnownHostsFile=$KH" -o GlobalKnownHostsFile=/dev/
 SSH_ARGS=(-F none -o BatchMode=yes -o "UserKnownHostsFile=$KH" -o GlobalKnownHostsFile=/dev/null
 	-o IdentitiesOnly=yes -i "$KEY" -p "$PORT" root@127.0.0.1 true)
 
-run_a() {
-	local t0 t1 rc=0
+# timed NAME [warm] -- CMD...: run CMD, append its wall time in µs to
+# $TMP/NAME.us (unless "warm"), and count it as wrong if it does not exit 0.
+timed() {
+	local name=$1 warm=0 t0 t1 rc=0
+	shift
+	[[ $1 == warm ]] && { warm=1; shift; }
+	[[ $1 == -- ]] && shift
 	t0=$(now_us)
-	"$SD" "${SD_ARGS[@]}" "root@127.0.0.1:$PORT" >"$TMP/a.out" 2>&1 || rc=$?
+	"$@" >"$TMP/$name.out" 2>&1 || rc=$?
 	t1=$(now_us)
-	[[ $rc -eq 0 ]] || { bad "sshdoctor check exited $rc (want 0):"; cat "$TMP/a.out" >&2; }
-	[[ ${1:-} == warm ]] || echo $((t1 - t0)) >>"$TMP/a.us"
+	[[ $rc -eq 0 ]] || { bad "$name: ${1##*/} exited $rc (want 0):"; cat "$TMP/$name.out" >&2; }
+	[[ $warm -eq 1 ]] || echo $((t1 - t0)) >>"$TMP/$name.us"
 }
-run_b() {
-	local t0 t1 rc=0
-	t0=$(now_us)
-	ssh "${SSH_ARGS[@]}" >"$TMP/b.out" 2>&1 || rc=$?
-	t1=$(now_us)
-	[[ $rc -eq 0 ]] || { bad "ssh exited $rc (want 0):"; cat "$TMP/b.out" >&2; }
-	[[ ${1:-} == warm ]] || echo $((t1 - t0)) >>"$TMP/b.us"
-}
+# A: sshdoctor through auth success (no session). B: OpenSSH running `true`.
+# E (informational): sshdoctor --exec true, i.e. the same remote session as B.
+run_a() { timed a "$@" -- "$SD" "${SD_ARGS[@]}" "root@127.0.0.1:$PORT"; }
+run_b() { timed b "$@" -- ssh "${SSH_ARGS[@]}"; }
+run_e() { timed e "$@" -- "$SD" "${SD_ARGS[@]}" --exec true "root@127.0.0.1:$PORT"; }
 
 # ------------------------------------------------- 4. sshdoctor vs ssh ---
 : >"$TMP/a.us"
 : >"$TMP/b.us"
+: >"$TMP/e.us"
 run_a warm # one untimed warm-up each (page cache, first-exec costs)
 run_b warm
+run_e warm
 for ((i = 1; i <= RUNS; i++)); do
-	# alternate the order (AB, BA, AB, ...) so neither always runs first
-	if ((i % 2)); then run_a; run_b; else run_b; run_a; fi
+	# rotate the order (ABE, BEA, EAB, ...) so no scenario always runs first
+	case $((i % 3)) in
+	1) run_a; run_b; run_e ;;
+	2) run_b; run_e; run_a ;;
+	0) run_e; run_a; run_b ;;
+	esac
 done
 
-# Where sshdoctor's time goes: one extra, untimed run with --output json.
-"$SD" "${SD_ARGS[@]}" --output json "root@127.0.0.1:$PORT" >"$TMP/a.json" 2>/dev/null || true
-LAYERS=$(awk '
+# Where sshdoctor's time goes: extra, untimed runs with --output json.
+layers() {
+	awk '
 	/^  "layers": \[/ { in_l = 1; next }
 	in_l && /^  \]/ { in_l = 0 }
 	in_l && /"layer":/ { gsub(/[",]/, "", $2); name = $2 }
-	in_l && /"duration_ms":/ { gsub(/,/, "", $2); printf "%s%s %s ms", sep, name, $2; sep = ", " }
-' "$TMP/a.json")
+	in_l && /"duration_ms":/ { gsub(/,/, "", $2); printf "%s%s %s", sep, name, $2; sep = ", " }
+	' "$1"
+}
+"$SD" "${SD_ARGS[@]}" --output json "root@127.0.0.1:$PORT" >"$TMP/a.json" 2>/dev/null || true
+"$SD" "${SD_ARGS[@]}" --exec true --output json "root@127.0.0.1:$PORT" >"$TMP/e.json" 2>/dev/null || true
+LAYERS_A=$(layers "$TMP/a.json")
+LAYERS_E=$(layers "$TMP/e.json")
+KEX_SD=$(grep -m1 -o '"kex": "[^"]*"' "$TMP/a.json" | cut -d'"' -f4 || true)
+KEX_SSH=$(ssh -v "${SSH_ARGS[@]}" 2>&1 | sed -n 's/^debug1: kex: algorithm: //p' | head -1 || true)
 
 # -------------------------------------------------------- 5. closed port --
 CLOSED_PORT=$(free_port "$PORT") || die "no free port found"
@@ -227,12 +244,14 @@ done
 # -------------------------------------------------------------- 7. report --
 read -r A_MED A_P90 < <(stats "$TMP/a.us")
 read -r B_MED B_P90 < <(stats "$TMP/b.us")
+read -r E_MED E_P90 < <(stats "$TMP/e.us")
 read -r C_MED C_P90 < <(stats "$TMP/c.us")
 read -r F_MED F_P90 < <(stats "$TMP/f.us")
-RATIO=$(awk -v a="$A_MED" -v b="$B_MED" 'BEGIN { printf "%.2f", a / b }')
-RATIO_P90=$(awk -v a="$A_P90" -v b="$B_P90" 'BEGIN { printf "%.2f", a / b }')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 pf() { awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {
 	ok = (op == "le") ? (v <= lim) : (v < lim); print ok ? "pass" : "fail" }'; }
+RATIO=$(ratio "$A_MED" "$B_MED")
+FILTERED_TARGET=$((FILTERED_TIMEOUT_MS + 100))
 
 echo "## sshdoctor check benchmark"
 echo
@@ -243,11 +262,22 @@ echo "| scenario | runs | median ms | p90 ms | target | pass/fail |"
 echo "|---|---:|---:|---:|---|---|"
 echo "| A: \`sshdoctor check\` (all layers through auth success) | $RUNS | $A_MED | $A_P90 | — | — |"
 echo "| B: \`ssh … root@127.0.0.1 true\` (OpenSSH baseline) | $RUNS | $B_MED | $B_P90 | — | — |"
-echo "| ratio A/B (unitless: median of A / median of B, p90 of A / p90 of B) | $RUNS | $RATIO | $RATIO_P90 | ≤ 0.8 | $(pf "$RATIO" 0.8 le) |"
+echo "| ratio A/B (median/median; p90/p90 in the p90 column) | $RUNS | $RATIO | $(ratio "$A_P90" "$B_P90") | ≤ 0.8 | $(pf "$RATIO" 0.8 le) |"
 echo "| closed port → \`tcp.refused\`, exit 1 | $RUNS | $C_MED | $C_P90 | < 50 ms | $(pf "$C_MED" 50 lt) |"
-echo "| filtered port (--timeout 1s) → \`tcp.timeout\`, exit 1 | $FILTERED_RUNS | $F_MED | $F_P90 | ≤ $((FILTERED_TIMEOUT_MS + 100)) ms | $(pf "$F_MED" $((FILTERED_TIMEOUT_MS + 100)) le) |"
+echo "| filtered port (\`--timeout $((FILTERED_TIMEOUT_MS / 1000))s\`) → \`tcp.timeout\`, exit 1 | $FILTERED_RUNS | $F_MED | $F_P90 | ≤ $FILTERED_TARGET ms | $(pf "$F_MED" "$FILTERED_TARGET" le) |"
 echo
-echo "sshdoctor per-layer duration_ms (one extra \`--output json\` run): ${LAYERS:-n/a}"
+echo "Informational, no target — the same remote session as B (\`--exec true\`):"
+echo
+echo "| scenario | runs | median ms | p90 ms |"
+echo "|---|---:|---:|---:|"
+echo "| E: \`sshdoctor check --exec true\` | $RUNS | $E_MED | $E_P90 |"
+echo "| ratio E/B | $RUNS | $(ratio "$E_MED" "$B_MED") | $(ratio "$E_P90" "$B_P90") |"
+echo
+echo "Per-layer duration_ms of one extra \`--output json\` run:"
+echo
+echo "- A: ${LAYERS_A:-n/a}"
+echo "- E: ${LAYERS_E:-n/a}"
+echo "- key exchange negotiated: sshdoctor ${KEX_SD:-?}, ssh ${KEX_SSH:-?}"
 echo
 if [[ $BAD -ne 0 ]]; then
 	echo "**$BAD run(s) exited with the wrong status or verdict (see stderr).**"

@@ -154,7 +154,8 @@ func (j *judge) hostKey() {
 			return
 		}
 		j.set(findings.LayerHostKey, Warn, h.Duration, "%s not in known_hosts", key)
-		j.add(findings.New("hostkey.unknown", "The server's host key is not in known_hosts yet.", "", ev...))
+		j.add(findings.New("hostkey.unknown", "The server's host key is not in known_hosts yet.",
+			fmt.Sprintf("Compare %s with the VM's own (`ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub` on its console), then accept it once with -o StrictHostKeyChecking=accept-new.", h.Fingerprint, hostKeyFileType(h.Type)), ev...))
 	case probe.HostKeyChanged:
 		var ev []string
 		ev = append(ev, "server presents: "+key)

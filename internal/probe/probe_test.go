@@ -32,7 +32,7 @@ func dnsServer(t *testing.T, rcode byte) *net.Resolver {
 			}
 			resp := append([]byte(nil), buf[:n]...)
 			resp[2] = 0x81 | (buf[2] & 0x01) // QR, RD copied
-			resp[3] = 0x80 | rcode            // RA, rcode
+			resp[3] = 0x80 | rcode           // RA, rcode
 			binary.BigEndian.PutUint16(resp[6:], 0)
 			binary.BigEndian.PutUint16(resp[8:], 0)
 			binary.BigEndian.PutUint16(resp[10:], 0)

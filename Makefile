@@ -1,0 +1,41 @@
+# sshdoctor — see README.md. Every target that runs tests or the demo first
+# installs the Debian packages it needs (scripts/deps.sh).
+SHELL := /bin/bash
+GO    ?= $(shell command -v go || echo /usr/local/go/bin/go)
+BIN   := bin/sshdoctor
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build deps test test-go lint bench demo docs clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sshdoctor
+
+deps:
+	@bash scripts/deps.sh >/dev/null
+
+# What CI runs (.ci/run): packages, static checks, every test. Tests that
+# need root or namespaces run (never skip) under CI=true.
+test: deps lint test-go
+
+test-go:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null || [ -x $$($(GO) env GOPATH)/bin/staticcheck ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+
+bench: deps
+	bash bench/check.sh 20
+
+demo: deps build
+	bash scripts/demo.sh $(BIN)
+
+docs: build
+	$(BIN) findings --output markdown > docs/findings.md
+
+clean:
+	rm -rf bin
