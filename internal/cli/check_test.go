@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sshdoctor/sshdoctor/internal/render"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
@@ -446,4 +447,46 @@ func slicesReplace(s []string, old, new string) []string {
 		}
 	}
 	return out
+}
+
+func TestCheckKnownHostsHashedAndRevoked(t *testing.T) {
+	e := newEnv(t)
+	key := sshdtest.NewKey(t, "ed25519", "")
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}})
+	name := knownhosts.Normalize(srv.Addr)
+
+	hashed := knownhosts.Line([]string{knownhosts.HashHostname(name)}, srv.HostKeys[0])
+	if err := os.WriteFile(e.knownHosts, []byte(hashed+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", e.args("-i", key.Path, target(srv))...)
+	expect(t, r, ExitOK, "")
+	if r.doc.Observations.HostKey.Verdict != "match" {
+		t.Fatalf("hashed entry: verdict %s", r.doc.Observations.HostKey.Verdict)
+	}
+
+	revoked := "@revoked * " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(srv.HostKeys[0])))
+	if err := os.WriteFile(e.knownHosts, []byte(hashed+"\n"+revoked+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "", e.args("-i", key.Path, target(srv))...)
+	expect(t, r, ExitProblem, "hostkey.revoked")
+	if r.doc.Observations.Auth != nil {
+		t.Fatal("authenticated to a host with a revoked key")
+	}
+}
+
+func TestCheckPartialSuccess(t *testing.T) {
+	e := newEnv(t)
+	key := sshdtest.NewKey(t, "ed25519", "")
+	srv := sshdtest.Start(t, sshdtest.Options{
+		Config:         []string{"AuthenticationMethods publickey,password", "PasswordAuthentication yes"},
+		AuthorizedKeys: []ssh.PublicKey{key.Public},
+	})
+	sshdtest.WriteKnownHosts(t, e.knownHosts, srv.Addr, srv.HostKeys...)
+	r := run(t, "", e.args("-i", key.Path, target(srv))...)
+	expect(t, r, ExitProblem, "auth.partial_success")
+	if id := r.doc.Observations.Identities[0]; id.Result != "partial_success" {
+		t.Errorf("key result %s, want partial_success", id.Result)
+	}
 }
