@@ -87,7 +87,7 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 	f.IntVarP(&o.Port, "port", "p", 0, "port to connect to (default: from ssh config, else 22)")
 	f.StringVarP(&o.User, "login", "l", "", "user to log in as (default: from ssh config, else your user name)")
 	f.StringArrayVarP(&o.Identities, "identity", "i", nil, "private key file to offer (repeatable), as ssh -i")
-	f.StringVarP(&o.ConfigFile, "config", "F", "", "ssh client config file (default ~/.ssh/config); \"none\" for no file")
+	f.StringVarP(&o.ConfigFile, "config", "F", os.Getenv("SSHDOCTOR_SSH_CONFIG"), "ssh client config file (default $SSHDOCTOR_SSH_CONFIG, else ~/.ssh/config); \"none\" for no file")
 	f.StringVarP(&o.ProxyJump, "jump", "J", "", "connect through this jump host, [user@]host[:port], as ssh -J")
 	f.StringArrayVarP(&o.Options, "option", "o", nil, "ssh option Key=Value (repeatable), e.g. HostKeyAlgorithms=+ssh-rsa, StrictHostKeyChecking=accept-new, ConnectTimeout=5")
 	f.DurationVar(&o.Timeout, "timeout", probe.DefaultPhaseTimeout, "limit for each phase (connect, banner, kex, auth, session)")

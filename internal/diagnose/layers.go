@@ -275,6 +275,10 @@ func (j *judge) auth() {
 		j.add(findings.New("auth.password_rejected", fmt.Sprintf("The server rejected the password for %s.", user), "", ev...))
 		return
 	}
+	if j.r.Auth.Password == "not_allowed" {
+		j.add(findings.New("auth.password_not_allowed", fmt.Sprintf("You gave a password, but the server allows only %s.", orDash(allowed)), "", ev...))
+		return
+	}
 	if can("publickey") {
 		if j.clientKeyProblems() {
 			return
@@ -350,6 +354,11 @@ func (j *judge) session() {
 	case strings.Contains(out, "password has expired") || strings.Contains(out, "required to change your password"):
 		j.set(findings.LayerSession, Fail, s.Duration, "password expired: the server demands a change")
 		j.add(findings.New("session.password_expired", "The account's password has expired.", "", ev...))
+	case s.ExitStatus != nil && *s.ExitStatus == 254 && strings.TrimSpace(s.Stdout) == "" && strings.TrimSpace(s.Stderr) != "":
+		// sshd's do_nologin prints /etc/nologin and exits 254 before the
+		// command runs.
+		j.set(findings.LayerSession, Fail, s.Duration, "session ended by /etc/nologin")
+		j.add(findings.New("session.nologin_file", "Logins are disabled: sshd printed /etc/nologin and ended the session.", "", ev...))
 	case s.Error != "":
 		j.set(findings.LayerSession, Fail, s.Duration, "%s", s.Error)
 		j.add(findings.New("session.refused", "The session ended abnormally.", "", append(ev, s.Error)...))

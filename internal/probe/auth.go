@@ -320,6 +320,8 @@ func (d *authDriver) result(err error, dur Duration) *AuthResult {
 	}
 	if d.triedPw {
 		res.Password = "rejected"
+	} else if d.opts.Password != nil && d.started && !slices.Contains(d.allowed, "password") && !slices.Contains(d.allowed, "keyboard-interactive") {
+		res.Password = "not_allowed"
 	}
 	switch {
 	case err == nil:

@@ -1,0 +1,356 @@
+package lab
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+)
+
+// Fault is one way to break a lab VM, as users break real ones.
+type Fault struct {
+	Name        string
+	Description string
+	// Expect is the finding `sshdoctor check lab-VM` reports as root cause.
+	Expect string
+	// Check adjusts the client's check for this fault (user, extra flags).
+	Check CheckSpec
+	// guest faults change the VM's disk; heal restores its snapshot.
+	guest bool
+	apply func(s *State, v *VMState) error
+}
+
+// CheckSpec says how the client should check a broken VM.
+type CheckSpec struct {
+	User     string   // "" = the lab's default user
+	Args     []string // extra flags for sshdoctor check
+	Password bool     // authenticate with the lab password (--password-stdin), no key
+	Exec     string   // --exec command, for faults only a session shows
+	// LegacyRSA: offer only the lab's RSA key, signed with ssh-rsa (SHA-1).
+	LegacyRSA bool
+}
+
+// CheckArgs are the `sshdoctor check` arguments (before the target) and
+// the target that test fault f as a user would meet it.
+func (s *State) CheckArgs(v *VMState, f *Fault) (args []string, target string) {
+	c := CheckSpec{}
+	if f != nil {
+		c = f.Check
+	}
+	args = append(args, c.Args...)
+	if c.Exec != "" {
+		args = append(args, "--exec", c.Exec)
+	}
+	if c.Password {
+		args = append(args, "--password-stdin", "-o", "IdentityFile=none")
+	}
+	if c.LegacyRSA {
+		args = append(args, "-i", s.LegacyRSAKey(), "-o", "PubkeyAcceptedAlgorithms=ssh-rsa")
+	}
+	target = "lab-" + v.Name
+	if c.User != "" {
+		target = c.User + "@" + target
+	}
+	return args, target
+}
+
+// guestScript returns a fault that runs a shell script inside the VM.
+func guestScript(script string) func(s *State, v *VMState) error {
+	return func(s *State, v *VMState) error {
+		err := s.mustExec(v, "set -e\n"+script)
+		settle()
+		return err
+	}
+}
+
+// sshdConf appends sshd_config lines (before any Match) and restarts sshd.
+func sshdConf(lines string) func(s *State, v *VMState) error {
+	return guestScript(fmt.Sprintf("sed -i '1i %s' /etc/ssh/sshd_config\nservice ssh restart", strings.ReplaceAll(lines, "\n", "\\n")))
+}
+
+func nicRule(mutate func(r *cloud.SecurityRule)) func(s *State, v *VMState) error {
+	return func(s *State, v *VMState) error {
+		n := defaultNICNSG()
+		mutate(&n.Rules[0])
+		v.NSG = n
+		return s.applyNetwork()
+	}
+}
+
+const u = DefaultUser
+
+// Faults is the catalogue, in layer order (cloud, network, guest, account).
+var Faults = []Fault{
+	{Name: "vm-stopped", Description: "The VM is stopped (deallocated).", Expect: "tcp.timeout",
+		apply: func(s *State, v *VMState) error { return s.Stop(v) }},
+	{Name: "nsg-deny-ssh", Description: "The NIC NSG has an explicit Deny for TCP/22 at priority 100, above the SSH allow rule.", Expect: "tcp.timeout",
+		apply: func(s *State, v *VMState) error {
+			n := defaultNICNSG()
+			n.Rules = append([]cloud.SecurityRule{{Name: "DenySSH", Priority: 100, Direction: cloud.Inbound, Access: cloud.Deny, Protocol: "Tcp",
+				SourceAddressPrefixes: []string{"*"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22"}}}, n.Rules...)
+			v.NSG = n
+			return s.applyNetwork()
+		}},
+	{Name: "nsg-no-allow", Description: "The NIC NSG has only Azure's default rules: DenyAllInBound drops SSH from the internet.", Expect: "tcp.timeout",
+		apply: func(s *State, v *VMState) error { v.NSG = &cloud.NSG{Name: "nic-nsg"}; return s.applyNetwork() }},
+	{Name: "nsg-subnet-deny", Description: "The subnet NSG denies TCP/22 while the NIC NSG allows it (both must allow).", Expect: "tcp.timeout",
+		apply: func(s *State, v *VMState) error {
+			s.SubnetNSG = &cloud.NSG{Name: "subnet-nsg", Rules: []cloud.SecurityRule{{Name: "DenySSHSubnet", Priority: 200, Direction: cloud.Inbound, Access: cloud.Deny, Protocol: "Tcp",
+				SourceAddressPrefixes: []string{"*"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22"}}}}
+			return s.applyNetwork()
+		}},
+	{Name: "nsg-wrong-port", Description: "The NSG allow rule opens TCP/2222 instead of sshd's port 22.", Expect: "tcp.timeout",
+		apply: nicRule(func(r *cloud.SecurityRule) { r.DestinationPortRanges = []string{"2222"} })},
+	{Name: "nsg-wrong-source", Description: "The NSG allow rule admits only 192.0.2.0/24, not the client's address.", Expect: "tcp.timeout",
+		apply: nicRule(func(r *cloud.SecurityRule) { r.SourceAddressPrefixes = []string{"192.0.2.0/24"} })},
+	{Name: "route-blackhole", Description: "A user-defined route sends the client's network to next hop None: replies are dropped.", Expect: "tcp.timeout",
+		apply: func(s *State, v *VMState) error {
+			s.Routes = []cloud.Route{{Name: "to-clients", AddressPrefix: clientCIDR, NextHopType: cloud.NextHopNone, Source: "User"}}
+			return s.applyNetwork()
+		}},
+
+	{Name: "guest-firewall-drop", Description: "nftables inside the VM drops TCP/22.", Expect: "tcp.timeout", guest: true,
+		apply: guestScript("nft add table inet guestfw\nnft add chain inet guestfw input '{ type filter hook input priority 10; }'\nnft add rule inet guestfw input tcp dport 22 drop")},
+	{Name: "guest-firewall-reject", Description: "nftables inside the VM rejects TCP/22 with a TCP reset.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("nft add table inet guestfw\nnft add chain inet guestfw input '{ type filter hook input priority 10; }'\nnft add rule inet guestfw input tcp dport 22 reject with tcp reset")},
+	{Name: "sshd-stopped", Description: "sshd is stopped (`service ssh stop`).", Expect: "tcp.refused", guest: true,
+		apply: guestScript("service ssh stop")},
+	{Name: "sshd-wrong-port", Description: "sshd listens on port 2222 instead of 22.", Expect: "tcp.refused", guest: true,
+		apply: sshdConf("Port 2222")},
+	{Name: "sshd-listen-localhost", Description: "sshd listens on 127.0.0.1 only.", Expect: "tcp.refused", guest: true,
+		apply: sshdConf("ListenAddress 127.0.0.1")},
+	{Name: "sshd-config-syntax", Description: "sshd_config has a syntax error; sshd fails to start after a restart.", Expect: "tcp.refused", guest: true,
+		apply: sshdConf("PermitRootLogin maybe")},
+	{Name: "sshd-dropin-override", Description: "A drop-in sshd_config.d/50-cloud-init.conf turns PubkeyAuthentication off.", Expect: "auth.password_required", guest: true,
+		apply: guestScript("echo 'PubkeyAuthentication no' > /etc/ssh/sshd_config.d/50-cloud-init.conf\nservice ssh restart")},
+	{Name: "hostkeys-missing", Description: "The host keys were deleted; sshd refuses to start.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("rm -f /etc/ssh/ssh_host_*\nservice ssh restart")},
+	{Name: "hostkey-changed", Description: "The VM was rebuilt with new host keys (known_hosts has the old ones).", Expect: "hostkey.changed", guest: true,
+		apply: guestScript("rm -f /etc/ssh/ssh_host_*\nssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key\nssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key\nservice ssh restart")},
+	{Name: "privsep-dir-missing", Description: "sshd's privilege-separation directory /run/sshd is missing; sshd fails to start.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("rm -rf /run/sshd\nservice ssh restart")},
+	{Name: "authorized-keys-missing", Description: "The user's ~/.ssh/authorized_keys is gone.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("rm -f /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "authorized-keys-wrong-key", Description: "authorized_keys holds a different key than the user's.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("rm -f /tmp/k /tmp/k.pub\nssh-keygen -q -t ed25519 -N '' -f /tmp/k\ncat /tmp/k.pub > /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "home-perms", Description: "The home directory is group-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("chmod 775 /home/" + u)},
+	{Name: "ssh-dir-perms", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("chmod 777 /home/" + u + "/.ssh")},
+	{Name: "authorized-keys-owner", Description: "authorized_keys belongs to another user; StrictModes makes sshd ignore it.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("chown nobody /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "user-missing", Description: "The user account was deleted (home kept).", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("userdel " + u)},
+	{Name: "user-nologin-shell", Description: "The user's shell is /usr/sbin/nologin.", Expect: "session.nologin", guest: true,
+		Check: CheckSpec{Exec: "true"}, apply: guestScript("usermod -s /usr/sbin/nologin " + u)},
+	{Name: "user-locked", Description: "The account is locked (`usermod -L`).", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("usermod -L " + u)},
+	{Name: "user-expired", Description: "The account expired (`usermod -e 1970-01-02`).", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("usermod -e 1 " + u)},
+	{Name: "password-expired", Description: "The user's password has expired; sshd demands a change at login.", Expect: "session.password_expired", guest: true,
+		Check: CheckSpec{Exec: "true"}, apply: guestScript("chage -d 0 " + u)},
+	{Name: "password-auth-disabled", Description: "A password user, but a cloud-init drop-in sets PasswordAuthentication no.", Expect: "auth.password_not_allowed", guest: true,
+		Check: CheckSpec{Password: true},
+		apply: guestScript("echo 'PasswordAuthentication no' > /etc/ssh/sshd_config.d/50-cloud-init.conf\nservice ssh restart")},
+	{Name: "allowusers-excludes", Description: "AllowUsers names only another user.", Expect: "auth.publickey_rejected", guest: true,
+		apply: sshdConf("AllowUsers someoneelse")},
+	{Name: "denyusers", Description: "DenyUsers names the user.", Expect: "auth.publickey_rejected", guest: true,
+		apply: sshdConf("DenyUsers " + u)},
+	{Name: "permitrootlogin-no", Description: "root has the key, but PermitRootLogin no.", Expect: "auth.publickey_rejected", guest: true,
+		Check: CheckSpec{User: "root"},
+		apply: guestScript("install -d -m 700 /root/.ssh\ncp /home/" + u + "/.ssh/authorized_keys /root/.ssh/authorized_keys\nsed -i '1i PermitRootLogin no' /etc/ssh/sshd_config\nservice ssh restart")},
+	{Name: "pubkey-rsa-sha1-disabled", Description: "The user's RSA key is signed with ssh-rsa (SHA-1) by an old client; the server (OpenSSH ≥ 8.8) refuses ssh-rsa.", Expect: "auth.publickey_rejected", guest: true,
+		Check: CheckSpec{LegacyRSA: true}, apply: rsaSHA1Fault},
+	{Name: "hosts-deny", Description: "/etc/hosts.deny bans sshd for everyone (TCP wrappers).", Expect: "ssh.closed_before_banner", guest: true,
+		apply: guestScript("echo 'sshd: ALL' >> /etc/hosts.deny")},
+	{Name: "maxstartups-zero", Description: "MaxStartups 0: sshd drops every new connection before the banner.", Expect: "ssh.closed_before_banner", guest: true,
+		apply: sshdConf("MaxStartups 0")},
+	{Name: "nologin-file", Description: "/etc/nologin exists: sshd ends every non-root session with its text.", Expect: "session.nologin_file", guest: true,
+		Check: CheckSpec{Exec: "true"}, apply: guestScript("echo 'System maintenance: logins are disabled.' > /etc/nologin")},
+	{Name: "boot-fstab-error", Description: "An fstab entry for a missing disk sends boot to emergency mode; sshd never starts (see the serial log).", Expect: "tcp.refused", guest: true,
+		apply: func(s *State, v *VMState) error {
+			if err := os.WriteFile(filepath.Join(s.vmDir(v.Name), "boot-fault"), []byte("fstab"), 0o644); err != nil {
+				return err
+			}
+			if err := s.mustExec(v, "echo 'UUID=3f0a9c2e-0000-4000-8000-000000000001 /datadisk ext4 defaults 0 2' >> /etc/fstab"); err != nil {
+				return err
+			}
+			return s.Restart(v, "")
+		}},
+}
+
+// rsaSHA1Fault gives the client an RSA key that an old client signs with
+// ssh-rsa only, authorizes it, and makes the server's policy explicit.
+func rsaSHA1Fault(s *State, v *VMState) error {
+	path := filepath.Join(s.clientDir(), "id_rsa_legacy")
+	if _, err := os.Stat(path); err != nil {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return err
+		}
+		block, err := ssh.MarshalPrivateKey(key, "legacy")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			return err
+		}
+		pub, _ := ssh.NewPublicKey(&key.PublicKey)
+		if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(pub), 0o644); err != nil {
+			return err
+		}
+	}
+	pub, err := os.ReadFile(path + ".pub")
+	if err != nil {
+		return err
+	}
+	return guestScript(fmt.Sprintf("printf '%%s\\n' '%s' >> /home/%s/.ssh/authorized_keys\nsed -i '1i PubkeyAcceptedAlgorithms -ssh-rsa' /etc/ssh/sshd_config\nservice ssh restart", strings.TrimSpace(string(pub)), u))(s, v)
+}
+
+// LegacyRSAKey is the client key the pubkey-rsa-sha1-disabled fault uses.
+func (s *State) LegacyRSAKey() string { return filepath.Join(s.clientDir(), "id_rsa_legacy") }
+
+// FaultByName finds a fault in the catalogue.
+func FaultByName(name string) (*Fault, error) {
+	for i := range Faults {
+		if Faults[i].Name == name {
+			return &Faults[i], nil
+		}
+	}
+	var names []string
+	for _, f := range Faults {
+		names = append(names, f.Name)
+	}
+	return nil, fmt.Errorf("no fault %q (see `sshdoctor lab faults`: %s)", name, strings.Join(names, ", "))
+}
+
+// undo is what heal restores: the network as it was before the first
+// fault, and the VM's disk from its snapshot.
+type undo struct {
+	NSG       *cloud.NSG    `json:"nsg"`
+	SubnetNSG *cloud.NSG    `json:"subnet_nsg"`
+	Routes    []cloud.Route `json:"routes"`
+	Disk      bool          `json:"disk"` // a snapshot exists in vms/NAME/snapshot
+}
+
+// diskDirs are the VM's writable disk: what a snapshot holds.
+var diskDirs = []string{"etc.upper", "home", "root"}
+
+// Break injects a fault into a VM and records how to undo it.
+func (s *State) Break(v *VMState, f *Fault) error {
+	if slices.Contains(v.Faults, f.Name) {
+		return fmt.Errorf("%s already has fault %s (run `sshdoctor lab heal %s`)", v.Name, f.Name, v.Name)
+	}
+	if v.Power != cloud.PowerRunning {
+		return fmt.Errorf("%s is %s; start it before injecting %s", v.Name, v.Power, f.Name)
+	}
+	if v.Undo == nil {
+		v.Undo = &undo{NSG: cloneNSG(v.NSG), SubnetNSG: cloneNSG(s.SubnetNSG), Routes: slices.Clone(s.Routes)}
+	}
+	if f.guest && !v.Undo.Disk {
+		if err := s.snapshot(v); err != nil {
+			return err
+		}
+		v.Undo.Disk = true
+	}
+	v.Faults = append(v.Faults, f.Name)
+	if err := s.Save(); err != nil {
+		return err
+	}
+	if err := f.apply(s, v); err != nil {
+		return fmt.Errorf("inject %s into %s: %w", f.Name, v.Name, err)
+	}
+	return s.Save()
+}
+
+// Heal undoes every fault injected into v.
+func (s *State) Heal(v *VMState, self string) error {
+	if v.Undo == nil {
+		return nil
+	}
+	if v.Undo.Disk {
+		s.kill(v)
+		if err := s.restore(v); err != nil {
+			return err
+		}
+		// Tables a fault added inside the VM's network namespace outlive
+		// its processes: remove all but the lab's own.
+		s.flushGuestFirewall(v)
+	}
+	v.NSG, s.SubnetNSG, s.Routes = v.Undo.NSG, v.Undo.SubnetNSG, v.Undo.Routes
+	v.Faults, v.Undo = nil, nil
+	if err := s.Start(v, self); err != nil {
+		return err
+	}
+	if err := s.applyNetwork(); err != nil {
+		return err
+	}
+	return s.Save()
+}
+
+func cloneNSG(n *cloud.NSG) *cloud.NSG {
+	if n == nil {
+		return nil
+	}
+	c := *n
+	c.Rules = slices.Clone(n.Rules)
+	return &c
+}
+
+// snapshot copies the VM's disk (cp -a keeps owners, modes and overlay
+// whiteouts).
+func (s *State) snapshot(v *VMState) error {
+	d := s.vmDir(v.Name)
+	snap := filepath.Join(d, "snapshot")
+	_ = os.RemoveAll(snap)
+	if err := os.MkdirAll(snap, 0o700); err != nil {
+		return err
+	}
+	for _, dir := range diskDirs {
+		if out, err := exec.Command("cp", "-a", filepath.Join(d, dir), snap+"/").CombinedOutput(); err != nil {
+			return fmt.Errorf("snapshot %s: %v: %s", v.Name, err, out)
+		}
+	}
+	return nil
+}
+
+// restore puts the snapshot back; the VM must be stopped (overlay upper
+// directories must not change under a mounted overlay).
+func (s *State) restore(v *VMState) error {
+	d := s.vmDir(v.Name)
+	snap := filepath.Join(d, "snapshot")
+	for _, dir := range diskDirs {
+		if err := os.RemoveAll(filepath.Join(d, dir)); err != nil {
+			return err
+		}
+		if out, err := exec.Command("cp", "-a", filepath.Join(snap, dir), d+"/").CombinedOutput(); err != nil {
+			return fmt.Errorf("restore %s: %v: %s", v.Name, err, out)
+		}
+	}
+	_ = os.RemoveAll(filepath.Join(d, "etc.work"))
+	_ = os.MkdirAll(filepath.Join(d, "etc.work"), 0o755)
+	_ = os.Remove(filepath.Join(d, "boot-fault"))
+	return os.RemoveAll(snap)
+}
+
+func (s *State) flushGuestFirewall(v *VMState) {
+	out, err := output(nil, "ip", "netns", "exec", s.nsVM(v), "nft", "list", "tables")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && f[0] == "table" && f[2] != tableNIC {
+			_ = run("ip", "netns", "exec", s.nsVM(v), "nft", "delete", "table", f[1], f[2])
+		}
+	}
+}

@@ -1,0 +1,357 @@
+// Package netpolicy evaluates and enforces network security groups and
+// routes in Azure's model.
+//
+// Evaluation (Compile, Policy.Evaluate, Policy.Allowed) answers "would this
+// flow reach the VM, and which rule decides?" the way Azure does: per NSG,
+// rules of the flow's direction in ascending priority, first match wins;
+// inbound traffic must pass the subnet's NSG and then the NIC's, outbound
+// the NIC's and then the subnet's. SuggestAllow proposes the smallest fix,
+// and NextHop picks the effective route.
+//
+// Enforcement (NFTInbound, NFTDelete) renders the same rules as an
+// nftables ruleset, so that a local lab of namespaced VMs behaves like
+// Azure and the evaluator can be checked against real packets.
+package netpolicy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+)
+
+// Flow is one connection attempt, as seen by the VM's NSGs.
+type Flow struct {
+	Protocol                    string // "Tcp", "Udp" or "Icmp" (case-insensitive)
+	Source, Destination         netip.Addr
+	SourcePort, DestinationPort int // ignored for Icmp
+	Direction                   cloud.Direction
+}
+
+// Step is one rule looked at while evaluating a flow.
+type Step struct {
+	NSG      string // "subnet/<name>" or "nic/<name>"
+	Rule     string // "securityRules/<name>" or "defaultSecurityRules/<name>"
+	Priority int
+	Matched  bool // the flow matched this rule, which decided for its NSG
+	Access   cloud.Access
+}
+
+// Verdict is the outcome of evaluating a flow.
+type Verdict struct {
+	Allowed bool
+	// DecidingNSG and DecidingRule name the rule that denied the flow or,
+	// when allowed, the NIC rule that allowed it (the subnet's if the NIC
+	// has no NSG). Both are empty when no NSG applies.
+	DecidingNSG  string
+	DecidingRule string
+	Trace        []Step // every rule looked at, in evaluation order
+}
+
+// addrKey is an address as two words plus its family, so that prefix
+// tests are two masked compares with no allocation.
+type addrKey struct {
+	hi, lo uint64
+	v4     bool
+}
+
+func keyOf(a netip.Addr) addrKey {
+	a = a.Unmap()
+	b := a.As16()
+	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), a.Is4()}
+}
+
+// pfx is a prefix in addrKey form: network and mask.
+type pfx struct {
+	hi, lo, mhi, mlo uint64
+	v4               bool
+}
+
+func pfxOf(p netip.Prefix) pfx {
+	k := keyOf(p.Addr())
+	n := p.Bits()
+	if k.v4 {
+		n += 96 // As16 puts IPv4 in the low 32 bits
+	}
+	var mhi, mlo uint64
+	switch {
+	case n >= 128:
+		mhi, mlo = math.MaxUint64, math.MaxUint64
+	case n >= 64:
+		mhi, mlo = math.MaxUint64, ^(math.MaxUint64 >> (n - 64))
+	case n > 0:
+		mhi = ^(math.MaxUint64 >> n)
+	}
+	return pfx{k.hi & mhi, k.lo & mlo, mhi, mlo, k.v4}
+}
+
+func (p *pfx) contains(a *addrKey) bool {
+	return a.v4 == p.v4 && a.hi&p.mhi == p.hi && a.lo&p.mlo == p.lo
+}
+
+func anyContains(ps []pfx, a *addrKey) bool {
+	for i := range ps {
+		if ps[i].contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// addrMatch is a compiled addrSpec. Tags are kept as flags because the
+// flow's vnet/load-balancer membership is computed once per flow.
+type addrMatch struct {
+	any, vnet, lb, internet bool
+	pfx                     []pfx
+}
+
+// side is one address of a flow with its tag memberships.
+type side struct {
+	k            addrKey
+	inVNet, isLB bool
+}
+
+func (m *addrMatch) match(s *side) bool {
+	return m.any || (m.vnet && s.inVNet) || (m.lb && s.isLB) ||
+		(m.internet && !s.inVNet && !s.isLB) || anyContains(m.pfx, &s.k)
+}
+
+type portMatch struct {
+	any bool
+	r   []portRange
+}
+
+func (m *portMatch) match(p int32) bool {
+	if m.any {
+		return true
+	}
+	for _, r := range m.r {
+		if r.lo <= p && p <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// crule is a compiled rule.
+type crule struct {
+	name     string
+	priority int
+	allow    bool
+	proto    proto
+	src, dst addrMatch
+	sp, dp   portMatch
+}
+
+// fctx is a flow prepared for matching.
+type fctx struct {
+	proto    proto
+	src, dst side
+	sp, dp   int32
+}
+
+func (r *crule) match(f *fctx) bool {
+	if r.proto != protoAny && r.proto != f.proto {
+		return false
+	}
+	if f.proto != protoIcmp && (!r.dp.match(f.dp) || !r.sp.match(f.sp)) {
+		return false
+	}
+	return r.src.match(&f.src) && r.dst.match(&f.dst)
+}
+
+// cnsg is one compiled NSG.
+type cnsg struct {
+	label string
+	in    chain
+	out   chain
+}
+
+func (n *cnsg) chain(d cloud.Direction) *chain {
+	if d == cloud.Outbound {
+		return &n.out
+	}
+	return &n.in
+}
+
+// Policy is an EffectiveNSGs compiled for repeated evaluation. It is
+// immutable and safe for concurrent use.
+type Policy struct {
+	subnet, nic *cnsg
+	vnet        []pfx
+}
+
+// Compile prepares e for repeated evaluation: it validates and parses
+// prefixes, ports and protocols once, appends cloud.DefaultRules() to each
+// NSG and sorts the rules by priority. Errors name the NSG and the rule.
+func Compile(e *cloud.EffectiveNSGs) (*Policy, error) {
+	vnet, err := parseVNet(e.VNetPrefixes)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{}
+	for _, v := range mergePrefixes(vnet) {
+		p.vnet = append(p.vnet, pfxOf(v))
+	}
+	build := func(n *cloud.NSG, level string) (*cnsg, error) {
+		if n == nil {
+			return nil, nil
+		}
+		in, err := parseNSG(n, cloud.Inbound)
+		if err != nil {
+			return nil, err
+		}
+		out, err := parseNSG(n, cloud.Outbound)
+		if err != nil {
+			return nil, err
+		}
+		return &cnsg{label: level + "/" + n.Name, in: compileChain(in, p.vnet), out: compileChain(out, p.vnet)}, nil
+	}
+	if p.subnet, err = build(e.Subnet, "subnet"); err != nil {
+		return nil, err
+	}
+	if p.nic, err = build(e.NIC, "nic"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+var lbKey = pfxOf(AzureLoadBalancer)
+
+func (p *Policy) prepare(f *Flow) fctx {
+	pr, _ := parseProto(f.Protocol)
+	if pr == protoAny { // "*" names no real protocol
+		pr = protoOther
+	}
+	c := fctx{proto: pr, src: side{k: keyOf(f.Source)}, dst: side{k: keyOf(f.Destination)}, sp: clampPort(f.SourcePort), dp: clampPort(f.DestinationPort)}
+	return c
+}
+
+// tag records s's service-tag memberships.
+func (p *Policy) tag(s *side) {
+	s.inVNet = anyContains(p.vnet, &s.k)
+	s.isLB = lbKey.contains(&s.k)
+}
+
+// clampPort maps out-of-range ports to -1, which no range holds.
+func clampPort(p int) int32 {
+	if p < 0 || p > 65535 {
+		return -1
+	}
+	return int32(p)
+}
+
+// order returns the NSGs a flow of direction d passes, in order.
+func (p *Policy) order(d cloud.Direction) (first, second *cnsg, ok bool) {
+	switch d {
+	case cloud.Inbound:
+		return p.subnet, p.nic, true
+	case cloud.Outbound:
+		return p.nic, p.subnet, true
+	}
+	return nil, nil, false
+}
+
+// Allowed is the allocation-free form of Evaluate: it reports the verdict
+// and the deciding rule without a trace.
+func (p *Policy) Allowed(f Flow) (allowed bool, decidingRule string) {
+	first, second, ok := p.order(f.Direction)
+	if !ok {
+		return false, ""
+	}
+	c := p.prepare(&f)
+	allowed, decidingRule = true, ""
+	for _, n := range [2]*cnsg{first, second} {
+		if n == nil {
+			continue
+		}
+		ch := n.chain(f.Direction)
+		i := ch.first(&c)
+		if i < 0 { // unreachable: the default DenyAll rules match everything
+			return false, ""
+		}
+		r := &ch.rules[i]
+		if !r.allow {
+			return false, r.name
+		}
+		if decidingRule == "" || n == p.nic {
+			decidingRule = r.name
+		}
+	}
+	return allowed, decidingRule
+}
+
+// Evaluate decides f and records every rule looked at. It scans rules in
+// priority order without the port index, so it doubles as a reference for
+// Allowed.
+func (p *Policy) Evaluate(f Flow) Verdict {
+	first, second, ok := p.order(f.Direction)
+	if !ok {
+		return Verdict{}
+	}
+	c := p.prepare(&f)
+	// Allowed does not need tag memberships: its index has them built in.
+	p.tag(&c.src)
+	p.tag(&c.dst)
+	v := Verdict{Allowed: true}
+	n := 0
+	for _, ns := range [2]*cnsg{first, second} {
+		if ns != nil {
+			n += len(ns.chain(f.Direction).rules)
+		}
+	}
+	v.Trace = make([]Step, 0, n)
+	for _, n := range [2]*cnsg{first, second} {
+		if n == nil {
+			continue
+		}
+		ch := n.chain(f.Direction)
+		matched := false
+		for i := range ch.rules {
+			r := &ch.rules[i]
+			m := r.match(&c)
+			v.Trace = append(v.Trace, Step{NSG: n.label, Rule: r.name, Priority: r.priority, Matched: m, Access: access(r.allow)})
+			if !m {
+				continue
+			}
+			matched = true
+			if !r.allow {
+				v.Allowed, v.DecidingNSG, v.DecidingRule = false, n.label, r.name
+				return v
+			}
+			if v.DecidingRule == "" || n == p.nic {
+				v.DecidingNSG, v.DecidingRule = n.label, r.name
+			}
+			break
+		}
+		if !matched {
+			v.Allowed, v.DecidingNSG, v.DecidingRule = false, n.label, ""
+			return v
+		}
+	}
+	return v
+}
+
+func access(allow bool) cloud.Access {
+	if allow {
+		return cloud.Allow
+	}
+	return cloud.Deny
+}
+
+// String renders a verdict in one line, for logs and findings.
+func (v Verdict) String() string {
+	var b strings.Builder
+	if v.Allowed {
+		b.WriteString("allowed")
+	} else {
+		b.WriteString("denied")
+	}
+	if v.DecidingRule != "" {
+		fmt.Fprintf(&b, " by %s %s", v.DecidingNSG, v.DecidingRule)
+	}
+	return b.String()
+}
