@@ -154,9 +154,14 @@ func checkRun(ctx context.Context, o *CheckOptions) error {
 		}
 		return sshconfig.Resolve(ctx, sshconfig.Query{Host: jh, User: ju, Port: jp, ConfigFile: o.ConfigFile, Options: opts, SSHPath: o.SSHPath})
 	}
+	agent := agentSocket(settings)
+	if optionIs(opts, "PubkeyAuthentication", "no") {
+		// As ssh -o PubkeyAuthentication=no: offer no key at all.
+		settings.IdentityFiles, agent = nil, ""
+	}
 	report := probe.Run(ctx, probe.Options{
 		Input: o.Target, Settings: settings, Explicit: explicit, Password: password,
-		Exec: o.Exec, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agentSocket(settings),
+		Exec: o.Exec, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agent,
 	})
 	jo := diagnose.Options{NoAuth: o.NoAuth}
 	if settings.Source == "ssh -G" {
@@ -180,6 +185,21 @@ func checkRun(ctx context.Context, o *CheckOptions) error {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// optionIs reports whether -o sets key (case-insensitive) to value; the
+// first occurrence wins, as in ssh.
+func optionIs(opts []string, key, value string) bool {
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			k, v, _ = strings.Cut(o, " ")
+		}
+		if strings.EqualFold(strings.TrimSpace(k), key) {
+			return strings.EqualFold(strings.TrimSpace(v), value)
+		}
+	}
+	return false
 }
 
 // agentSocket applies IdentityAgent: "none" disables the agent, a path or

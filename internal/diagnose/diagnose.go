@@ -6,6 +6,7 @@ package diagnose
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sshdoctor/sshdoctor/internal/findings"
 	"github.com/sshdoctor/sshdoctor/internal/probe"
@@ -201,8 +202,13 @@ func (j *judge) banner() {
 				closedRemedy(said), append(b.PreBanner, orDash(b.Error))...))
 			return
 		}
-		j.set(findings.LayerBanner, Fail, b.Duration, "connection %s before the SSH banner", how)
-		j.add(findings.New("ssh.closed_before_banner", fmt.Sprintf("The server accepted TCP/%d, then %s the connection without a word.", port, how), "", orDash(b.Error)))
+		j.set(findings.LayerBanner, Fail, b.Duration, "connection %s before the SSH banner after %s", how, roundD(b.Duration))
+		rem := ""
+		if d := time.Duration(b.Duration); d > 4900*time.Millisecond && d < 6*time.Second {
+			// libwrap's refuse() sleeps 5 s before closing: a fingerprint.
+			rem = "The 5-second pause before the close is the signature of TCP wrappers: /etc/hosts.deny (or a missing /etc/hosts.allow entry) refuses your address. On the VM check /etc/hosts.deny and /etc/hosts.allow (`sshdoctor guest check`)."
+		}
+		j.add(findings.New("ssh.closed_before_banner", fmt.Sprintf("The server accepted TCP/%d, then %s the connection without a word after %s.", port, how, roundD(b.Duration)), rem, orDash(b.Error)))
 	default:
 		j.set(findings.LayerBanner, Fail, b.Duration, "reading the banner failed: %s", b.Error)
 		j.add(findings.New("ssh.closed_before_banner", "Reading the server's identification failed.", "", b.Error))

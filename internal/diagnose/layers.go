@@ -320,7 +320,7 @@ func (j *judge) clientKeyProblems() bool {
 				j.add(findings.New("client.key_unreadable", fmt.Sprintf("The identity file %s could not be used.", id.Path), "", id.Detail))
 			}
 		case "filtered":
-			found = true
+			// A warning: other keys may still be offered.
 			j.add(findings.New("auth.key_algorithm_refused", fmt.Sprintf("The key %s was not offered: %s.", describeKey(id), id.Detail), "", id.Detail))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -37,6 +38,8 @@ type CheckSpec struct {
 	Exec     string   // --exec command, for faults only a session shows
 	// LegacyRSA: offer only the lab's RSA key, signed with ssh-rsa (SHA-1).
 	LegacyRSA bool
+	// Timeout, when set, is the per-phase timeout the check needs.
+	Timeout time.Duration
 }
 
 // CheckArgs are the `sshdoctor check` arguments (before the target) and
@@ -51,7 +54,10 @@ func (s *State) CheckArgs(v *VMState, f *Fault) (args []string, target string) {
 		args = append(args, "--exec", c.Exec)
 	}
 	if c.Password {
-		args = append(args, "--password-stdin", "-o", "IdentityFile=none")
+		args = append(args, "--password-stdin", "-o", "PubkeyAuthentication=no")
+	}
+	if c.Timeout > 0 {
+		args = append(args, "--timeout", c.Timeout.String())
 	}
 	if c.LegacyRSA {
 		args = append(args, "-i", s.LegacyRSAKey(), "-o", "PubkeyAcceptedAlgorithms=ssh-rsa")
@@ -142,8 +148,8 @@ var Faults = []Fault{
 		apply: guestScript("rm -f /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "authorized-keys-wrong-key", Description: "authorized_keys holds a different key than the user's.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("rm -f /tmp/k /tmp/k.pub\nssh-keygen -q -t ed25519 -N '' -f /tmp/k\ncat /tmp/k.pub > /home/" + u + "/.ssh/authorized_keys")},
-	{Name: "home-perms", Description: "The home directory is group-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
-		apply: guestScript("chmod 775 /home/" + u)},
+	{Name: "home-perms", Description: "The home directory is writable by a shared group (users); StrictModes makes sshd ignore the keys. (Debian tolerates group-write only for the user's private group.)", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("chgrp users /home/" + u + "\nchmod 775 /home/" + u)},
 	{Name: "ssh-dir-perms", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chmod 777 /home/" + u + "/.ssh")},
 	{Name: "authorized-keys-owner", Description: "authorized_keys belongs to another user; StrictModes makes sshd ignore it.", Expect: "auth.publickey_rejected", guest: true,
@@ -156,8 +162,8 @@ var Faults = []Fault{
 		apply: guestScript("usermod -L " + u)},
 	{Name: "user-expired", Description: "The account expired (`usermod -e 1970-01-02`).", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("usermod -e 1 " + u)},
-	{Name: "password-expired", Description: "The user's password has expired; sshd demands a change at login.", Expect: "session.password_expired", guest: true,
-		Check: CheckSpec{Exec: "true"}, apply: guestScript("chage -d 0 " + u)},
+	{Name: "password-expired", Description: "The user's password has expired; sshd demands a change at password login.", Expect: "session.password_expired", guest: true,
+		Check: CheckSpec{Exec: "true", Password: true}, apply: guestScript("chage -d 0 " + u)},
 	{Name: "password-auth-disabled", Description: "A password user, but a cloud-init drop-in sets PasswordAuthentication no.", Expect: "auth.password_not_allowed", guest: true,
 		Check: CheckSpec{Password: true},
 		apply: guestScript("echo 'PasswordAuthentication no' > /etc/ssh/sshd_config.d/50-cloud-init.conf\nservice ssh restart")},
@@ -170,10 +176,16 @@ var Faults = []Fault{
 		apply: guestScript("install -d -m 700 /root/.ssh\ncp /home/" + u + "/.ssh/authorized_keys /root/.ssh/authorized_keys\nsed -i '1i PermitRootLogin no' /etc/ssh/sshd_config\nservice ssh restart")},
 	{Name: "pubkey-rsa-sha1-disabled", Description: "The user's RSA key is signed with ssh-rsa (SHA-1) by an old client; the server (OpenSSH ≥ 8.8) refuses ssh-rsa.", Expect: "auth.publickey_rejected", guest: true,
 		Check: CheckSpec{LegacyRSA: true}, apply: rsaSHA1Fault},
-	{Name: "hosts-deny", Description: "/etc/hosts.deny bans sshd for everyone (TCP wrappers).", Expect: "ssh.closed_before_banner", guest: true,
-		apply: guestScript("echo 'sshd: ALL' >> /etc/hosts.deny")},
-	{Name: "maxstartups-zero", Description: "MaxStartups 0: sshd drops every new connection before the banner.", Expect: "ssh.closed_before_banner", guest: true,
-		apply: sshdConf("MaxStartups 0")},
+	{Name: "hosts-deny", Description: "/etc/hosts.deny bans sshd for everyone (TCP wrappers close the connection after a 5 s pause).", Expect: "ssh.closed_before_banner", guest: true,
+		Check: CheckSpec{Timeout: 8 * time.Second}, apply: guestScript("echo 'sshd: ALL' >> /etc/hosts.deny")},
+	{Name: "maxstartups-full", Description: "MaxStartups 1 and a flood holding the only unauthenticated slot: sshd drops new connections before the banner.", Expect: "ssh.closed_before_banner", guest: true,
+		apply: func(s *State, v *VMState) error {
+			if err := sshdConf("MaxStartups 1\nLoginGraceTime 0")(s, v); err != nil {
+				return err
+			}
+			// The "flood": one connection that never authenticates.
+			return guestScript("setsid bash -c 'exec 3<>/dev/tcp/127.0.0.1/22; sleep 3600' </dev/null >/dev/null 2>&1 &\nsleep 0.3")(s, v)
+		}},
 	{Name: "nologin-file", Description: "/etc/nologin exists: sshd ends every non-root session with its text.", Expect: "session.nologin_file", guest: true,
 		Check: CheckSpec{Exec: "true"}, apply: guestScript("echo 'System maintenance: logins are disabled.' > /etc/nologin")},
 	{Name: "boot-fstab-error", Description: "An fstab entry for a missing disk sends boot to emergency mode; sshd never starts (see the serial log).", Expect: "tcp.refused", guest: true,

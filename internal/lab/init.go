@@ -79,7 +79,8 @@ func VMInit(dir, name string) error {
 	if os.Getpid() != 1 {
 		return fmt.Errorf("vm-init must run as PID 1 of a new PID namespace (the lab starts it)")
 	}
-	if err := mountVM(dir); err != nil {
+	base, err := mountVM(dir)
+	if err != nil {
 		con("%s VFS: Cannot open root device: %v", kernelTime(start), err)
 		con("%s Kernel panic - not syncing: VFS: Unable to mount root fs", kernelTime(start))
 		return err
@@ -91,7 +92,7 @@ func VMInit(dir, name string) error {
 	con("%s Command line: BOOT_IMAGE=/boot/vmlinuz root=LABEL=cloudimg-rootfs ro console=ttyS0", kernelTime(start))
 	con("%s systemd[1]: Hostname set to <%s>.", kernelTime(start), name)
 
-	if fault, err := os.ReadFile(filepath.Join(dir, "boot-fault")); err == nil {
+	if fault, err := os.ReadFile(filepath.Join(base, "boot-fault")); err == nil {
 		emergency(start, strings.TrimSpace(string(fault)))
 	}
 	if err := firstBoot(start); err != nil {
@@ -118,13 +119,13 @@ func charsToString(b []int8) string {
 }
 
 // mountVM gives the VM its own view of the machine.
-func mountVM(dir string) error {
+func mountVM(dir string) (string, error) {
 	// Reach the VM's directory through a descriptor opened before any
 	// mount: the lab directory may live under /tmp or /home, which the
 	// VM's own mounts shadow.
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return "", fmt.Errorf("open %s: %w", dir, err)
 	}
 	base := fmt.Sprintf("/proc/self/fd/%d", fd)
 	p := func(s string) string { return filepath.Join(base, s) }
@@ -141,7 +142,7 @@ func mountVM(dir string) error {
 		{"proc", "/proc", "proc", ""},
 	}
 	if err := os.WriteFile(p("service"), []byte(serviceShim), 0o755); err != nil {
-		return err
+		return "", err
 	}
 	for _, mt := range mounts {
 		var err error
@@ -151,15 +152,15 @@ func mountVM(dir string) error {
 			err = syscall.Mount(mt.src, mt.dst, mt.fstype, 0, mt.data)
 		}
 		if err != nil {
-			return fmt.Errorf("mount %s on %s: %w", mt.src, mt.dst, err)
+			return "", fmt.Errorf("mount %s on %s: %w", mt.src, mt.dst, err)
 		}
 	}
 	if _, err := os.Stat("/usr/sbin/service"); err == nil {
 		if err := syscall.Mount(p("service"), "/usr/sbin/service", "", syscall.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind service shim: %w", err)
+			return "", fmt.Errorf("bind service shim: %w", err)
 		}
 	}
-	return nil
+	return base, nil
 }
 
 // emergency prints what a systemd boot stuck on a bad fstab entry prints,
@@ -205,6 +206,12 @@ func firstBoot(start time.Time) error {
 	if err := os.WriteFile("/etc/ssh/sshd_config", []byte(defaultSSHDConfig), 0o644); err != nil {
 		return err
 	}
+	// The lab has no DNS server. Point the resolver at the VM's own
+	// loopback so lookups (TCP wrappers look up clients) fail at once
+	// instead of waiting for a server that cannot be reached.
+	if err := os.WriteFile("/etc/resolv.conf", []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		return err
+	}
 	for _, t := range []string{"ed25519", "ecdsa"} {
 		f := "/etc/ssh/ssh_host_" + t + "_key"
 		if out, err := runSync("ssh-keygen", "-q", "-t", t, "-N", "", "-C", "root@lab", "-f", f); err != nil {
@@ -216,7 +223,9 @@ func firstBoot(start time.Time) error {
 
 // supervise runs sshd and obeys the service signals until SIGTERM.
 func supervise(start time.Time) {
-	con := func(format string, a ...any) { fmt.Printf("%s "+format+"\n", append([]any{kernelTime(start)}, a...)...) }
+	con := func(format string, a ...any) {
+		fmt.Printf("%s "+format+"\n", append([]any{kernelTime(start)}, a...)...)
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM)
 	exited := make(chan int, 64)

@@ -27,7 +27,7 @@ import (
 const (
 	VNetCIDR       = "198.51.100.0/24" // the VM subnet (the "virtual network")
 	routerVMIP     = "198.51.100.1"
-	firstVMHost    = 10 // VMs get 198.51.100.10, .11, …
+	firstVMHost    = 10               // VMs get 198.51.100.10, .11, …
 	clientCIDR     = "203.0.113.0/24" // the "internet" between laptop and router
 	ClientIP       = "203.0.113.10"
 	routerClientIP = "203.0.113.1"
@@ -54,6 +54,8 @@ type State struct {
 	Routes []cloud.Route `json:"routes,omitempty"`
 	// Password is the default user's password (for password-auth faults).
 	Password string `json:"password"`
+	// Self is the sshdoctor binary VMs run as their init.
+	Self string `json:"self"`
 }
 
 // VMState is one VM's record.
@@ -159,7 +161,7 @@ func (s *State) ClientConfig() string { return filepath.Join(s.clientDir(), "ssh
 // ClientKey is the lab user's private key.
 func (s *State) ClientKey() string { return filepath.Join(s.clientDir(), "id_ed25519") }
 
-func (s *State) nsClient() string            { return s.Prefix + "-client" }
-func (s *State) nsRouter() string            { return s.Prefix + "-router" }
-func (s *State) nsVM(v *VMState) string      { return s.Prefix + "-vm-" + v.Name }
+func (s *State) nsClient() string                   { return s.Prefix + "-client" }
+func (s *State) nsRouter() string                   { return s.Prefix + "-router" }
+func (s *State) nsVM(v *VMState) string             { return s.Prefix + "-vm-" + v.Name }
 func (s *State) hasFault(v *VMState, f string) bool { return slices.Contains(v.Faults, f) }

@@ -56,7 +56,14 @@ func Up(dir string, o UpOptions) (*State, error) {
 	}
 	pw := make([]byte, 9)
 	rand.Read(pw)
-	s := &State{Dir: dir, Prefix: o.Prefix, Password: "Lab-" + hex.EncodeToString(pw)}
+	if o.Self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		o.Self = self
+	}
+	s := &State{Dir: dir, Prefix: o.Prefix, Password: "Lab-" + hex.EncodeToString(pw), Self: o.Self}
 	for i := 1; i <= o.VMs; i++ {
 		s.VMs = append(s.VMs, &VMState{Name: fmt.Sprintf("%s%d", o.Name, i), Index: i - 1, Power: cloud.PowerDeallocated, NSG: defaultNICNSG()})
 	}
@@ -165,10 +172,7 @@ func (s *State) boot(v *VMState, self string, provision bool) error {
 	}
 	_ = os.Chmod(filepath.Join(d, "root"), 0o700)
 	if self == "" {
-		var err error
-		if self, err = os.Executable(); err != nil {
-			return err
-		}
+		self = s.Self
 	}
 	console, err := os.OpenFile(filepath.Join(d, "console.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -101,8 +101,8 @@ func anyContains(ps []pfx, a *addrKey) bool {
 	return false
 }
 
-// addrMatch is a compiled addrSpec. Tags are kept as flags because the
-// flow's vnet/load-balancer membership is computed once per flow.
+// addrMatch is a compiled addrSpec. Tags stay flags: a flow's vnet and
+// load-balancer memberships are computed once, not per rule.
 type addrMatch struct {
 	any, vnet, lb, internet bool
 	pfx                     []pfx
@@ -221,13 +221,13 @@ func Compile(e *cloud.EffectiveNSGs) (*Policy, error) {
 
 var lbKey = pfxOf(AzureLoadBalancer)
 
-func (p *Policy) prepare(f *Flow) fctx {
+// prepare parses f once for matching, without tag memberships.
+func prepare(f *Flow) fctx {
 	pr, _ := parseProto(f.Protocol)
 	if pr == protoAny { // "*" names no real protocol
 		pr = protoOther
 	}
-	c := fctx{proto: pr, src: side{k: keyOf(f.Source)}, dst: side{k: keyOf(f.Destination)}, sp: clampPort(f.SourcePort), dp: clampPort(f.DestinationPort)}
-	return c
+	return fctx{proto: pr, src: side{k: keyOf(f.Source)}, dst: side{k: keyOf(f.Destination)}, sp: clampPort(f.SourcePort), dp: clampPort(f.DestinationPort)}
 }
 
 // tag records s's service-tag memberships.
@@ -256,13 +256,13 @@ func (p *Policy) order(d cloud.Direction) (first, second *cnsg, ok bool) {
 }
 
 // Allowed is the allocation-free form of Evaluate: it reports the verdict
-// and the deciding rule without a trace.
+// and the deciding rule without a trace, using the index built by Compile.
 func (p *Policy) Allowed(f Flow) (allowed bool, decidingRule string) {
 	first, second, ok := p.order(f.Direction)
 	if !ok {
 		return false, ""
 	}
-	c := p.prepare(&f)
+	c := prepare(&f)
 	allowed, decidingRule = true, ""
 	for _, n := range [2]*cnsg{first, second} {
 		if n == nil {
@@ -285,14 +285,15 @@ func (p *Policy) Allowed(f Flow) (allowed bool, decidingRule string) {
 }
 
 // Evaluate decides f and records every rule looked at. It scans rules in
-// priority order without the port index, so it doubles as a reference for
-// Allowed.
+// priority order without the index, so it doubles as the reference Allowed
+// is tested against. A flow whose Direction is neither Inbound nor
+// Outbound is denied, with no deciding rule.
 func (p *Policy) Evaluate(f Flow) Verdict {
 	first, second, ok := p.order(f.Direction)
 	if !ok {
 		return Verdict{}
 	}
-	c := p.prepare(&f)
+	c := prepare(&f)
 	// Allowed does not need tag memberships: its index has them built in.
 	p.tag(&c.src)
 	p.tag(&c.dst)

@@ -31,6 +31,16 @@ type recordingSigner struct {
 	signed *atomic.Bool
 }
 
+// Algorithms keeps the key's allowed signature algorithms visible to
+// x/crypto: without it the wrapper would look like a signer of every
+// algorithm of its key type, and x/crypto would pick one we refused.
+func (r recordingSigner) Algorithms() []string {
+	if m, ok := r.AlgorithmSigner.(ssh.MultiAlgorithmSigner); ok {
+		return m.Algorithms()
+	}
+	return algorithmsForKeyType(r.PublicKey().Type())
+}
+
 func (r recordingSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
 	r.signed.Store(true)
 	return r.AlgorithmSigner.Sign(rand, data)
