@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -8,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 	"github.com/sshdoctor/sshdoctor/internal/render"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
@@ -107,4 +110,120 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestProviderLifecycle(t *testing.T) {
+	sshdtest.NeedRoot(t)
+	bin := binary(t)
+	dir := filepath.Join(t.TempDir(), "lab")
+	s, err := lab.Up(dir, lab.UpOptions{VMs: 2, Name: "app", Prefix: "sdlp", Self: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if st, err := lab.Load(dir); err == nil {
+			s = st
+		}
+		if err := lab.Down(s); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	ctx := context.Background()
+	p := &lab.Provider{Dir: dir}
+	checkCode := func() (int, string) {
+		st, err := lab.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, doc := labCheck(t, st, bin, st.VMs[0], nil)
+		return code, doc.RootCause
+	}
+	run := func(script string) string {
+		t.Helper()
+		res, err := p.RunCommand(ctx, "app1", script, 10*time.Second)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("run %q: %v %+v", script, err, res)
+		}
+		return strings.TrimSpace(res.Stdout)
+	}
+
+	vm, err := p.GetVM(ctx, "app1")
+	if err != nil || vm.PowerState != cloud.PowerRunning || vm.PrivateIP != "198.51.100.10" || !vm.AgentReady {
+		t.Fatalf("GetVM: %+v %v", vm, err)
+	}
+	if got := run("hostname"); got != "app1" {
+		t.Errorf("hostname in VM = %q", got)
+	}
+	// The VM's /etc is its own: a user made there does not exist on the host.
+	run("useradd -M labonly && id -u labonly")
+	if host, _ := os.ReadFile("/etc/passwd"); strings.Contains(string(host), "labonly") {
+		t.Fatal("useradd in the VM changed the host's /etc/passwd")
+	}
+	if other, err := p.RunCommand(ctx, "app2", "id labonly", 10*time.Second); err != nil || other.ExitCode == 0 {
+		t.Fatalf("user leaked to the other VM: %+v %v", other, err)
+	}
+
+	deny := cloud.SecurityRule{Name: "DenySSH", Priority: 100, Direction: cloud.Inbound, Access: cloud.Deny, Protocol: "Tcp",
+		SourceAddressPrefixes: []string{"*"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22"}}
+	if err := p.SetNSGRule(ctx, "app1", deny); err != nil {
+		t.Fatal(err)
+	}
+	if code, rc := checkCode(); code != 1 || rc != "tcp.timeout" {
+		t.Fatalf("with a deny rule: exit %d %s", code, rc)
+	}
+	eff, _ := p.EffectiveNSGs(ctx, "app1")
+	if eff.NIC == nil || len(eff.NIC.Rules) != 2 {
+		t.Fatalf("effective NSGs %+v", eff)
+	}
+	if err := p.RemoveNSGRule(ctx, "app1", "DenySSH"); err != nil {
+		t.Fatal(err)
+	}
+	if code, rc := checkCode(); code != 0 {
+		t.Fatalf("after removing the deny: exit %d %s", code, rc)
+	}
+
+	if err := p.Stop(ctx, "app1"); err != nil {
+		t.Fatal(err)
+	}
+	if vm, _ := p.GetVM(ctx, "app1"); vm.PowerState != cloud.PowerDeallocated {
+		t.Fatalf("after stop: %s", vm.PowerState)
+	}
+	if h, _ := p.Health(ctx, "app1"); h.State != cloud.HealthUnavailable {
+		t.Fatalf("health of a stopped VM: %+v", h)
+	}
+	if _, err := p.RunCommand(ctx, "app1", "true", time.Second); err == nil {
+		t.Fatal("run-command on a stopped VM succeeded")
+	}
+	if code, rc := checkCode(); code != 1 || rc != "tcp.timeout" {
+		t.Fatalf("stopped VM: exit %d %s", code, rc)
+	}
+	if err := p.Start(ctx, "app1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, rc := checkCode(); code != 0 {
+		t.Fatalf("after start: exit %d %s", code, rc)
+	}
+
+	run("echo temp > /mnt/scratch && echo keep > /root/keep")
+	if err := p.Redeploy(ctx, "app1"); err != nil {
+		t.Fatal(err)
+	}
+	vm, _ = p.GetVM(ctx, "app1")
+	if vm.PrivateIP == "198.51.100.10" {
+		t.Fatal("redeploy kept the address")
+	}
+	if got := run("ls /mnt; cat /root/keep"); got != "keep" {
+		t.Fatalf("after redeploy: %q, want the temp disk empty and /root kept", got)
+	}
+	if code, rc := checkCode(); code != 0 {
+		t.Fatalf("after redeploy: exit %d %s", code, rc)
+	}
+	log, _ := p.SerialLog(ctx, "app1")
+	if n := strings.Count(string(log), "Linux version"); n != 3 {
+		t.Errorf("serial log shows %d boots, want 3 (up, start, redeploy)", n)
+	}
+	routes, _ := p.EffectiveRoutes(ctx, "app1")
+	if len(routes) != 2 {
+		t.Errorf("routes %+v", routes)
+	}
 }
