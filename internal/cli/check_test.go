@@ -490,3 +490,37 @@ func TestCheckPartialSuccess(t *testing.T) {
 		t.Errorf("key result %s, want partial_success", id.Result)
 	}
 }
+
+func TestLabBadInput(t *testing.T) {
+	sshdtest.NeedRoot(t)
+	t.Setenv("SSHDOCTOR_LAB_DIR", filepath.Join(t.TempDir(), "lab"))
+	for name, args := range map[string][]string{
+		"status without a lab": {"lab", "status", "web1"},
+		"break without a lab":  {"lab", "break", "web1", "nsg-deny-ssh"},
+		"zero VMs":             {"lab", "up", "--vms", "0"},
+		"break needs two args": {"lab", "break", "web1"},
+		"exec needs a command": {"lab", "exec", "web1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, "", args...)
+			if r.code != ExitUsage || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Fatalf("exit %d stderr %q, want exit 2 and one line", r.code, r.stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(os.Getenv("SSHDOCTOR_LAB_DIR")); !os.IsNotExist(err) {
+		t.Fatalf("bad input created the lab directory: %v", err)
+	}
+}
+
+func TestLabFaultsList(t *testing.T) {
+	r := run(t, "", "lab", "faults")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, f := range []string{"nsg-subnet-deny", "route-blackhole", "hostkey-changed", "boot-fstab-error"} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("lab faults lacks %s", f)
+		}
+	}
+}

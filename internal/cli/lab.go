@@ -40,6 +40,11 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 				return &UsageError{err}
 			}
 			dir := lab.Dir()
+			// No lab: say so before taking the lock, which would create
+			// the lab directory.
+			if _, err := lab.Load(dir); errors.Is(err, lab.ErrNoLab) {
+				return &UsageError{err}
+			}
 			if mutates {
 				unlock, err := lab.Lock(dir)
 				if err != nil {

@@ -227,3 +227,16 @@ func TestProviderLifecycle(t *testing.T) {
 		t.Errorf("routes %+v", routes)
 	}
 }
+
+// Every fault must be documented in docs/LAB.md.
+func TestFaultsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/LAB.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range lab.Faults {
+		if !strings.Contains(string(doc), "`"+f.Name+"`") {
+			t.Errorf("docs/LAB.md does not describe fault %s", f.Name)
+		}
+	}
+}
