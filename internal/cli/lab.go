@@ -79,7 +79,7 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 	}
 
 	var vms int
-	var name string
+	var name, prefix string
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab: client, router and N VMs with sshd running",
@@ -97,7 +97,7 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 			}
 			defer unlock()
 			start := time.Now()
-			s, err := lab.Up(lab.Dir(), lab.UpOptions{VMs: vms, Name: name})
+			s, err := lab.Up(lab.Dir(), lab.UpOptions{VMs: vms, Name: name, Prefix: prefix})
 			if err != nil {
 				return err
 			}
@@ -109,6 +109,7 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 	}
 	up.Flags().IntVar(&vms, "vms", 1, "number of VMs")
 	up.Flags().StringVar(&name, "name", "vm", "VM name prefix (web → web1, web2, …)")
+	up.Flags().StringVar(&prefix, "ns-prefix", "sdlab", "prefix of the lab's network namespace names (to run several labs, each with its own SSHDOCTOR_LAB_DIR)")
 
 	down := &cobra.Command{
 		Use: "down", Short: "Remove every namespace, process and file of the lab", Args: exact(0, "no arguments"),

@@ -25,6 +25,14 @@ type Fault struct {
 	Expect string
 	// Check adjusts the client's check for this fault (user, extra flags).
 	Check CheckSpec
+	// Guest is the finding `sshdoctor guest check` reports inside the VM
+	// ("" for faults outside the guest, or seen only from the client).
+	Guest string
+	// GuestArgs are the flags guest check/repair need ({key} = the lab
+	// user's public key), e.g. the user to recreate, or a policy opt-in.
+	GuestArgs []string
+	// RepairArgs are policy opt-ins only `guest repair` takes.
+	RepairArgs []string
 	// guest faults change the VM's disk; heal restores its snapshot.
 	guest bool
 	apply func(s *State, v *VMState) error
@@ -124,61 +132,61 @@ var Faults = []Fault{
 			return s.applyNetwork()
 		}},
 
-	{Name: "guest-firewall-drop", Description: "nftables inside the VM drops TCP/22.", Expect: "tcp.timeout", guest: true,
+	{Name: "guest-firewall-drop", Guest: "guest.firewall_blocks", Description: "nftables inside the VM drops TCP/22.", Expect: "tcp.timeout", guest: true,
 		apply: guestScript("nft add table inet guestfw\nnft add chain inet guestfw input '{ type filter hook input priority 10; }'\nnft add rule inet guestfw input tcp dport 22 drop")},
-	{Name: "guest-firewall-reject", Description: "nftables inside the VM rejects TCP/22 with a TCP reset.", Expect: "tcp.refused", guest: true,
+	{Name: "guest-firewall-reject", Guest: "guest.firewall_blocks", Description: "nftables inside the VM rejects TCP/22 with a TCP reset.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("nft add table inet guestfw\nnft add chain inet guestfw input '{ type filter hook input priority 10; }'\nnft add rule inet guestfw input tcp dport 22 reject with tcp reset")},
-	{Name: "sshd-stopped", Description: "sshd is stopped (`service ssh stop`).", Expect: "tcp.refused", guest: true,
+	{Name: "sshd-stopped", Guest: "guest.sshd_not_running", Description: "sshd is stopped (`service ssh stop`).", Expect: "tcp.refused", guest: true,
 		apply: guestScript("service ssh stop")},
-	{Name: "sshd-wrong-port", Description: "sshd listens on port 2222 instead of 22.", Expect: "tcp.refused", guest: true,
+	{Name: "sshd-wrong-port", Guest: "guest.sshd_wrong_port", Description: "sshd listens on port 2222 instead of 22.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("Port 2222")},
-	{Name: "sshd-listen-localhost", Description: "sshd listens on 127.0.0.1 only.", Expect: "tcp.refused", guest: true,
+	{Name: "sshd-listen-localhost", Guest: "guest.sshd_loopback_only", Description: "sshd listens on 127.0.0.1 only.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("ListenAddress 127.0.0.1")},
-	{Name: "sshd-config-syntax", Description: "sshd_config has a syntax error; sshd fails to start after a restart.", Expect: "tcp.refused", guest: true,
+	{Name: "sshd-config-syntax", Guest: "guest.sshd_config_invalid", Description: "sshd_config has a syntax error; sshd fails to start after a restart.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("PermitRootLogin maybe")},
-	{Name: "sshd-dropin-override", Description: "A drop-in sshd_config.d/50-cloud-init.conf turns PubkeyAuthentication off.", Expect: "auth.password_required", guest: true,
+	{Name: "sshd-dropin-override", Guest: "guest.pubkey_disabled", Description: "A drop-in sshd_config.d/50-cloud-init.conf turns PubkeyAuthentication off.", Expect: "auth.password_required", guest: true,
 		apply: guestScript("echo 'PubkeyAuthentication no' > /etc/ssh/sshd_config.d/50-cloud-init.conf\nservice ssh restart")},
-	{Name: "hostkeys-missing", Description: "The host keys were deleted; sshd refuses to start.", Expect: "tcp.refused", guest: true,
+	{Name: "hostkeys-missing", Guest: "guest.hostkeys_missing", Description: "The host keys were deleted; sshd refuses to start.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("rm -f /etc/ssh/ssh_host_*\nservice ssh restart")},
 	{Name: "hostkey-changed", Description: "The VM was rebuilt with new host keys (known_hosts has the old ones).", Expect: "hostkey.changed", guest: true,
 		apply: guestScript("rm -f /etc/ssh/ssh_host_*\nssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key\nssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key\nservice ssh restart")},
-	{Name: "privsep-dir-missing", Description: "sshd's privilege-separation directory /run/sshd is missing; sshd fails to start.", Expect: "tcp.refused", guest: true,
+	{Name: "privsep-dir-missing", Guest: "guest.privsep_dir_missing", Description: "sshd's privilege-separation directory /run/sshd is missing; sshd fails to start.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("rm -rf /run/sshd\nservice ssh restart")},
-	{Name: "authorized-keys-missing", Description: "The user's ~/.ssh/authorized_keys is gone.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "authorized-keys-missing", Guest: "guest.no_authorized_keys", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Description: "The user's ~/.ssh/authorized_keys is gone.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("rm -f /home/" + u + "/.ssh/authorized_keys")},
-	{Name: "authorized-keys-wrong-key", Description: "authorized_keys holds a different key than the user's.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "authorized-keys-wrong-key", Guest: "guest.key_not_authorized", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Description: "authorized_keys holds a different key than the user's.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("rm -f /tmp/k /tmp/k.pub\nssh-keygen -q -t ed25519 -N '' -f /tmp/k\ncat /tmp/k.pub > /home/" + u + "/.ssh/authorized_keys")},
-	{Name: "home-perms", Description: "The home directory is writable by a shared group (users); StrictModes makes sshd ignore the keys. (Debian tolerates group-write only for the user's private group.)", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "home-perms", Guest: "guest.strict_modes", Description: "The home directory is writable by a shared group (users); StrictModes makes sshd ignore the keys. (Debian tolerates group-write only for the user's private group.)", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chgrp users /home/" + u + "\nchmod 775 /home/" + u)},
-	{Name: "ssh-dir-perms", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "ssh-dir-perms", Guest: "guest.strict_modes", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chmod 777 /home/" + u + "/.ssh")},
-	{Name: "authorized-keys-owner", Description: "authorized_keys belongs to another user; StrictModes makes sshd ignore it.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "authorized-keys-owner", Guest: "guest.strict_modes", Description: "authorized_keys belongs to another user; StrictModes makes sshd ignore it.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chown nobody /home/" + u + "/.ssh/authorized_keys")},
-	{Name: "user-missing", Description: "The user account was deleted (home kept).", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "user-missing", Guest: "guest.user_missing", GuestArgs: []string{"--user", u}, Description: "The user account was deleted (home kept).", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("userdel " + u)},
-	{Name: "user-nologin-shell", Description: "The user's shell is /usr/sbin/nologin.", Expect: "session.nologin", guest: true,
+	{Name: "user-nologin-shell", Guest: "guest.user_shell", Description: "The user's shell is /usr/sbin/nologin.", Expect: "session.nologin", guest: true,
 		Check: CheckSpec{Exec: "true"}, apply: guestScript("usermod -s /usr/sbin/nologin " + u)},
-	{Name: "user-locked", Description: "The account is locked (`usermod -L`).", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "user-locked", Guest: "guest.user_locked", Description: "The account is locked (`usermod -L`).", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("usermod -L " + u)},
-	{Name: "user-expired", Description: "The account expired (`usermod -e 1970-01-02`).", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "user-expired", Guest: "guest.user_expired", Description: "The account expired (`usermod -e 1970-01-02`).", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("usermod -e 1 " + u)},
-	{Name: "password-expired", Description: "The user's password has expired; sshd demands a change at password login.", Expect: "session.password_expired", guest: true,
+	{Name: "password-expired", Guest: "guest.password_expired", Description: "The user's password has expired; sshd demands a change at password login.", Expect: "session.password_expired", guest: true,
 		Check: CheckSpec{Exec: "true", Password: true}, apply: guestScript("chage -d 0 " + u)},
-	{Name: "password-auth-disabled", Description: "A password user, but a cloud-init drop-in sets PasswordAuthentication no.", Expect: "auth.password_not_allowed", guest: true,
+	{Name: "password-auth-disabled", Guest: "guest.password_auth_disabled", RepairArgs: []string{"--password-auth"}, Description: "A password user, but a cloud-init drop-in sets PasswordAuthentication no.", Expect: "auth.password_not_allowed", guest: true,
 		Check: CheckSpec{Password: true},
 		apply: guestScript("echo 'PasswordAuthentication no' > /etc/ssh/sshd_config.d/50-cloud-init.conf\nservice ssh restart")},
-	{Name: "allowusers-excludes", Description: "AllowUsers names only another user.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "allowusers-excludes", Guest: "guest.user_denied", GuestArgs: []string{"--user", u}, Description: "AllowUsers names only another user.", Expect: "auth.publickey_rejected", guest: true,
 		apply: sshdConf("AllowUsers someoneelse")},
-	{Name: "denyusers", Description: "DenyUsers names the user.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "denyusers", Guest: "guest.user_denied", GuestArgs: []string{"--user", u}, Description: "DenyUsers names the user.", Expect: "auth.publickey_rejected", guest: true,
 		apply: sshdConf("DenyUsers " + u)},
-	{Name: "permitrootlogin-no", Description: "root has the key, but PermitRootLogin no.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "permitrootlogin-no", Guest: "guest.user_denied", GuestArgs: []string{"--user", "root"}, Description: "root has the key, but PermitRootLogin no.", Expect: "auth.publickey_rejected", guest: true,
 		Check: CheckSpec{User: "root"},
 		apply: guestScript("install -d -m 700 /root/.ssh\ncp /home/" + u + "/.ssh/authorized_keys /root/.ssh/authorized_keys\nsed -i '1i PermitRootLogin no' /etc/ssh/sshd_config\nservice ssh restart")},
-	{Name: "pubkey-rsa-sha1-disabled", Description: "The user's RSA key is signed with ssh-rsa (SHA-1) by an old client; the server (OpenSSH ≥ 8.8) refuses ssh-rsa.", Expect: "auth.publickey_rejected", guest: true,
+	{Name: "pubkey-rsa-sha1-disabled", Guest: "guest.rsa_sha1_refused", RepairArgs: []string{"--allow-ssh-rsa"}, Description: "The user's RSA key is signed with ssh-rsa (SHA-1) by an old client; the server (OpenSSH ≥ 8.8) refuses ssh-rsa.", Expect: "auth.publickey_rejected", guest: true,
 		Check: CheckSpec{LegacyRSA: true}, apply: rsaSHA1Fault},
-	{Name: "hosts-deny", Description: "/etc/hosts.deny bans sshd for everyone (TCP wrappers close the connection after a 5 s pause).", Expect: "ssh.closed_before_banner", guest: true,
+	{Name: "hosts-deny", Guest: "guest.hosts_deny", Description: "/etc/hosts.deny bans sshd for everyone (TCP wrappers close the connection after a 5 s pause).", Expect: "ssh.closed_before_banner", guest: true,
 		Check: CheckSpec{Timeout: 8 * time.Second}, apply: guestScript("echo 'sshd: ALL' >> /etc/hosts.deny")},
-	{Name: "maxstartups-full", Description: "MaxStartups 1 and a flood holding the only unauthenticated slot: sshd drops new connections before the banner.", Expect: "ssh.closed_before_banner", guest: true,
+	{Name: "maxstartups-full", Guest: "guest.maxstartups_exhausted", Description: "MaxStartups 1 and a flood holding the only unauthenticated slot: sshd drops new connections before the banner.", Expect: "ssh.closed_before_banner", guest: true,
 		apply: func(s *State, v *VMState) error {
 			if err := sshdConf("MaxStartups 1\nLoginGraceTime 0")(s, v); err != nil {
 				return err
@@ -186,9 +194,9 @@ var Faults = []Fault{
 			// The "flood": one connection that never authenticates.
 			return guestScript("setsid bash -c 'exec 3<>/dev/tcp/127.0.0.1/22; sleep 3600' </dev/null >/dev/null 2>&1 &\nsleep 0.3")(s, v)
 		}},
-	{Name: "nologin-file", Description: "/etc/nologin exists: sshd ends every non-root session with its text.", Expect: "session.nologin_file", guest: true,
+	{Name: "nologin-file", Guest: "guest.nologin_file", Description: "/etc/nologin exists: sshd ends every non-root session with its text.", Expect: "session.nologin_file", guest: true,
 		Check: CheckSpec{Exec: "true"}, apply: guestScript("echo 'System maintenance: logins are disabled.' > /etc/nologin")},
-	{Name: "boot-fstab-error", Description: "An fstab entry for a missing disk sends boot to emergency mode; sshd never starts (see the serial log).", Expect: "tcp.refused", guest: true,
+	{Name: "boot-fstab-error", Guest: "guest.fstab_missing_device", Description: "An fstab entry for a missing disk sends boot to emergency mode; sshd never starts (see the serial log).", Expect: "tcp.refused", guest: true,
 		apply: func(s *State, v *VMState) error {
 			if err := os.WriteFile(filepath.Join(s.vmDir(v.Name), "boot-fault"), []byte("fstab"), 0o644); err != nil {
 				return err
@@ -227,6 +235,10 @@ func rsaSHA1Fault(s *State, v *VMState) error {
 	}
 	return guestScript(fmt.Sprintf("printf '%%s\\n' '%s' >> /home/%s/.ssh/authorized_keys\nsed -i '1i PubkeyAcceptedAlgorithms -ssh-rsa' /etc/ssh/sshd_config\nservice ssh restart", strings.TrimSpace(string(pub)), u))(s, v)
 }
+
+// RefreshKnownHosts records the VMs' current host keys on the client, as a
+// user does after verifying a new key on the console.
+func (s *State) RefreshKnownHosts() error { return s.writeKnownHosts() }
 
 // LegacyRSAKey is the client key the pubkey-rsa-sha1-disabled fault uses.
 func (s *State) LegacyRSAKey() string { return filepath.Join(s.clientDir(), "id_rsa_legacy") }
@@ -295,7 +307,7 @@ func (s *State) Heal(v *VMState, self string) error {
 			return err
 		}
 		// Tables a fault added inside the VM's network namespace outlive
-		// its processes: remove all but the lab's own.
+		// its processes (the lab's own tables live in the router).
 		s.flushGuestFirewall(v)
 	}
 	v.NSG, s.SubnetNSG, s.Routes = v.Undo.NSG, v.Undo.SubnetNSG, v.Undo.Routes
@@ -361,7 +373,7 @@ func (s *State) flushGuestFirewall(v *VMState) {
 	}
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) == 3 && f[0] == "table" && f[2] != tableNIC {
+		if len(f) == 3 && f[0] == "table" {
 			_ = run("ip", "netns", "exec", s.nsVM(v), "nft", "delete", "table", f[1], f[2])
 		}
 	}

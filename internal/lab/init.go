@@ -92,8 +92,12 @@ func VMInit(dir, name string) error {
 	con("%s Command line: BOOT_IMAGE=/boot/vmlinuz root=LABEL=cloudimg-rootfs ro console=ttyS0", kernelTime(start))
 	con("%s systemd[1]: Hostname set to <%s>.", kernelTime(start), name)
 
-	if fault, err := os.ReadFile(filepath.Join(base, "boot-fault")); err == nil {
-		emergency(start, strings.TrimSpace(string(fault)))
+	// The boot-fstab-error fault adds an fstab entry for a disk that does
+	// not exist; the marker says the lab should act on it (the host's own
+	// fstab is not the VM's business). Once the entry has nofail or is
+	// gone, the VM boots normally, as a real one would.
+	if _, err := os.Stat(filepath.Join(base, "boot-fault")); err == nil && fstabBlocksBoot() {
+		emergency(start, "fstab")
 	}
 	if err := firstBoot(start); err != nil {
 		con("%s cloud-init[210]: ERROR: %v", kernelTime(start), err)
@@ -155,6 +159,17 @@ func mountVM(dir string) (string, error) {
 			return "", fmt.Errorf("mount %s on %s: %w", mt.src, mt.dst, err)
 		}
 	}
+	// sshdoctor itself, for run-command (`lab exec VM -- sshdoctor guest …`):
+	// the binary's own path may be hidden by the VM's mounts.
+	if err := os.MkdirAll("/run/lab/bin", 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile("/run/lab/bin/sshdoctor", nil, 0o755); err != nil {
+		return "", err
+	}
+	if err := syscall.Mount("/proc/self/exe", "/run/lab/bin/sshdoctor", "", syscall.MS_BIND, ""); err != nil {
+		return "", fmt.Errorf("bind sshdoctor into the VM: %w", err)
+	}
 	if _, err := os.Stat("/usr/sbin/service"); err == nil {
 		if err := syscall.Mount(p("service"), "/usr/sbin/service", "", syscall.MS_BIND, ""); err != nil {
 			return "", fmt.Errorf("bind service shim: %w", err)
@@ -180,6 +195,9 @@ func emergency(start time.Time, kind string) {
 	con("Cannot open access to console, the root account is locked. (%s)", kind)
 	con("See sulogin(8) man page for more details.")
 	_ = os.WriteFile("/run/lab-ready", nil, 0o644)
+	// No services run in emergency mode: service requests are ignored
+	// (they must not kill PID 1 either).
+	signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	go reapAll(nil)
@@ -341,4 +359,21 @@ func reapAll(exited chan<- int) {
 		reapMu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// missingDiskUUID is the disk the boot-fstab-error fault puts in fstab.
+const missingDiskUUID = "3f0a9c2e-0000-4000-8000-000000000001"
+
+func fstabBlocksBoot() bool {
+	data, err := os.ReadFile("/etc/fstab")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && f[0] == "UUID="+missingDiskUUID && !strings.Contains(","+f[3]+",", ",nofail,") {
+			return true
+		}
+	}
+	return false
 }

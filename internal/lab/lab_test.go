@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/findings"
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 	"github.com/sshdoctor/sshdoctor/internal/render"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
@@ -239,4 +241,112 @@ func TestFaultsDocumented(t *testing.T) {
 			t.Errorf("docs/LAB.md does not describe fault %s", f.Name)
 		}
 	}
+}
+
+// guestRun runs `sshdoctor guest ARGS` inside the VM through run-command.
+func guestRun(t *testing.T, s *lab.State, v *lab.VMState, args ...string) (*cloud.RunResult, map[string]bool) {
+	t.Helper()
+	res, err := s.Exec(context.Background(), v, "sshdoctor guest "+shellQuote(args), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	var doc struct {
+		Problems []struct{ ID string } `json:"problems"`
+	}
+	if json.Unmarshal([]byte(res.Stdout), &doc) == nil {
+		for _, p := range doc.Problems {
+			ids[p.ID] = true
+		}
+	}
+	return res, ids
+}
+
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// TestGuestRepairsEveryFault: for every guest-side fault, `guest check`
+// inside the VM names it, `guest repair --yes` fixes it, and the client's
+// `sshdoctor check` (as the fault's user would check) succeeds again.
+func TestGuestRepairsEveryFault(t *testing.T) {
+	sshdtest.NeedRoot(t)
+	bin := binary(t)
+	dir := filepath.Join(t.TempDir(), "lab")
+	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "g", Prefix: "sdlg", Self: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lab.Down(s) })
+	v := s.VMs[0]
+	pub, _ := os.ReadFile(s.ClientKey() + ".pub")
+
+	// A healthy VM: repair changes nothing, not even a backup set.
+	res, _ := guestRun(t, s, v, "repair", "--yes", "--output", "json")
+	if res.ExitCode != 0 || strings.Contains(res.Stdout, `"backup": "/`) {
+		t.Fatalf("repair on a healthy VM: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+
+	var table []string
+	for i := range lab.Faults {
+		f := &lab.Faults[i]
+		if f.Guest == "" {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			args := make([]string, len(f.GuestArgs))
+			for i, a := range f.GuestArgs {
+				args[i] = strings.ReplaceAll(a, "{key}", strings.TrimSpace(string(pub)))
+			}
+			if err := s.Break(v, f); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := s.Heal(v, bin); err != nil {
+					t.Fatal(err)
+				}
+				// Heal restores the VM's original host keys.
+				if err := s.RefreshKnownHosts(); err != nil {
+					t.Fatal(err)
+				}
+			}()
+			res, ids := guestRun(t, s, v, append([]string{"check", "--output", "json"}, args...)...)
+			wantExit := 1
+			if d, _ := findings.Lookup(f.Guest); d.Severity != findings.Error {
+				wantExit = 0 // a warning: SSH by key still works
+			}
+			if !ids[f.Guest] || res.ExitCode != wantExit {
+				t.Fatalf("guest check: exit %d, findings %v, want %s\n%s", res.ExitCode, ids, f.Guest, res.Stderr)
+			}
+			repairArgs := append(append([]string{"repair", "--yes", "--output", "json"}, args...), f.RepairArgs...)
+			res, _ = guestRun(t, s, v, repairArgs...)
+			if res.ExitCode != 0 {
+				t.Fatalf("guest repair: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			switch f.Name {
+			case "boot-fstab-error": // the repair takes effect at the next boot
+				if err := s.Restart(v, bin); err != nil {
+					t.Fatal(err)
+				}
+			case "hostkeys-missing": // new host keys: the user verifies and records them
+				if err := s.RefreshKnownHosts(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code, doc := labCheck(t, s, bin, v, f); code != 0 {
+				t.Fatalf("after repair the client check fails: exit %d %s (%s)", code, doc.RootCause, doc.Diagnosis)
+			}
+			// Idempotent: a second repair finds nothing to change.
+			res, _ = guestRun(t, s, v, repairArgs...)
+			if res.ExitCode != 0 || strings.Contains(res.Stdout, `"backup": "/`) {
+				t.Errorf("second repair changed something: exit %d\n%s", res.ExitCode, res.Stdout)
+			}
+			table = append(table, fmt.Sprintf("| `%s` | `%s` | repaired |", f.Name, f.Guest))
+		})
+	}
+	t.Logf("fault table:\n%s", strings.Join(table, "\n"))
 }

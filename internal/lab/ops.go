@@ -17,8 +17,10 @@ import (
 const (
 	tableSubnet = "sdlab_subnet" // router: the subnet NSG
 	tablePower  = "sdlab_power"  // router: drops traffic to deallocated VMs
-	tableNIC    = "sdlab_nic"    // each VM: its NIC NSG
+	tableNIC    = "sdlab_nic"    // router: one per VM, its NIC NSG (sdlab_nic_<index>)
 )
+
+func nicTable(v *VMState) string { return fmt.Sprintf("%s_%d", tableNIC, v.Index) }
 
 // applyNetwork enforces the control plane's network state: subnet NSG and
 // power in the router, NIC NSGs and user-defined routes in each VM.
@@ -63,15 +65,20 @@ func (s *State) applyVMNetwork(v *VMState) error {
 	if !nsExists(ns) {
 		return nil
 	}
+	// The NIC NSG is enforced in the router, scoped to the VM's address,
+	// as a separate table on the forward hook: a packet must pass every
+	// base chain, so subnet and NIC NSG must both allow, as in Azure. It
+	// stays out of the VM's own namespace, where the guest would see it.
+	table := nicTable(v)
 	if v.NSG != nil {
-		rs, err := netpolicy.NFTInbound(tableNIC, "input", v.NSG, []string{VNetCIDR}, "")
+		rs, err := netpolicy.NFTInbound(table, "forward", v.NSG, []string{VNetCIDR}, v.IP()+"/32")
 		if err != nil {
 			return err
 		}
-		if err := nft(ns, rs); err != nil {
+		if err := nft(s.nsRouter(), rs); err != nil {
 			return err
 		}
-	} else if err := nft(ns, netpolicy.NFTDelete(tableNIC)); err != nil {
+	} else if err := nft(s.nsRouter(), netpolicy.NFTDelete(table)); err != nil {
 		return err
 	}
 	_ = run("ip", "-n", ns, "route", "flush", "proto", "static")
@@ -130,6 +137,10 @@ func (s *State) Restart(v *VMState, self string) error {
 func (s *State) Redeploy(v *VMState, self string) error {
 	s.kill(v)
 	s.teardownVMNet(v)
+	// The NIC NSG table is named and scoped by the old address.
+	if err := nft(s.nsRouter(), netpolicy.NFTDelete(nicTable(v))); err != nil {
+		return err
+	}
 	used := map[int]bool{}
 	for _, o := range s.VMs {
 		used[o.Index] = true

@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/guest"
+)
+
+// GuestOptions are the inputs of `sshdoctor guest check|repair`.
+type GuestOptions struct {
+	IO           *IOStreams
+	Users        []string
+	Port         int
+	Output       string
+	Keys         []string // --ssh-key values (one-line public keys)
+	KeyFiles     []string
+	Yes, DryRun  bool
+	PasswordAuth bool
+	AllowSSHRSA  bool
+}
+
+// NewCmdGuest builds `sshdoctor guest`.
+func NewCmdGuest(ios *IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "guest",
+		Short: "Diagnose and safely repair SSH from inside the VM (run as root on the VM)",
+		Long: `Run inside the VM — serial console, cloud run-command, rescue shell — as root.
+"guest check" reads; "guest repair" plans the smallest fix for each problem,
+backs every file up under /var/backups/sshdoctor/<time>/, validates sshd
+configuration before it takes effect, restarts sshd through the service
+manager and rolls everything back if sshd does not come back.`,
+	}
+	o := &GuestOptions{IO: ios}
+	flags := func(c *cobra.Command) {
+		c.Flags().StringArrayVar(&o.Users, "user", nil, "check this user (repeatable; default: every user with a login shell and a home)")
+		c.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
+		c.Flags().StringVar(&o.Output, "output", "text", "text or json")
+		c.Flags().StringArrayVar(&o.Keys, "ssh-key", nil, "a public key (one line) the users must be able to log in with (repeatable)")
+		c.Flags().StringArrayVar(&o.KeyFiles, "ssh-key-file", nil, "file with public keys the users must be able to log in with")
+	}
+	check := &cobra.Command{
+		Use: "check", Short: "Find what inside the VM stops SSH (read-only)", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return guestRun(c.Context(), o, false) },
+	}
+	flags(check)
+	repair := &cobra.Command{
+		Use: "repair", Short: "Fix what guest check finds: backed up, validated, verified, rolled back on failure", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return guestRun(c.Context(), o, true) },
+	}
+	flags(repair)
+	repair.Flags().BoolVar(&o.Yes, "yes", false, "apply without asking")
+	repair.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
+	repair.Flags().BoolVar(&o.PasswordAuth, "password-auth", false, "also re-enable PasswordAuthentication where it was turned off")
+	repair.Flags().BoolVar(&o.AllowSSHRSA, "allow-ssh-rsa", false, "also accept ssh-rsa (SHA-1) signatures again")
+	restore := &cobra.Command{
+		Use: "restore [BACKUP]", Short: "Put a backup set back (default: the newest)", Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if os.Geteuid() != 0 {
+				return usagef("guest restore must run as root")
+			}
+			sets, err := guest.Sets("/")
+			if err != nil {
+				return err
+			}
+			set := ""
+			if len(args) == 1 {
+				set = args[0]
+			} else if len(sets) > 0 {
+				set = sets[len(sets)-1]
+			}
+			if set == "" {
+				return usagef("no backup set under %s", guest.BackupDir)
+			}
+			if _, err := os.Stat(set + "/manifest.json"); err != nil {
+				return usagef("%s is not a backup set (no manifest.json)", set)
+			}
+			if err := guest.Restore("/", set); err != nil {
+				return err
+			}
+			fmt.Fprintf(ios.Out, "restored %s; restart sshd to use the restored configuration\n", set)
+			return nil
+		},
+	}
+	cmd.AddCommand(check, repair, restore)
+	return cmd
+}
+
+func parseKeys(o *GuestOptions) ([]ssh.PublicKey, error) {
+	var keys []ssh.PublicKey
+	texts := append([]string(nil), o.Keys...)
+	for _, f := range o.KeyFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read --ssh-key-file %s: %v", f, err)
+		}
+		texts = append(texts, strings.Split(string(data), "\n")...)
+	}
+	for _, t := range texts {
+		t = strings.TrimSpace(t)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(t))
+		if err != nil {
+			return nil, fmt.Errorf("not an OpenSSH public key: %.40q", t)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if os.Geteuid() != 0 {
+		return usagef("sshdoctor guest must run as root on the VM (it reads /etc/shadow and sshd's configuration)")
+	}
+	if o.Output != "text" && o.Output != "json" {
+		return usagef("--output must be text or json, not %q", o.Output)
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		return usagef("--port %d is out of range", o.Port)
+	}
+	for _, u := range o.Users {
+		if !validUserName(u) {
+			return usagef("%q is not a valid user name", u)
+		}
+	}
+	keys, err := parseKeys(o)
+	if err != nil {
+		return &UsageError{err}
+	}
+	if repair && !o.Yes && !o.DryRun {
+		return usagef("guest repair changes the VM: pass --yes to apply, or --dry-run to see the plan")
+	}
+	gopts := guest.Options{Users: o.Users, Port: o.Port}
+	facts := guest.Gather(ctx, gopts)
+	problems := guest.Judge(facts, guest.JudgeOptions{Keys: keys})
+	if !repair {
+		return printGuest(o, problems, nil)
+	}
+	unlock, err := guest.Lock("/")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ropts := guest.RepairOptions{DryRun: o.DryRun, Keys: keys, PasswordAuth: o.PasswordAuth, AllowSSHRSA: o.AllowSSHRSA, Command: "sshdoctor guest repair"}
+	res := guest.Apply(ctx, facts, guest.Plan(facts, problems, ropts), ropts)
+	if !o.DryRun {
+		after := guest.Gather(ctx, gopts)
+		res.Remaining = guest.Judge(after, guest.JudgeOptions{Keys: keys})
+	}
+	return printGuest(o, problems, res)
+}
+
+// validUserName accepts what useradd accepts by default (NAME_REGEX).
+func validUserName(u string) bool {
+	if u == "" || len(u) > 32 || u[0] == '-' || strings.Contains(u, "..") {
+		return false
+	}
+	for i, r := range u {
+		ok := r >= 'a' && r <= 'z' || r == '_' || (i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '.')) || (i == len(u)-1 && r == '$')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func blocking(ps []guest.Problem) bool {
+	for _, p := range ps {
+		if p.Severity == findings.Error {
+			return true
+		}
+	}
+	return false
+}
+
+func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) error {
+	failed := blocking(problems)
+	if res != nil {
+		failed = res.Error != "" || (res.Remaining != nil && blocking(res.Remaining) && !res.RebootRequired)
+	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"schema": "sshdoctor.guest/v1", "problems": problems, "repair": res}); err != nil {
+			return err
+		}
+	} else {
+		w := o.IO.Out
+		for _, p := range problems {
+			mark := map[findings.Severity]string{findings.Error: "✗", findings.Warning: "!", findings.Info: "✓"}[p.Severity]
+			fmt.Fprintf(w, "%s %s [%s]\n", mark, p.Summary, p.ID)
+			for _, e := range p.Evidence {
+				if strings.TrimSpace(e) != "" {
+					fmt.Fprintf(w, "    %s\n", strings.TrimSpace(e))
+				}
+			}
+		}
+		if res != nil {
+			fmt.Fprintln(w, "\nRepair plan:")
+			for _, a := range res.Actions {
+				if a.Skipped != "" {
+					fmt.Fprintf(w, "  - skip %s: %s\n", a.For, a.Skipped)
+				} else {
+					fmt.Fprintf(w, "  + %s\n", a.Description)
+				}
+			}
+			switch {
+			case o.DryRun:
+				fmt.Fprintln(w, "\n(dry run: nothing changed)")
+			case res.Error != "":
+				fmt.Fprintf(w, "\nRepair FAILED: %s\n", res.Error)
+				if res.RolledBack {
+					fmt.Fprintf(w, "Everything was rolled back from %s.\n", res.Backup)
+				}
+			case res.Backup != "":
+				fmt.Fprintf(w, "\nDone. Backup: %s (undo: sshdoctor guest restore %s)\n", res.Backup, res.Backup)
+			}
+			if res.RebootRequired {
+				fmt.Fprintln(w, "Reboot the VM for the repair to take effect (the current boot stopped before sshd).")
+			}
+			if len(res.Remaining) > 0 && blocking(res.Remaining) {
+				fmt.Fprintln(w, "Still wrong:")
+				for _, p := range res.Remaining {
+					if p.Severity == findings.Error {
+						fmt.Fprintf(w, "  ✗ %s [%s]\n", p.Summary, p.ID)
+					}
+				}
+			}
+		} else if failed {
+			fmt.Fprintln(w, "\nNext: sshdoctor guest repair --dry-run   (then --yes)")
+		}
+	}
+	if failed {
+		return &ExitError{Code: ExitProblem}
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package findings
+
+// LayerGuest is the in-VM vantage point (`sshdoctor guest`).
+const LayerGuest Layer = "guest"
+
+// Guest-side findings: what `sshdoctor guest check` sees inside the VM.
+func init() {
+	Register(
+		Def{"guest.sshd_missing", LayerGuest, Error, "The sshd binary is not installed.", "Install the OpenSSH server package (openssh-server)."},
+		Def{"guest.sshd_config_invalid", LayerGuest, Error, "sshd -t rejects the configuration: sshd cannot (re)start.", "`sshdoctor guest repair` disables the offending line; or fix the line sshd names."},
+		Def{"guest.hostkeys_missing", LayerGuest, Error, "No readable host key: sshd refuses to start.", "Regenerate host keys with `ssh-keygen -A` (`sshdoctor guest repair` does)."},
+		Def{"guest.privsep_dir_missing", LayerGuest, Error, "sshd's privilege-separation directory /run/sshd is missing.", "Create it (`install -d -m 755 /run/sshd`); `sshdoctor guest repair` does."},
+		Def{"guest.sshd_not_running", LayerGuest, Error, "sshd is not running.", "Start it through the service manager (`sshdoctor guest repair`)."},
+		Def{"guest.sshd_wrong_port", LayerGuest, Error, "sshd listens on another port than the one clients and firewalls expect.", "Set Port back in the file that changed it (`sshdoctor guest repair`), or connect with -p and open that port in the NSG."},
+		Def{"guest.sshd_loopback_only", LayerGuest, Error, "sshd listens on the loopback address only.", "Remove the ListenAddress that restricts it (`sshdoctor guest repair`)."},
+		Def{"guest.firewall_blocks", LayerGuest, Error, "The guest firewall drops or rejects sshd's port.", "Delete the rule (`sshdoctor guest repair`), or allow TCP/22 before it."},
+		Def{"guest.hosts_deny", LayerGuest, Error, "TCP wrappers (/etc/hosts.deny) refuse sshd connections.", "Remove the sshd/ALL entry from /etc/hosts.deny or allow clients in /etc/hosts.allow."},
+		Def{"guest.maxstartups_exhausted", LayerGuest, Error, "Unauthenticated connections fill MaxStartups: sshd drops new ones before the banner.", "Restore MaxStartups/LoginGraceTime defaults and find the flood's source."},
+		Def{"guest.fstab_missing_device", LayerGuest, Error, "/etc/fstab mounts a device that does not exist, without nofail: the boot stops in emergency mode.", "Add nofail to the entry (`sshdoctor guest repair`), or remove it; then reboot."},
+		Def{"guest.nologin_file", LayerGuest, Error, "/etc/nologin exists: only root may log in.", "Remove /etc/nologin (`sshdoctor guest repair`)."},
+		Def{"guest.user_missing", LayerGuest, Error, "The user does not exist.", "Create it (`sshdoctor guest repair --user U` recreates an account whose home remains; or `guest user set`)."},
+		Def{"guest.user_shell", LayerGuest, Error, "The user's shell refuses logins (nologin/false or missing).", "Give the user a login shell (`usermod -s /bin/bash U`)."},
+		Def{"guest.user_locked", LayerGuest, Error, "The account is locked.", "Unlock it (`usermod -U U`)."},
+		Def{"guest.user_expired", LayerGuest, Error, "The account has expired.", "Clear the expiry (`chage -E -1 U`)."},
+		Def{"guest.password_expired", LayerGuest, Error, "The user's password has expired; logins demand a change.", "Set a new password, or lift the expiry (`chage -d today U`)."},
+		Def{"guest.no_authorized_keys", LayerGuest, Error, "The user has no authorized key sshd can read.", "Install the user's public key (`sshdoctor guest repair --user U --ssh-key-file KEY.pub`)."},
+		Def{"guest.key_not_authorized", LayerGuest, Error, "The key you gave is not in the user's authorized_keys.", "`sshdoctor guest repair --user U --ssh-key-file KEY.pub` adds it."},
+		Def{"guest.strict_modes", LayerGuest, Error, "Owner or permissions of the home, ~/.ssh or authorized_keys make sshd (StrictModes) ignore the keys.", "Fix owner and modes (`sshdoctor guest repair`)."},
+		Def{"guest.user_denied", LayerGuest, Error, "AllowUsers/DenyUsers/AllowGroups/DenyGroups or PermitRootLogin refuse the user.", "Edit the directive in the file that sets it (`sshdoctor guest repair --user U`)."},
+		Def{"guest.pubkey_disabled", LayerGuest, Error, "PubkeyAuthentication is off.", "Remove the line that turns it off (`sshdoctor guest repair`)."},
+		Def{"guest.password_auth_disabled", LayerGuest, Warning, "The user has a password, but PasswordAuthentication is off.", "Use a key, or `sshdoctor guest repair --password-auth` to allow passwords."},
+		Def{"guest.rsa_sha1_refused", LayerGuest, Warning, "The user has RSA keys, and sshd refuses ssh-rsa (SHA-1) signatures: old clients cannot log in.", "Update the client, use an Ed25519 key, or `sshdoctor guest repair --allow-ssh-rsa`."},
+		Def{"guest.ok", LayerGuest, Info, "Nothing inside the guest stops SSH.", "If clients still fail, look at the network: run `sshdoctor check` from the client, and the cloud's NSGs and routes."},
+	)
+}

@@ -1,0 +1,488 @@
+// Package guest diagnoses and repairs SSH from inside the VM: sshd, its
+// configuration, accounts, keys, permissions, firewall and the other local
+// reasons a login fails. Gather (facts.go) is read-only; judge (judge.go)
+// turns facts into findings; repair (repair.go) plans the smallest change
+// for each finding and applies it with a backup, validation, a verified
+// sshd restart and automatic rollback.
+package guest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options select what to check.
+type Options struct {
+	Users []string // users to check; empty = every user with a login shell and a home
+	Port  int      // the port clients and firewalls expect sshd on (default 22)
+	SSHD  string   // sshd binary (default /usr/sbin/sshd)
+}
+
+// Origin is where a configuration value was set.
+type Origin struct {
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Value string `json:"value"`
+	Text  string `json:"text"` // the whole line
+}
+
+// Listener is a listening TCP socket.
+type Listener struct {
+	Addr    string `json:"addr"`
+	Port    int    `json:"port"`
+	PID     int    `json:"pid,omitempty"`
+	Command string `json:"command,omitempty"`
+}
+
+// UserFacts are one account's SSH-relevant state.
+type UserFacts struct {
+	Name            string     `json:"name"`
+	Exists          bool       `json:"exists"`
+	UID, GID        int        `json:"-"`
+	Home            string     `json:"home,omitempty"`
+	Shell           string     `json:"shell,omitempty"`
+	ShellOK         bool       `json:"shell_ok"`
+	Locked          bool       `json:"locked"`
+	HasPassword     bool       `json:"has_password"`
+	AccountExpired  bool       `json:"account_expired"`
+	PasswordExpired bool       `json:"password_expired"`
+	KeyFiles        []KeyFile  `json:"key_files"`
+	BadModes        []PathMode `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
+	HomeOwnerUID    int        `json:"home_owner_uid"`
+	AllowedBy       string     `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
+	Effective       map[string]string `json:"-"`
+}
+
+// KeyFile is an authorized_keys file as sshd would read it for a user.
+type KeyFile struct {
+	Path  string   `json:"path"`
+	Found bool     `json:"found"`
+	Keys  []string `json:"keys"` // key types, one per valid line
+	Bad   int      `json:"bad_lines"`
+}
+
+// PathMode is a path whose owner or mode StrictModes refuses.
+type PathMode struct {
+	Path   string `json:"path"`
+	Mode   string `json:"mode"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	Reason string `json:"reason"`
+}
+
+// FirewallRule is a guest firewall rule that blocks sshd's port.
+type FirewallRule struct {
+	Table, Chain string
+	Family       string
+	Handle       int
+	Text         string
+	Action       string // drop or reject
+}
+
+// Facts is what gather saw.
+type Facts struct {
+	SSHDPath      string              `json:"sshd_path"`
+	SSHDVersion   string              `json:"sshd_version"`
+	SSHDPIDs      []int               `json:"sshd_pids"`
+	ConfigOK      bool                `json:"config_ok"`
+	ConfigError   string              `json:"config_error,omitempty"`
+	ConfigErrorAt *Origin             `json:"config_error_at,omitempty"`
+	Effective     map[string][]string `json:"effective"` // sshd -T
+	Origins       map[string]Origin   `json:"origins"`   // keyword → first setting (provenance)
+	Listeners     []Listener          `json:"listeners"`
+	PrivsepDir    bool                `json:"privsep_dir"`
+	PrivsepUser   bool                `json:"privsep_user"`
+	HostKeys      []string            `json:"host_keys"` // readable host key files
+	Users         []UserFacts         `json:"users"`
+	Firewall      []FirewallRule      `json:"firewall"`
+	HostsDeny     []Origin            `json:"hosts_deny"`
+	Nologin       bool                `json:"nologin"`
+	Preauth       int                 `json:"unauthenticated_connections"`
+	ServiceMgr    string              `json:"service_manager"`
+	Fstab         []Origin            `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
+	Port          int                 `json:"expected_port"`
+	Duration      time.Duration       `json:"-"`
+}
+
+func (o *Options) defaults() {
+	if o.Port == 0 {
+		o.Port = 22
+	}
+	if o.SSHD == "" {
+		o.SSHD = "/usr/sbin/sshd"
+	}
+}
+
+// Gather collects the facts. It changes nothing.
+func Gather(ctx context.Context, o Options) *Facts {
+	o.defaults()
+	start := time.Now()
+	f := &Facts{SSHDPath: o.SSHD, Port: o.Port, Origins: map[string]Origin{}}
+	if out, err := exec.CommandContext(ctx, o.SSHD, "-V").CombinedOutput(); err == nil || len(out) > 0 {
+		f.SSHDVersion = strings.TrimSpace(strings.SplitN(string(out), ",", 2)[0])
+	}
+	f.SSHDPIDs = processesNamed("sshd")
+	f.Listeners = listeners()
+	if out, err := exec.CommandContext(ctx, o.SSHD, "-t").CombinedOutput(); err != nil {
+		f.ConfigError = strings.TrimSpace(string(out))
+		f.ConfigErrorAt = errorOrigin(f.ConfigError)
+	} else {
+		f.ConfigOK = true
+		f.Effective = sshdT(ctx, o.SSHD, "")
+	}
+	parseConfig("/etc/ssh/sshd_config", f.Origins, 0)
+	_, err := os.Stat("/run/sshd")
+	f.PrivsepDir = err == nil
+	f.PrivsepUser = userExists("sshd")
+	keys := f.Effective["hostkey"]
+	if keys == nil {
+		// sshd -t failed, so sshd -T cannot say: use sshd's defaults.
+		for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
+			keys = append(keys, "/etc/ssh/ssh_host_"+t+"_key")
+		}
+		if o, ok := f.Origins["hostkey"]; ok {
+			keys = []string{o.Value}
+		}
+	}
+	for _, k := range keys {
+		if fd, err := os.Open(k); err == nil {
+			fd.Close()
+			f.HostKeys = append(f.HostKeys, k)
+		}
+	}
+	f.Users = gatherUsers(ctx, o, f)
+	f.Firewall = firewallBlocks(ctx, f.sshdPorts(o.Port))
+	f.HostsDeny = hostsDeny()
+	_, err = os.Stat("/etc/nologin")
+	f.Nologin = err == nil
+	f.Preauth = preauthConnections(f.sshdPorts(o.Port))
+	f.ServiceMgr = serviceManager()
+	f.Fstab = fstabMissing()
+	f.Duration = time.Since(start)
+	return f
+}
+
+// sshdPorts are the ports sshd is configured for (or the expected one).
+func (f *Facts) sshdPorts(def int) []int {
+	var ports []int
+	for _, p := range f.Effective["port"] {
+		if n, err := strconv.Atoi(p); err == nil {
+			ports = append(ports, n)
+		}
+	}
+	if len(ports) == 0 {
+		ports = []int{def}
+	}
+	return ports
+}
+
+// sshdT runs sshd -T (optionally with -C for one user's Match result).
+func sshdT(ctx context.Context, sshd, conn string) map[string][]string {
+	args := []string{"-T"}
+	if conn != "" {
+		args = append(args, "-C", conn)
+	}
+	out, err := exec.CommandContext(ctx, sshd, args...).Output()
+	if err != nil {
+		return nil
+	}
+	m := map[string][]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(l, " ")
+		if ok {
+			m[k] = append(m[k], v)
+		}
+	}
+	return m
+}
+
+// errorOrigin extracts "FILE line N:" from sshd -t's message.
+func errorOrigin(msg string) *Origin {
+	for _, l := range strings.Split(msg, "\n") {
+		file, rest, ok := strings.Cut(l, " line ")
+		if !ok || !strings.HasPrefix(file, "/") {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if err != nil {
+			continue
+		}
+		o := &Origin{File: file, Line: n}
+		if data, err := os.ReadFile(file); err == nil {
+			lines := strings.Split(string(data), "\n")
+			if n-1 < len(lines) {
+				o.Text = lines[n-1]
+			}
+		}
+		return o
+	}
+	return nil
+}
+
+// parseConfig records, for every keyword outside Match blocks, the first
+// line that sets it, following Include (sshd's first-value-wins order).
+func parseConfig(path string, origins map[string]Origin, depth int) {
+	if depth > 8 {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	inMatch := false
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		key, val := splitKV(t)
+		lk := strings.ToLower(key)
+		switch {
+		case lk == "include":
+			for _, pat := range strings.Fields(val) {
+				if !filepath.IsAbs(pat) {
+					pat = filepath.Join("/etc/ssh", pat)
+				}
+				files, _ := filepath.Glob(pat)
+				slices.Sort(files)
+				for _, f := range files {
+					parseConfig(f, origins, depth+1)
+				}
+			}
+		case lk == "match":
+			inMatch = true
+		case inMatch:
+		default:
+			if _, seen := origins[lk]; !seen {
+				origins[lk] = Origin{File: path, Line: i + 1, Value: val, Text: line}
+			}
+		}
+	}
+}
+
+func splitKV(t string) (string, string) {
+	i := strings.IndexAny(t, " \t=")
+	if i < 0 {
+		return t, ""
+	}
+	return t[:i], strings.TrimSpace(strings.TrimLeft(t[i:], " \t="))
+}
+
+func processesNamed(name string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// listeners parses /proc/net/tcp{,6} for LISTEN sockets and maps each
+// socket inode to the process holding it.
+func listeners() []Listener {
+	inodes := socketOwners()
+	var out []Listener
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		for _, fields := range procNetTCP(file) {
+			if fields[3] != "0A" { // TCP_LISTEN
+				continue
+			}
+			addr, port := decodeAddr(fields[1])
+			l := Listener{Addr: addr, Port: port}
+			if pid, ok := inodes[fields[9]]; ok {
+				l.PID = pid
+				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+				l.Command = strings.TrimSpace(string(comm))
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// preauthConnections counts established connections to sshd's ports:
+// connections sshd has not yet authenticated count against MaxStartups.
+func preauthConnections(ports []int) int {
+	n := 0
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		for _, fields := range procNetTCP(file) {
+			if fields[3] != "01" { // ESTABLISHED
+				continue
+			}
+			if _, port := decodeAddr(fields[1]); slices.Contains(ports, port) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func procNetTCP(file string) [][]string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var rows [][]string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Scan() // header
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 10 {
+			rows = append(rows, f)
+		}
+	}
+	return rows
+}
+
+// decodeAddr decodes /proc/net/tcp's little-endian hex "ADDR:PORT".
+func decodeAddr(s string) (string, int) {
+	h, p, _ := strings.Cut(s, ":")
+	port, _ := strconv.ParseUint(p, 16, 16)
+	b := make([]byte, len(h)/2)
+	for i := range b {
+		v, _ := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
+		b[i] = byte(v)
+	}
+	var ip []byte
+	for i := 0; i+4 <= len(b); i += 4 { // each 32-bit word is little-endian
+		ip = append(ip, b[i+3], b[i+2], b[i+1], b[i])
+	}
+	switch len(ip) {
+	case 4:
+		return fmt.Sprintf("%d.%d.%d.%d", ip[0], ip[1], ip[2], ip[3]), int(port)
+	case 16:
+		if bytes.Equal(ip[:12], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}) {
+			return fmt.Sprintf("%d.%d.%d.%d", ip[12], ip[13], ip[14], ip[15]), int(port)
+		}
+		var parts []string
+		for i := 0; i < 16; i += 2 {
+			parts = append(parts, strconv.FormatUint(uint64(ip[i])<<8|uint64(ip[i+1]), 16))
+		}
+		s := strings.Join(parts, ":")
+		switch s {
+		case "0:0:0:0:0:0:0:0":
+			s = "::"
+		case "0:0:0:0:0:0:0:1":
+			s = "::1"
+		}
+		return s, int(port)
+	}
+	return h, int(port)
+}
+
+func socketOwners() map[string]int {
+	owners := map[string]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name()))
+			if err == nil && strings.HasPrefix(link, "socket:[") {
+				owners[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = pid
+			}
+		}
+	}
+	return owners
+}
+
+func serviceManager() string {
+	if _, err := os.Stat("/run/lab-ready"); err == nil {
+		return "lab"
+	}
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		return "systemd"
+	}
+	if _, err := exec.LookPath("service"); err == nil {
+		return "sysvinit"
+	}
+	return "none"
+}
+
+func userExists(name string) bool {
+	_, ok := passwdEntry(name)
+	return ok
+}
+
+// passwdEntry returns the fields of name's /etc/passwd line.
+func passwdEntry(name string) ([]string, bool) {
+	return colonEntry("/etc/passwd", name, 7)
+}
+
+func colonEntry(file, name string, n int) ([]string, bool) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) >= n && f[0] == name {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+func fileStat(path string) (mode os.FileMode, uid, gid int, ok bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	return st.Mode(), int(sys.Uid), int(sys.Gid), true
+}
+
+// fstabMissing returns /etc/fstab entries whose device does not exist and
+// that lack nofail/noauto: at the next boot systemd waits for them, fails
+// local-fs.target and stops in emergency mode, with no sshd.
+func fstabMissing() []Origin {
+	data, err := os.ReadFile("/etc/fstab")
+	if err != nil {
+		return nil
+	}
+	var out []Origin
+	for i, l := range strings.Split(string(data), "\n") {
+		fs := strings.Fields(l)
+		if len(fs) < 4 || strings.HasPrefix(fs[0], "#") {
+			continue
+		}
+		if strings.Contains(","+fs[3]+",", ",nofail,") || strings.Contains(","+fs[3]+",", ",noauto,") {
+			continue
+		}
+		dev := fs[0]
+		switch {
+		case strings.HasPrefix(dev, "UUID="):
+			dev = "/dev/disk/by-uuid/" + strings.TrimPrefix(dev, "UUID=")
+		case strings.HasPrefix(dev, "LABEL="):
+			dev = "/dev/disk/by-label/" + strings.TrimPrefix(dev, "LABEL=")
+		case strings.HasPrefix(dev, "PARTUUID="):
+			dev = "/dev/disk/by-partuuid/" + strings.TrimPrefix(dev, "PARTUUID=")
+		case !strings.HasPrefix(dev, "/dev/"):
+			continue // tmpfs, proc, network file systems
+		}
+		if _, err := os.Stat(dev); err != nil {
+			out = append(out, Origin{File: "/etc/fstab", Line: i + 1, Value: fs[0], Text: l})
+		}
+	}
+	return out
+}

@@ -1,0 +1,216 @@
+package guest
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/findings"
+)
+
+// Problem is a finding with what a repair needs to address it.
+type Problem struct {
+	findings.Finding
+	User   string        `json:"user,omitempty"`
+	Origin *Origin       `json:"origin,omitempty"`
+	Rule   *FirewallRule `json:"-"`
+	Paths  []PathMode    `json:"-"`
+}
+
+// JudgeOptions add what only the user knows.
+type JudgeOptions struct {
+	// Keys the users must be able to log in with (--ssh-key).
+	Keys []ssh.PublicKey
+}
+
+func at(o *Origin) string {
+	if o == nil || o.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", o.File, o.Line)
+}
+
+func originOf(f *Facts, key string) *Origin {
+	if o, ok := f.Origins[key]; ok {
+		return &o
+	}
+	return nil
+}
+
+// Judge turns facts into problems, the root cause first.
+func Judge(f *Facts, o JudgeOptions) []Problem {
+	var ps []Problem
+	add := func(p Problem) { ps = append(ps, p) }
+	nf := func(id, summary string, ev ...string) findings.Finding { return findings.New(id, summary, "", ev...) }
+
+	if _, _, _, ok := fileStat(f.SSHDPath); !ok {
+		add(Problem{Finding: nf("guest.sshd_missing", f.SSHDPath+" does not exist.")})
+		return ps
+	}
+	if len(f.HostKeys) == 0 {
+		add(Problem{Finding: nf("guest.hostkeys_missing", "No host key can be read; sshd will not start.", f.ConfigError)})
+	}
+	if !f.PrivsepDir {
+		add(Problem{Finding: nf("guest.privsep_dir_missing", "/run/sshd is missing; sshd will not start.", f.ConfigError)})
+	}
+	if !f.ConfigOK && len(ps) == 0 {
+		add(Problem{Finding: nf("guest.sshd_config_invalid", fmt.Sprintf("sshd -t fails at %s.", orDash(at(f.ConfigErrorAt))), f.ConfigError), Origin: f.ConfigErrorAt})
+	}
+	ports := f.sshdPorts(f.Port)
+	var onPort, anyWild, sshdListens bool
+	for _, l := range f.Listeners {
+		if l.Command != "sshd" {
+			continue
+		}
+		sshdListens = true
+		if l.Port == f.Port {
+			onPort = true
+			if l.Addr != "127.0.0.1" && l.Addr != "::1" {
+				anyWild = true
+			}
+		}
+	}
+	switch {
+	case !sshdListens && f.ConfigOK:
+		add(Problem{Finding: nf("guest.sshd_not_running", fmt.Sprintf("No sshd listens (service manager: %s).", f.ServiceMgr))})
+	case sshdListens && !onPort && !slices.Contains(ports, f.Port):
+		o := originOf(f, "port")
+		add(Problem{Finding: nf("guest.sshd_wrong_port", fmt.Sprintf("sshd listens on port %v, not %d (set at %s).", ports, f.Port, orDash(at(o)))), Origin: o})
+	case onPort && !anyWild:
+		o := originOf(f, "listenaddress")
+		add(Problem{Finding: nf("guest.sshd_loopback_only", fmt.Sprintf("sshd listens on port %d on loopback only (ListenAddress at %s).", f.Port, orDash(at(o)))), Origin: o})
+	}
+	for i := range f.Firewall {
+		r := &f.Firewall[i]
+		add(Problem{Finding: nf("guest.firewall_blocks", fmt.Sprintf("nftables %s %s chain %s %ss TCP to sshd's port.", r.Family, r.Table, r.Chain, r.Action), r.Text), Rule: r})
+	}
+	for _, h := range f.HostsDeny {
+		h := h
+		add(Problem{Finding: nf("guest.hosts_deny", fmt.Sprintf("%s:%d refuses sshd: %q.", h.File, h.Line, strings.TrimSpace(h.Text))), Origin: &h})
+	}
+	if ms := maxStartups(f.Effective); ms > 0 && f.Preauth >= ms {
+		o := originOf(f, "maxstartups")
+		add(Problem{Finding: nf("guest.maxstartups_exhausted", fmt.Sprintf("%d unauthenticated connection(s) hold all %d MaxStartups slots (set at %s).", f.Preauth, ms, orDash(at(o)))), Origin: o})
+	}
+	for _, e := range f.Fstab {
+		e := e
+		add(Problem{Finding: nf("guest.fstab_missing_device", fmt.Sprintf("%s mounts %s, which does not exist: boot stops in emergency mode without sshd.", at(&e), e.Value), strings.TrimSpace(e.Text)), Origin: &e})
+	}
+	if f.Nologin {
+		add(Problem{Finding: nf("guest.nologin_file", "/etc/nologin exists: sshd refuses every user but root.")})
+	}
+	if f.ConfigOK && len(f.Effective["pubkeyauthentication"]) > 0 && f.Effective["pubkeyauthentication"][0] == "no" {
+		o := originOf(f, "pubkeyauthentication")
+		add(Problem{Finding: nf("guest.pubkey_disabled", fmt.Sprintf("PubkeyAuthentication no (set at %s).", orDash(at(o))), o.textOr()), Origin: o})
+	}
+	for _, u := range f.Users {
+		ps = append(ps, judgeUser(f, u, o)...)
+	}
+	if len(ps) == 0 {
+		add(Problem{Finding: nf("guest.ok", "sshd runs, listens where clients expect, and the checked accounts can log in.")})
+	}
+	return ps
+}
+
+func (o *Origin) textOr() string {
+	if o == nil {
+		return ""
+	}
+	return strings.TrimSpace(o.Text)
+}
+
+func maxStartups(e map[string][]string) int {
+	if len(e["maxstartups"]) == 0 {
+		return 0
+	}
+	first, _, _ := strings.Cut(e["maxstartups"][0], ":")
+	n, _ := strconv.Atoi(first)
+	return n
+}
+
+func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
+	var ps []Problem
+	add := func(id, summary string, ev ...string) *Problem {
+		ps = append(ps, Problem{Finding: findings.New(id, summary, "", ev...), User: u.Name})
+		return &ps[len(ps)-1]
+	}
+	if !u.Exists {
+		ev := []string{"no line for " + u.Name + " in /etc/passwd"}
+		if u.HomeOwnerUID >= 0 {
+			ev = append(ev, fmt.Sprintf("/home/%s exists, owned by uid %d", u.Name, u.HomeOwnerUID))
+		}
+		add("guest.user_missing", fmt.Sprintf("User %s does not exist.", u.Name), ev...)
+		return ps
+	}
+	if u.AllowedBy != "" {
+		key := strings.ToLower(u.AllowedBy)
+		p := add("guest.user_denied", fmt.Sprintf("%s refuses %s (set at %s).", u.AllowedBy, u.Name, orDash(at(originOf(f, key)))), originOf(f, key).textOr())
+		p.Origin = originOf(f, key)
+	}
+	if u.AccountExpired {
+		add("guest.user_expired", fmt.Sprintf("The account %s has expired.", u.Name))
+	}
+	if u.Locked && f.Effective["usepam"] != nil && f.Effective["usepam"][0] == "no" {
+		add("guest.user_locked", fmt.Sprintf("The account %s is locked ('!' in /etc/shadow); without PAM sshd refuses it.", u.Name))
+	}
+	if !u.ShellOK {
+		add("guest.user_shell", fmt.Sprintf("%s's shell %s refuses logins.", u.Name, orDash(u.Shell)))
+	}
+	if u.PasswordExpired {
+		add("guest.password_expired", fmt.Sprintf("%s's password has expired.", u.Name))
+	}
+	if len(u.BadModes) > 0 {
+		var ev []string
+		for _, b := range u.BadModes {
+			ev = append(ev, fmt.Sprintf("%s %s uid %d: %s", b.Path, b.Mode, b.UID, b.Reason))
+		}
+		p := add("guest.strict_modes", fmt.Sprintf("StrictModes makes sshd ignore %s's keys: %s.", u.Name, u.BadModes[0].Reason), ev...)
+		p.Paths = u.BadModes
+	}
+	keys := 0
+	var types []string
+	for _, kf := range u.KeyFiles {
+		keys += len(kf.Keys)
+		types = append(types, kf.Keys...)
+	}
+	if keys == 0 {
+		var paths []string
+		for _, kf := range u.KeyFiles {
+			paths = append(paths, kf.Path)
+		}
+		add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s).", u.Name, strings.Join(paths, ", ")))
+	}
+	if len(o.Keys) > 0 && keys > 0 && !hasAnyKey(u, o.Keys) {
+		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys.", u.Name))
+	}
+	if u.HasPassword && u.Effective["passwordauthentication"] == "no" {
+		p := add("guest.password_auth_disabled", fmt.Sprintf("%s has a password but PasswordAuthentication is off (set at %s).", u.Name, orDash(at(originOf(f, "passwordauthentication")))))
+		p.Origin = originOf(f, "passwordauthentication")
+	}
+	if slices.Contains(types, ssh.KeyAlgoRSA) && !strings.Contains(","+u.Effective["pubkeyacceptedalgorithms"]+",", ",ssh-rsa,") {
+		p := add("guest.rsa_sha1_refused", fmt.Sprintf("%s has RSA keys; sshd refuses ssh-rsa (SHA-1) signatures, so clients older than OpenSSH 7.2 cannot use them.", u.Name))
+		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
+	}
+	return ps
+}
+
+func hasAnyKey(u UserFacts, keys []ssh.PublicKey) bool {
+	for _, kf := range u.KeyFiles {
+		for _, k := range keys {
+			if authorized(kf.Path, k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,606 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// RepairOptions choose what repair may do beyond the safe defaults.
+type RepairOptions struct {
+	DryRun bool
+	// Keys to authorize for users without a usable key (--ssh-key).
+	Keys []ssh.PublicKey
+	// PasswordAuth allows re-enabling PasswordAuthentication.
+	PasswordAuth bool
+	// AllowSSHRSA allows ssh-rsa (SHA-1) signatures again.
+	AllowSSHRSA bool
+	Command     string // for the backup manifest
+}
+
+// Action is one planned change.
+type Action struct {
+	For         string `json:"for"` // the finding ID it addresses
+	User        string `json:"user,omitempty"`
+	Description string `json:"description"`
+	// Skipped says why a finding gets no action (needs a flag, say).
+	Skipped string `json:"skipped,omitempty"`
+	sshd    bool   // sshd must be restarted afterwards
+	do      func(b *Backup) error
+}
+
+// Result of a repair run.
+type Result struct {
+	Actions    []Action `json:"actions"`
+	Backup     string   `json:"backup,omitempty"`
+	Restarted  bool     `json:"sshd_restarted"`
+	// RebootRequired: the changes take effect at the next boot (the
+	// current boot is stuck before sshd, e.g. in emergency mode).
+	RebootRequired bool `json:"reboot_required"`
+	RolledBack bool     `json:"rolled_back"`
+	Error      string   `json:"error,omitempty"`
+	Remaining  []Problem `json:"remaining"`
+}
+
+const sshdConfig = "/etc/ssh/sshd_config"
+
+// Plan maps problems to actions. It changes nothing.
+func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
+	var acts []Action
+	add := func(p Problem, desc string, restart bool, do func(b *Backup) error) {
+		acts = append(acts, Action{For: p.ID, User: p.User, Description: desc, sshd: restart, do: do})
+	}
+	skip := func(p Problem, why string) {
+		acts = append(acts, Action{For: p.ID, User: p.User, Skipped: why})
+	}
+	for _, p := range ps {
+		p := p
+		switch p.ID {
+		case "guest.hostkeys_missing":
+			add(p, "generate missing host keys (ssh-keygen -A)", true, func(b *Backup) error {
+				for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
+					k := "/etc/ssh/ssh_host_" + t + "_key"
+					if err := saveAll(b, k, k+".pub"); err != nil {
+						return err
+					}
+				}
+				return run("ssh-keygen", "-A")
+			})
+		case "guest.privsep_dir_missing":
+			add(p, "create /run/sshd (0755, root)", true, func(b *Backup) error {
+				if err := b.Save("/run/sshd"); err != nil {
+					return err
+				}
+				return os.MkdirAll("/run/sshd", 0o755)
+			})
+		case "guest.sshd_config_invalid":
+			if p.Origin == nil {
+				skip(p, "sshd -t names no line to disable; fix the configuration by hand or run `sshdoctor guest reset-ssh`")
+				continue
+			}
+			add(p, fmt.Sprintf("disable the invalid line %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, disableLine(*p.Origin, "sshd -t rejected it"))
+		case "guest.sshd_not_running":
+			add(p, "start sshd through the service manager ("+f.ServiceMgr+")", true, nil)
+		case "guest.sshd_wrong_port":
+			if p.Origin == nil {
+				skip(p, "no Port line found to change")
+				continue
+			}
+			add(p, fmt.Sprintf("set Port %d at %s (was %q)", f.Port, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, replaceLine(*p.Origin, fmt.Sprintf("Port %d", f.Port)))
+		case "guest.sshd_loopback_only":
+			if p.Origin == nil {
+				skip(p, "no ListenAddress line found")
+				continue
+			}
+			add(p, "disable loopback-only ListenAddress lines in "+p.Origin.File, true, func(b *Backup) error {
+				return editFile(b, p.Origin.File, func(lines []string) []string {
+					for i, l := range lines {
+						k, v := splitKV(strings.TrimSpace(l))
+						if strings.EqualFold(k, "ListenAddress") && isLoopback(v) {
+							lines[i] = "# sshdoctor: disabled (sshd listened on loopback only): " + l
+						}
+					}
+					return lines
+				}, true)
+			})
+		case "guest.firewall_blocks":
+			r := p.Rule
+			add(p, fmt.Sprintf("delete nftables rule %s %s %s handle %d: %s", r.Family, r.Table, r.Chain, r.Handle, r.Text), false, func(b *Backup) error {
+				if out, err := exec.Command("nft", "list", "ruleset").Output(); err == nil {
+					_ = os.WriteFile(filepath.Join(b.Dir(), "nft-ruleset.before"), out, 0o600)
+				}
+				return run("nft", "delete", "rule", r.Family, r.Table, r.Chain, "handle", fmt.Sprint(r.Handle))
+			})
+		case "guest.hosts_deny":
+			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), false, disableLineNoValidate(*p.Origin))
+		case "guest.maxstartups_exhausted":
+			add(p, "restore the MaxStartups and LoginGraceTime defaults, then restart sshd", true, func(b *Backup) error {
+				for _, key := range []string{"maxstartups", "logingracetime"} {
+					if o, ok := f.Origins[key]; ok && (key == "maxstartups" || o.Value == "0") {
+						if err := disableLine(o, "it starved new connections")(b); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+		case "guest.fstab_missing_device":
+			add(p, fmt.Sprintf("add nofail to %s (%s); reboot afterwards", at(p.Origin), p.Origin.Value), false, func(b *Backup) error {
+				return editFile(b, "/etc/fstab", func(lines []string) []string {
+					i := p.Origin.Line - 1
+					if i < len(lines) {
+						fs := strings.Fields(lines[i])
+						if len(fs) >= 4 {
+							fs[3] += ",nofail"
+							lines[i] = strings.Join(fs, "\t")
+						}
+					}
+					return lines
+				}, false)
+			})
+		case "guest.nologin_file":
+			add(p, "remove /etc/nologin", false, func(b *Backup) error {
+				if err := b.Save("/etc/nologin"); err != nil {
+					return err
+				}
+				return os.Remove("/etc/nologin")
+			})
+		case "guest.pubkey_disabled":
+			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), p.Origin.textOr()), true, disableLine(*p.Origin, "it turned public-key login off"))
+		case "guest.user_missing":
+			uid := userHomeOwner(p.User)
+			if uid < 0 {
+				skip(p, "no home directory to recreate the account from; use `sshdoctor guest user set "+p.User+"`")
+				continue
+			}
+			add(p, fmt.Sprintf("recreate user %s with its existing home /home/%s (uid %d)", p.User, p.User, uid), true, accounts(func() error {
+				args := []string{"-M", "-d", "/home/" + p.User, "-s", defaultShell(), "-U"}
+				if uid > 0 && !uidUsed(uid) {
+					args = append(args, "-u", fmt.Sprint(uid))
+				}
+				if err := run("useradd", append(args, "--", p.User)...); err != nil {
+					return err
+				}
+				// useradd leaves "!" (locked, no password); "*" means no
+				// password but not locked, so key logins work.
+				return run("usermod", "-p", "*", "--", p.User)
+			}))
+		case "guest.user_shell":
+			add(p, fmt.Sprintf("give %s the login shell %s", p.User, defaultShell()), false, accounts(func() error { return run("usermod", "-s", defaultShell(), "--", p.User) }))
+		case "guest.user_locked":
+			add(p, "unlock "+p.User, false, accounts(func() error { return run("usermod", "-U", "--", p.User) }))
+		case "guest.user_expired":
+			add(p, "remove the account expiry of "+p.User, false, accounts(func() error { return run("chage", "-E", "-1", "--", p.User) }))
+		case "guest.password_expired":
+			add(p, "lift the password expiry of "+p.User+" (chage -d today)", false, accounts(func() error {
+				return run("chage", "-d", time.Now().Format("2006-01-02"), "--", p.User)
+			}))
+		case "guest.strict_modes":
+			add(p, "fix owner and modes StrictModes refuses for "+p.User, false, fixModes(f, p))
+		case "guest.no_authorized_keys", "guest.key_not_authorized":
+			if len(o.Keys) == 0 {
+				skip(p, "give the user's public key with --ssh-key or --ssh-key-file")
+				continue
+			}
+			add(p, fmt.Sprintf("authorize %d key(s) for %s", len(o.Keys), p.User), false, authorizeKeys(f, p.User, o.Keys))
+		case "guest.user_denied":
+			if p.Origin == nil {
+				skip(p, "the refusing directive was not found in the configuration files")
+				continue
+			}
+			add(p, fmt.Sprintf("let %s in at %s (was %q)", p.User, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, allowUser(*p.Origin, p.User))
+		case "guest.password_auth_disabled":
+			if !o.PasswordAuth || p.Origin == nil {
+				skip(p, "re-enabling passwords is a policy choice: pass --password-auth")
+				continue
+			}
+			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), p.Origin.textOr()), true, disableLine(*p.Origin, "it turned password login off (--password-auth)"))
+		case "guest.rsa_sha1_refused":
+			if !o.AllowSSHRSA {
+				skip(p, "ssh-rsa (SHA-1) is refused on purpose; pass --allow-ssh-rsa to accept it")
+				continue
+			}
+			add(p, "accept ssh-rsa signatures again (PubkeyAcceptedAlgorithms +ssh-rsa)", true, func(b *Backup) error {
+				if p.Origin != nil {
+					return replaceLine(*p.Origin, "PubkeyAcceptedAlgorithms +ssh-rsa")(b)
+				}
+				return editFile(b, sshdConfig, func(lines []string) []string {
+					return append([]string{"PubkeyAcceptedAlgorithms +ssh-rsa"}, lines...)
+				}, true)
+			})
+		}
+	}
+	return acts
+}
+
+// Apply runs the plan in one transaction: back up, change, validate,
+// restart sshd if needed and verify it listens; on failure restore the
+// backup set and restart sshd again.
+func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Result {
+	res := &Result{Actions: acts}
+	var todo []Action
+	restart := false
+	for _, a := range acts {
+		if a.Skipped == "" {
+			todo = append(todo, a)
+			restart = restart || a.sshd
+			if a.For == "guest.fstab_missing_device" {
+				res.RebootRequired = true
+			}
+		}
+	}
+	if res.RebootRequired {
+		// The boot stopped before services: sshd cannot be restarted now;
+		// everything is checked again at the next boot.
+		restart = false
+	}
+	if len(todo) == 0 || o.DryRun {
+		return res
+	}
+	b, err := NewBackup("/", o.Command)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.Backup = b.Dir()
+	rollback := func(cause error) *Result {
+		res.Error = cause.Error()
+		if err := Restore("/", b.Dir()); err != nil {
+			res.Error += "; rollback: " + err.Error()
+		}
+		res.RolledBack = true
+		if restart {
+			_ = restartSSHD(f.ServiceMgr)
+		}
+		return res
+	}
+	for _, a := range todo {
+		if a.do == nil {
+			continue
+		}
+		if err := a.do(b); err != nil {
+			return rollback(fmt.Errorf("%s: %w", a.Description, err))
+		}
+	}
+	if restart {
+		if out, err := exec.CommandContext(ctx, f.SSHDPath, "-t").CombinedOutput(); err != nil {
+			return rollback(fmt.Errorf("the repaired configuration fails sshd -t: %s", strings.TrimSpace(string(out))))
+		}
+		if err := restartSSHD(f.ServiceMgr); err != nil {
+			return rollback(err)
+		}
+		res.Restarted = true
+		if err := waitListening(ctx, f.SSHDPath, 5*time.Second); err != nil {
+			return rollback(err)
+		}
+	}
+	return res
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func saveAll(b *Backup, paths ...string) error {
+	for _, p := range paths {
+		if err := b.Save(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accounts backs up the account databases before a shadow-utils command.
+func accounts(do func() error) func(b *Backup) error {
+	return func(b *Backup) error {
+		if err := saveAll(b, "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"); err != nil {
+			return err
+		}
+		return do()
+	}
+}
+
+// editFile rewrites a file line by line, atomically, keeping owner and
+// mode. For sshd configuration files (validate) the candidate must pass
+// sshd -t: the main file is tested as a candidate before it is installed
+// (sshd -t -f); a drop-in is installed, tested, and put back at once if it
+// fails — sshd reads it only when restarted, so neither takes effect
+// invalid.
+func editFile(b *Backup, path string, edit func([]string) []string, validate bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := b.Save(path); err != nil {
+		return err
+	}
+	lines := edit(strings.Split(string(data), "\n"))
+	out := []byte(strings.Join(lines, "\n"))
+	if validate && path == sshdConfig {
+		cand := filepath.Join(filepath.Dir(path), ".sshd_config.sshdoctor-candidate")
+		if err := os.WriteFile(cand, out, 0o600); err != nil {
+			return err
+		}
+		defer os.Remove(cand)
+		if msg, err := exec.Command("/usr/sbin/sshd", "-t", "-f", cand).CombinedOutput(); err != nil {
+			return fmt.Errorf("candidate %s fails sshd -t: %s", path, strings.TrimSpace(string(msg)))
+		}
+	}
+	if err := WriteFileAtomic(path, out, 0, -1, -1); err != nil {
+		return err
+	}
+	if validate && path != sshdConfig {
+		if msg, err := exec.Command("/usr/sbin/sshd", "-t").CombinedOutput(); err != nil {
+			_ = WriteFileAtomic(path, data, 0, -1, -1)
+			return fmt.Errorf("edited %s fails sshd -t (put back): %s", path, strings.TrimSpace(string(msg)))
+		}
+	}
+	return nil
+}
+
+func disableLine(o Origin, why string) func(b *Backup) error {
+	return func(b *Backup) error {
+		return editFile(b, o.File, func(lines []string) []string {
+			if o.Line-1 < len(lines) {
+				lines[o.Line-1] = "# sshdoctor: disabled (" + why + "): " + lines[o.Line-1]
+			}
+			return lines
+		}, false)
+	}
+}
+
+func disableLineNoValidate(o Origin) func(b *Backup) error {
+	return disableLine(o, "it refused sshd connections")
+}
+
+func replaceLine(o Origin, text string) func(b *Backup) error {
+	return func(b *Backup) error {
+		return editFile(b, o.File, func(lines []string) []string {
+			if o.Line-1 < len(lines) {
+				lines[o.Line-1] = text + " # sshdoctor: was: " + strings.TrimSpace(lines[o.Line-1])
+			}
+			return lines
+		}, true)
+	}
+}
+
+// allowUser edits the directive that refuses user so it no longer does:
+// AllowUsers gains the user, DenyUsers loses it, PermitRootLogin becomes
+// prohibit-password (keys only).
+func allowUser(o Origin, user string) func(b *Backup) error {
+	return func(b *Backup) error {
+		key, val := splitKV(strings.TrimSpace(o.Text))
+		var text string
+		switch strings.ToLower(key) {
+		case "allowusers", "allowgroups":
+			text = key + " " + val + " " + user
+			if strings.EqualFold(key, "allowgroups") {
+				text = key + " " + val + " " + primaryGroup(user)
+			}
+		case "denyusers", "denygroups":
+			var keep []string
+			for _, w := range strings.Fields(val) {
+				if w != user && w != primaryGroup(user) {
+					keep = append(keep, w)
+				}
+			}
+			if len(keep) == 0 {
+				return disableLine(o, "it refused "+user)(b)
+			}
+			text = key + " " + strings.Join(keep, " ")
+		case "permitrootlogin":
+			text = "PermitRootLogin prohibit-password"
+		default:
+			return fmt.Errorf("cannot edit %q", o.Text)
+		}
+		return replaceLine(o, text)(b)
+	}
+}
+
+func primaryGroup(user string) string {
+	pw, ok := passwdEntry(user)
+	if !ok {
+		return user
+	}
+	data, _ := os.ReadFile("/etc/group")
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Split(l, ":"); len(f) >= 3 && f[2] == pw[3] {
+			return f[0]
+		}
+	}
+	return user
+}
+
+// fixModes makes every path StrictModes refused acceptable: owner the
+// user (root-owned system directories stay root's), no group/world write;
+// ~/.ssh 0700 and authorized_keys 0600 as ssh-keygen would create them.
+func fixModes(f *Facts, p Problem) func(b *Backup) error {
+	return func(b *Backup) error {
+		var u UserFacts
+		for _, x := range f.Users {
+			if x.Name == p.User {
+				u = x
+			}
+		}
+		for _, pm := range p.Paths {
+			if err := b.Save(pm.Path); err != nil {
+				return err
+			}
+			mode, uid, _, ok := fileStat(pm.Path)
+			if !ok {
+				continue
+			}
+			if uid != 0 && uid != u.UID {
+				if err := os.Lchown(pm.Path, u.UID, -1); err != nil {
+					return err
+				}
+			}
+			if err := os.Chmod(pm.Path, mode.Perm()&^0o022); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// authorizeKeys appends keys missing from the user's first authorized
+// keys file, creating ~/.ssh (0700) and the file (0600) owned by the user.
+func authorizeKeys(f *Facts, user string, keys []ssh.PublicKey) func(b *Backup) error {
+	return func(b *Backup) error {
+		pw, ok := passwdEntry(user)
+		if !ok {
+			return fmt.Errorf("user %s does not exist", user)
+		}
+		var u UserFacts
+		for _, x := range f.Users {
+			if x.Name == user {
+				u = x
+			}
+		}
+		if len(u.KeyFiles) == 0 {
+			return errors.New("no AuthorizedKeysFile for " + user)
+		}
+		file := u.KeyFiles[0].Path
+		uid, gid := atoi(pw[2]), atoi(pw[3])
+		dir := filepath.Dir(file)
+		if err := b.Save(dir); err != nil {
+			return err
+		}
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				return err
+			}
+			if err := os.Chown(dir, uid, gid); err != nil {
+				return err
+			}
+		}
+		if err := b.Save(file); err != nil {
+			return err
+		}
+		old, _ := os.ReadFile(file)
+		out := string(old)
+		for _, k := range keys {
+			if authorized(file, k) {
+				continue
+			}
+			if out != "" && !strings.HasSuffix(out, "\n") {
+				out += "\n"
+			}
+			out += string(ssh.MarshalAuthorizedKey(k))
+		}
+		return WriteFileAtomic(file, []byte(out), 0o600, uid, gid)
+	}
+}
+
+func authorized(file string, k ssh.PublicKey) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	want := k.Marshal()
+	for len(data) > 0 {
+		key, _, _, rest, err := ssh.ParseAuthorizedKey(data)
+		if err != nil {
+			return false
+		}
+		if string(key.Marshal()) == string(want) {
+			return true
+		}
+		data = rest
+	}
+	return false
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
+}
+
+func userHomeOwner(user string) int {
+	if _, uid, _, ok := fileStat(filepath.Join("/home", user)); ok {
+		return uid
+	}
+	return -1
+}
+
+func uidUsed(uid int) bool {
+	data, _ := os.ReadFile("/etc/passwd")
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Split(l, ":"); len(f) >= 3 && f[2] == fmt.Sprint(uid) {
+			return true
+		}
+	}
+	return false
+}
+
+func defaultShell() string {
+	if data, err := os.ReadFile("/etc/default/useradd"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "SHELL="); ok && shellOK(v) {
+				return v
+			}
+		}
+	}
+	for _, sh := range []string{"/bin/bash", "/bin/sh"} {
+		if shellOK(sh) {
+			return sh
+		}
+	}
+	return "/bin/sh"
+}
+
+func isLoopback(v string) bool {
+	host := strings.Trim(strings.Fields(v + " ")[0], "[]")
+	if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "::") && strings.Count(host, ":") == 1 {
+		host = h
+	}
+	return strings.HasPrefix(host, "127.") || host == "::1" || host == "localhost"
+}
+
+// restartSSHD restarts (or starts) sshd through the service manager.
+func restartSSHD(mgr string) error {
+	switch mgr {
+	case "systemd":
+		if err := run("systemctl", "restart", "ssh"); err != nil {
+			return run("systemctl", "restart", "sshd")
+		}
+		return nil
+	case "lab", "sysvinit":
+		return run("service", "ssh", "restart")
+	}
+	return errors.New("no service manager found to restart sshd")
+}
+
+// waitListening waits until sshd listens on every port its configuration
+// names.
+func waitListening(ctx context.Context, sshd string, limit time.Duration) error {
+	want := sshdT(ctx, sshd, "")["port"]
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		ok := len(want) > 0
+		ls := listeners()
+		for _, p := range want {
+			if !slices.ContainsFunc(ls, func(l Listener) bool { return l.Command == "sshd" && fmt.Sprint(l.Port) == p }) {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("sshd is not listening on port %v %s after the restart", want, limit)
+}

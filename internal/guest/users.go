@@ -1,0 +1,344 @@
+package guest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// loginUsers lists accounts with a login shell and a home (uid ≥ UID_MIN).
+func loginUsers() []string {
+	uidMin := 1000
+	if data, err := os.ReadFile("/etc/login.defs"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "UID_MIN" {
+				if n, err := strconv.Atoi(f[1]); err == nil {
+					uidMin = n
+				}
+			}
+		}
+	}
+	data, _ := os.ReadFile("/etc/passwd")
+	var names []string
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) < 7 {
+			continue
+		}
+		uid, _ := strconv.Atoi(f[2])
+		if uid >= uidMin && uid != 65534 && f[5] != "" && f[5] != "/nonexistent" {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+func gatherUsers(ctx context.Context, o Options, f *Facts) []UserFacts {
+	var out []UserFacts
+	if len(o.Users) > 0 {
+		for _, n := range o.Users {
+			out = append(out, gatherUser(ctx, o, f, n))
+		}
+		return out
+	}
+	// Unasked, check only the accounts people log in to over SSH: those
+	// with an authorized key file or a usable password. A locked account
+	// without keys is a disabled account, not a problem to repair.
+	for _, n := range loginUsers() {
+		u := gatherUser(ctx, o, f, n)
+		hasKeys := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Found })
+		if hasKeys || (u.HasPassword && !u.Locked) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts {
+	u := UserFacts{Name: name, HomeOwnerUID: -1}
+	pw, ok := passwdEntry(name)
+	if !ok {
+		// sshd reads keys from the home of an existing user only; a home
+		// left behind by userdel is worth knowing for the repair.
+		if _, uid, _, ok := fileStat(filepath.Join("/home", name)); ok {
+			u.HomeOwnerUID = uid
+		}
+		return u
+	}
+	u.Exists = true
+	u.UID, _ = strconv.Atoi(pw[2])
+	u.GID, _ = strconv.Atoi(pw[3])
+	u.Home, u.Shell = pw[5], pw[6]
+	u.ShellOK = shellOK(u.Shell)
+	if sh, ok := colonEntry("/etc/shadow", name, 9); ok {
+		hash := sh[1]
+		u.Locked = strings.HasPrefix(hash, "!")
+		h := strings.TrimLeft(hash, "!")
+		u.HasPassword = strings.HasPrefix(h, "$") || (len(h) == 13 && !strings.ContainsAny(h, "*!"))
+		today := int(time.Now().Unix() / 86400)
+		if exp, err := strconv.Atoi(sh[7]); err == nil && exp >= 0 && exp <= today {
+			u.AccountExpired = true
+		}
+		if last, err := strconv.Atoi(sh[2]); err == nil {
+			if last == 0 {
+				u.PasswordExpired = true
+			} else if max, err := strconv.Atoi(sh[4]); err == nil && max < 99999 && last+max < today {
+				u.PasswordExpired = true
+			}
+		}
+	}
+	if f.ConfigOK {
+		u.Effective = map[string]string{}
+		for k, v := range sshdT(ctx, o.SSHD, fmt.Sprintf("user=%s,host=client,addr=203.0.113.10", name)) {
+			u.Effective[k] = strings.Join(v, " ")
+		}
+		u.AllowedBy = deniedBy(u, f)
+	}
+	akf := ".ssh/authorized_keys .ssh/authorized_keys2"
+	if v, ok := u.Effective["authorizedkeysfile"]; ok {
+		akf = v
+	}
+	for _, p := range strings.Fields(akf) {
+		if p == "none" {
+			continue
+		}
+		p = expandTokens(p, u)
+		if !path.IsAbs(p) {
+			p = path.Join(u.Home, p)
+		}
+		u.KeyFiles = append(u.KeyFiles, readKeyFile(p))
+	}
+	if u.Effective["strictmodes"] != "no" {
+		for _, kf := range u.KeyFiles {
+			if kf.Found {
+				u.BadModes = append(u.BadModes, strictModes(kf.Path, u)...)
+			}
+		}
+	}
+	return u
+}
+
+func shellOK(sh string) bool {
+	base := filepath.Base(sh)
+	if sh == "" || base == "nologin" || base == "false" {
+		return false
+	}
+	st, err := os.Stat(sh)
+	return err == nil && st.Mode()&0o111 != 0
+}
+
+// expandTokens expands sshd's AuthorizedKeysFile tokens.
+func expandTokens(p string, u UserFacts) string {
+	r := strings.NewReplacer("%%", "%", "%h", u.Home, "%u", u.Name, "%U", strconv.Itoa(u.UID))
+	return r.Replace(p)
+}
+
+func readKeyFile(p string) KeyFile {
+	kf := KeyFile{Path: p}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return kf
+	}
+	kf.Found = true
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(l))
+		if err != nil {
+			kf.Bad++
+			continue
+		}
+		kf.Keys = append(kf.Keys, key.Type())
+	}
+	return kf
+}
+
+// strictModes walks from the key file up to the home directory as sshd's
+// secure_filename() does and reports what it would refuse: an owner other
+// than the user or root, or group/world write permission. Debian's sshd
+// accepts group write when the group is the user's private group.
+func strictModes(file string, u UserFacts) []PathMode {
+	var bad []PathMode
+	p := file
+	for {
+		mode, uid, gid, ok := fileStat(p)
+		if !ok {
+			break
+		}
+		reason := ""
+		switch {
+		case uid != 0 && uid != u.UID:
+			reason = fmt.Sprintf("owned by uid %d, not %s or root", uid, u.Name)
+		case mode.Perm()&0o002 != 0:
+			reason = "writable by everyone"
+		case mode.Perm()&0o020 != 0 && !privateGroup(gid, u):
+			reason = "writable by a shared group"
+		}
+		if reason != "" {
+			bad = append([]PathMode{{Path: p, Mode: fmt.Sprintf("%04o", mode.Perm()), UID: uid, GID: gid, Reason: reason}}, bad...)
+		}
+		if p == u.Home || p == "/" {
+			break
+		}
+		p = filepath.Dir(p)
+	}
+	return bad
+}
+
+func privateGroup(gid int, u UserFacts) bool {
+	if gid != u.GID {
+		return false
+	}
+	g, ok := colonEntry("/etc/group", u.Name, 4)
+	return ok && g[2] == strconv.Itoa(gid) && (g[3] == "" || g[3] == u.Name)
+}
+
+// deniedBy returns the AllowUsers/DenyUsers/AllowGroups/DenyGroups
+// directive that refuses u, as sshd's allowed_user() would ("" = allowed).
+func deniedBy(u UserFacts, f *Facts) string {
+	groups := userGroups(u)
+	matchAny := func(list string, name ...string) bool {
+		for _, pat := range strings.Fields(list) {
+			pat, _, _ = strings.Cut(pat, "@") // user@host: the user part
+			for _, n := range name {
+				if ok, _ := path.Match(pat, n); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	e := u.Effective
+	switch {
+	case e["denyusers"] != "" && matchAny(e["denyusers"], u.Name):
+		return "DenyUsers"
+	case e["allowusers"] != "" && !matchAny(e["allowusers"], u.Name):
+		return "AllowUsers"
+	case e["denygroups"] != "" && matchAny(e["denygroups"], groups...):
+		return "DenyGroups"
+	case e["allowgroups"] != "" && !matchAny(e["allowgroups"], groups...):
+		return "AllowGroups"
+	case u.Name == "root" && e["permitrootlogin"] == "no":
+		return "PermitRootLogin"
+	}
+	return ""
+}
+
+func userGroups(u UserFacts) []string {
+	var gs []string
+	data, _ := os.ReadFile("/etc/group")
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) < 4 {
+			continue
+		}
+		if f[2] == strconv.Itoa(u.GID) || slices.Contains(strings.Split(f[3], ","), u.Name) {
+			gs = append(gs, f[0])
+		}
+	}
+	return gs
+}
+
+// firewallBlocks finds nftables rules (iptables-nft rules included) in
+// input-hook chains that drop or reject TCP to sshd's ports.
+func firewallBlocks(ctx context.Context, ports []int) []FirewallRule {
+	out, err := exec.CommandContext(ctx, "nft", "-a", "list", "ruleset").Output()
+	if err != nil {
+		return nil
+	}
+	var rules []FirewallRule
+	var family, table, chain string
+	input := false
+	for _, l := range strings.Split(string(out), "\n") {
+		t := strings.TrimSpace(l)
+		f := strings.Fields(t)
+		switch {
+		case len(f) >= 3 && f[0] == "table":
+			family, table = f[1], f[2]
+		case len(f) >= 2 && f[0] == "chain":
+			chain, input = f[1], false
+		case strings.HasPrefix(t, "type filter hook input"):
+			input = true
+		case input && strings.Contains(t, "tcp dport") && (strings.Contains(t, " drop") || strings.Contains(t, " reject")):
+			if !mentionsPort(t, ports) {
+				continue
+			}
+			r := FirewallRule{Family: family, Table: table, Chain: chain, Text: t, Action: "drop"}
+			if strings.Contains(t, " reject") {
+				r.Action = "reject"
+			}
+			if i := strings.Index(t, "# handle "); i >= 0 {
+				r.Handle, _ = strconv.Atoi(strings.TrimSpace(t[i+len("# handle "):]))
+			}
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+func mentionsPort(rule string, ports []int) bool {
+	i := strings.Index(rule, "tcp dport")
+	rest := rule[i+len("tcp dport"):]
+	for _, p := range ports {
+		ps := strconv.Itoa(p)
+		for _, tok := range strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == ',' || r == '{' || r == '}' }) {
+			if tok == ps {
+				return true
+			}
+			if lo, hi, ok := strings.Cut(tok, "-"); ok {
+				l, e1 := strconv.Atoi(lo)
+				h, e2 := strconv.Atoi(hi)
+				if e1 == nil && e2 == nil && l <= p && p <= h {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// hostsDeny returns hosts.deny lines that refuse sshd for every client,
+// unless hosts.allow lets clients in first (TCP wrappers check allow first).
+func hostsDeny() []Origin {
+	daemonMatch := func(daemons string) bool {
+		for _, d := range strings.FieldsFunc(daemons, func(r rune) bool { return r == ',' || r == ' ' }) {
+			if d == "sshd" || d == "ALL" {
+				return true
+			}
+		}
+		return false
+	}
+	read := func(file string) []Origin {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil
+		}
+		var o []Origin
+		for i, l := range strings.Split(string(data), "\n") {
+			t := strings.TrimSpace(l)
+			if t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+			daemons, _, ok := strings.Cut(t, ":")
+			if ok && daemonMatch(daemons) {
+				o = append(o, Origin{File: file, Line: i + 1, Text: l})
+			}
+		}
+		return o
+	}
+	if len(read("/etc/hosts.allow")) > 0 {
+		return nil
+	}
+	return read("/etc/hosts.deny")
+}
