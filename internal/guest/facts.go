@@ -46,20 +46,20 @@ type Listener struct {
 
 // UserFacts are one account's SSH-relevant state.
 type UserFacts struct {
-	Name            string     `json:"name"`
-	Exists          bool       `json:"exists"`
-	UID, GID        int        `json:"-"`
-	Home            string     `json:"home,omitempty"`
-	Shell           string     `json:"shell,omitempty"`
-	ShellOK         bool       `json:"shell_ok"`
-	Locked          bool       `json:"locked"`
-	HasPassword     bool       `json:"has_password"`
-	AccountExpired  bool       `json:"account_expired"`
-	PasswordExpired bool       `json:"password_expired"`
-	KeyFiles        []KeyFile  `json:"key_files"`
-	BadModes        []PathMode `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
-	HomeOwnerUID    int        `json:"home_owner_uid"`
-	AllowedBy       string     `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
+	Name            string            `json:"name"`
+	Exists          bool              `json:"exists"`
+	UID, GID        int               `json:"-"`
+	Home            string            `json:"home,omitempty"`
+	Shell           string            `json:"shell,omitempty"`
+	ShellOK         bool              `json:"shell_ok"`
+	Locked          bool              `json:"locked"`
+	HasPassword     bool              `json:"has_password"`
+	AccountExpired  bool              `json:"account_expired"`
+	PasswordExpired bool              `json:"password_expired"`
+	KeyFiles        []KeyFile         `json:"key_files"`
+	BadModes        []PathMode        `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
+	HomeOwnerUID    int               `json:"home_owner_uid"`
+	AllowedBy       string            `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
 	Effective       map[string]string `json:"-"`
 }
 

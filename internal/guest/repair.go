@@ -39,15 +39,15 @@ type Action struct {
 
 // Result of a repair run.
 type Result struct {
-	Actions    []Action `json:"actions"`
-	Backup     string   `json:"backup,omitempty"`
-	Restarted  bool     `json:"sshd_restarted"`
+	Actions   []Action `json:"actions"`
+	Backup    string   `json:"backup,omitempty"`
+	Restarted bool     `json:"sshd_restarted"`
 	// RebootRequired: the changes take effect at the next boot (the
 	// current boot is stuck before sshd, e.g. in emergency mode).
-	RebootRequired bool `json:"reboot_required"`
-	RolledBack bool     `json:"rolled_back"`
-	Error      string   `json:"error,omitempty"`
-	Remaining  []Problem `json:"remaining"`
+	RebootRequired bool      `json:"reboot_required"`
+	RolledBack     bool      `json:"rolled_back"`
+	Error          string    `json:"error,omitempty"`
+	Remaining      []Problem `json:"remaining"`
 }
 
 const sshdConfig = "/etc/ssh/sshd_config"
