@@ -89,7 +89,46 @@ manager and rolls everything back if sshd does not come back.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(check, repair, restore)
+	reset := &cobra.Command{
+		Use:   "reset-ssh",
+		Short: "Reset sshd to the distro's default configuration (the portal's \"Reset configuration only\")",
+		Long: `Replaces sshd_config with the distribution's packaged default (Debian/Ubuntu,
+RHEL family, SUSE or generic), keeping its Include of sshd_config.d where the
+distro has one; drop-ins that would break SSH are moved into the backup set;
+missing host keys are generated; /run/sshd is created; guest firewall rules on
+sshd's port are removed. sshd is validated, restarted and verified; on failure
+everything is rolled back.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return usagef("sshdoctor guest must run as root on the VM")
+			}
+			if !o.Yes && !o.DryRun {
+				return usagef("guest reset-ssh changes the VM: pass --yes to apply, or --dry-run to see the plan")
+			}
+			unlock, err := guest.Lock("/")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			ctx := c.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			facts := guest.Gather(ctx, guest.Options{Port: o.Port})
+			ropts := guest.RepairOptions{DryRun: o.DryRun, Command: "sshdoctor guest reset-ssh"}
+			res := guest.Apply(ctx, facts, guest.ResetSSH(facts), ropts)
+			if !o.DryRun {
+				res.Remaining = guest.Judge(guest.Gather(ctx, guest.Options{Port: o.Port}), guest.JudgeOptions{})
+			}
+			return printGuest(o, nil, res)
+		},
+	}
+	reset.Flags().BoolVar(&o.Yes, "yes", false, "apply without asking")
+	reset.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
+	reset.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
+	reset.Flags().StringVar(&o.Output, "output", "text", "text or json")
+	cmd.AddCommand(check, repair, restore, reset)
 	return cmd
 }
 

@@ -214,3 +214,10 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// findingFor builds a finding from its catalogue title (for planned work
+// that has no judged problem behind it, like reset-ssh).
+func findingFor(id string) findings.Finding {
+	d, _ := findings.Lookup(id)
+	return findings.New(id, d.Title, "")
+}
