@@ -30,6 +30,7 @@ lint:
 
 bench: deps
 	bash bench/check.sh 20
+	bash bench/lab.sh
 
 demo: deps build
 	bash scripts/demo.sh $(BIN)

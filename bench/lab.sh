@@ -271,7 +271,7 @@ echo "## sshdoctor lab benchmark"
 echo
 echo "Date: $(date -u +%Y-%m-%d)  "
 echo "Machine: nproc=$(nproc), kernel $(uname -r), $("$SSHD" -V 2>&1 | head -1 || true), $(go version)"
-echo "Host PID 1: $(cat /proc/1/comm 2>/dev/null || echo '?') (it reaps the init of a killed VM, which is orphaned)"
+echo "Host PID 1: $(cat /proc/1/comm 2>/dev/null || echo '?') (it reaps the orphaned init of a killed VM)"
 echo
 echo "| scenario | runs | median (memory: mean / max per VM) | target | pass/fail |"
 echo "|---|---:|---:|---|---|"
@@ -279,7 +279,7 @@ echo "| \`lab up --vms $VMS\` (wall time, \`lab down\` between runs) | $UP_RUNS 
 if [[ $HAVE_PSS -eq 1 ]]; then
 	echo "| memory per VM, **PSS** (headline), $VMS VMs up | $VMS VMs | $PSS_MEAN / $PSS_MAX MB | < $MEM_TARGET_MB MB | $(pf_lt "$PSS_MAX" "$MEM_TARGET_MB") |"
 fi
-echo "| memory per VM, RSS (counts shared pages once per process), $VMS VMs up | $VMS VMs | $RSS_MEAN / $RSS_MAX MB | < $MEM_TARGET_MB MB | $(pf_lt "$RSS_MAX" "$MEM_TARGET_MB") |"
+echo "| memory per VM, RSS (shared pages counted in full in every process), $VMS VMs up | $VMS VMs | $RSS_MEAN / $RSS_MAX MB | < $MEM_TARGET_MB MB | $(pf_lt "$RSS_MAX" "$MEM_TARGET_MB") |"
 echo "| \`lab client -- sshdoctor check lab-$NAME$VMS\` exits 0 after up | 1 | — | exit 0 | $WEB_LAST_OK |"
 echo "| \`lab break ${NAME}1 $NET_FAULT\` (network) | $FAULT_RUNS | $NB_MED ms | < $FAULT_TARGET_MS ms | $(pf_lt "$NB_MED" "$FAULT_TARGET_MS") |"
 echo "| \`lab heal ${NAME}1\` after $NET_FAULT | $FAULT_RUNS | $NH_MED ms | < $FAULT_TARGET_MS ms | $(pf_lt "$NH_MED" "$FAULT_TARGET_MS") |"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 )
@@ -75,9 +74,6 @@ func decodeStrict(what string, data []byte) (*VMAccess, map[string]bool, error) 
 			return nil, nil, fmt.Errorf("%s: unknown key %s (known: reset_ssh, restore_backup_ssh, username, password, ssh_key, remove_prior_keys, remove_user, expiration, enable_passwordless_access, check_disk, repair_disk, disk_name)", what, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return nil, nil, fmt.Errorf("%s: %v", what, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("%s: trailing data after the JSON object", what)
 	}
 	return v, keys, nil
 }

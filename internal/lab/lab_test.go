@@ -52,18 +52,26 @@ func labCheck(t *testing.T, s *lab.State, bin string, v *lab.VMState, f *lab.Fau
 	return code, doc
 }
 
-func snapshotHost(t *testing.T) string {
+// snapshotHost records the host's links and the namespaces with prefix
+// (other labs may come and go meanwhile).
+func snapshotHost(t *testing.T, prefix string) string {
 	t.Helper()
 	out, _ := exec.Command("ip", "netns", "list").Output()
+	var mine []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			mine = append(mine, l)
+		}
+	}
 	links, _ := exec.Command("ip", "-br", "link").Output()
-	return string(out) + "\n" + string(links)
+	return strings.Join(mine, "\n") + "\n" + string(links)
 }
 
 // TestFaultCatalogue breaks one VM with every fault, checks that the client
 // sees the expected root cause, heals, and checks that SSH works again.
 func TestFaultCatalogue(t *testing.T) {
 	sshdtest.NeedRoot(t)
-	before := snapshotHost(t)
+	before := snapshotHost(t, "sdlt-")
 	bin := binary(t)
 	dir := filepath.Join(t.TempDir(), "lab")
 	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "web", Prefix: "sdlt", Self: bin})
@@ -74,7 +82,7 @@ func TestFaultCatalogue(t *testing.T) {
 		if err := lab.Down(s); err != nil {
 			t.Errorf("down: %v", err)
 		}
-		if after := snapshotHost(t); after != before {
+		if after := snapshotHost(t, "sdlt-"); after != before {
 			t.Errorf("lab down left the host different:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
