@@ -312,10 +312,11 @@ func (s *State) Heal(v *VMState, self string) error {
 	}
 	v.NSG, s.SubnetNSG, s.Routes = v.Undo.NSG, v.Undo.SubnetNSG, v.Undo.Routes
 	v.Faults, v.Undo = nil, nil
-	if err := s.Start(v, self); err != nil {
-		return err
-	}
-	if err := s.applyNetwork(); err != nil {
+	if v.Power != cloud.PowerRunning || !v.alive() {
+		if err := s.Start(v, self); err != nil { // Start applies the network
+			return err
+		}
+	} else if err := s.applyNetwork(); err != nil {
 		return err
 	}
 	return s.Save()

@@ -129,6 +129,12 @@ func defaultNICNSG() *cloud.NSG {
 // Down stops every VM and removes every namespace and file the lab made.
 func Down(s *State) error {
 	var errs []error
+	// Kill every VM first, then wait for them together.
+	for _, v := range s.VMs {
+		if v.UnsharePID > 0 && processIs(v.UnsharePID, "unshare") {
+			_ = syscall.Kill(v.UnsharePID, syscall.SIGKILL)
+		}
+	}
 	for _, v := range s.VMs {
 		s.kill(v)
 	}
@@ -259,9 +265,9 @@ func (s *State) waitSSHD(v *VMState, deadline time.Time) error {
 func (s *State) kill(v *VMState) {
 	if v.UnsharePID > 0 && processIs(v.UnsharePID, "unshare") {
 		_ = syscall.Kill(v.UnsharePID, syscall.SIGKILL)
-		for i := 0; i < 400 && pidExists(v.InitPID); i++ {
-			time.Sleep(5 * time.Millisecond)
-		}
+	}
+	for i := 0; i < 400 && pidExists(v.InitPID); i++ {
+		time.Sleep(5 * time.Millisecond)
 	}
 	v.UnsharePID, v.InitPID = 0, 0
 	v.Power = cloud.PowerDeallocated
@@ -416,7 +422,19 @@ func (v *VMState) alive() bool {
 	return v.InitPID > 0 && processIs(v.UnsharePID, "unshare") && initPID(v.UnsharePID) == v.InitPID
 }
 
+// pidExists reports a live process. A zombie counts as gone: it has
+// exited and only waits for its parent (the host's PID 1, after the VM's
+// unshare died) to reap it, which can take a second.
 func pidExists(pid int) bool {
-	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
-	return pid > 0 && err == nil
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] != 'Z'
+	}
+	return true
 }
