@@ -31,6 +31,7 @@ lint:
 bench: deps
 	bash bench/check.sh 20
 	bash bench/lab.sh
+	bash bench/guest.sh 20
 
 demo: deps build
 	bash scripts/demo.sh $(BIN)
