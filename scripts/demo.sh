@@ -17,16 +17,36 @@ run "$bin" lab up --vms 1 --name web
 say "Healthy: every layer passes"
 run "$bin" lab client -- sshdoctor check --exec 'hostname; id -un' lab-web1
 
-for fault in nsg-deny-ssh sshd-dropin-override authorized-keys-owner hostkey-changed boot-fstab-error; do
+# Cloud-side faults: the client sees them; the lab's control plane undoes them.
+for fault in nsg-deny-ssh hostkey-changed; do
 	say "Fault: $fault"
 	run "$bin" lab break web1 "$fault"
 	run "$bin" lab client -- sshdoctor check --timeout 2s lab-web1
-	if [ "$fault" = boot-fstab-error ]; then
-		say "The serial log tells why (boot diagnostics):"
-		"$bin" lab serial-log web1 | tail -n 12
-	fi
 	run "$bin" lab heal web1
 done
+
+# Guest-side faults: the client diagnoses, then sshdoctor repairs inside the
+# VM (through run-command, as the portal's serial console or az vm
+# run-command would), and the client proves SSH works again.
+for fault in sshd-dropin-override authorized-keys-owner sshd-config-syntax; do
+	say "Fault: $fault"
+	run "$bin" lab break web1 "$fault"
+	run "$bin" lab client -- sshdoctor check --timeout 2s lab-web1
+	say "Inside the VM: diagnose, then repair (backed up, validated, verified)"
+	run "$bin" lab exec web1 -- sshdoctor guest check
+	run "$bin" lab exec web1 -- sshdoctor guest repair --yes
+	say "Proof from the client"
+	run "$bin" lab client -- sshdoctor check lab-web1
+	"$bin" lab heal web1 >/dev/null
+done
+
+say "Fault: boot-fstab-error — the VM never reaches sshd"
+run "$bin" lab break web1 boot-fstab-error
+run "$bin" lab client -- sshdoctor check --timeout 2s lab-web1
+say "The serial log tells why (boot diagnostics):"
+"$bin" lab serial-log web1 | tail -n 8
+run "$bin" lab exec web1 -- sshdoctor guest repair --yes
+run "$bin" lab restart web1
 
 say "Healed: SSH works again"
 run "$bin" lab client -- sshdoctor check lab-web1
