@@ -5,7 +5,7 @@
 set -euo pipefail
 
 need=()
-for pkg in openssh-server openssh-client iproute2 nftables ca-certificates git; do
+for pkg in openssh-server openssh-client iproute2 nftables sudo perl ca-certificates git; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

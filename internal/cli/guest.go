@@ -128,30 +128,29 @@ everything is rolled back.`,
 	reset.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	reset.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 	reset.Flags().StringVar(&o.Output, "output", "text", "text or json")
-	cmd.AddCommand(check, repair, restore, reset)
+	cmd.AddCommand(check, repair, restore, reset, NewCmdGuestUser(ios))
 	return cmd
 }
 
 func parseKeys(o *GuestOptions) ([]ssh.PublicKey, error) {
 	var keys []ssh.PublicKey
-	texts := append([]string(nil), o.Keys...)
+	var inputs [][]byte
+	for _, k := range o.Keys {
+		inputs = append(inputs, []byte(k))
+	}
 	for _, f := range o.KeyFiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("read --ssh-key-file %s: %v", f, err)
 		}
-		texts = append(texts, strings.Split(string(data), "\n")...)
+		inputs = append(inputs, data)
 	}
-	for _, t := range texts {
-		t = strings.TrimSpace(t)
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(t))
+	for _, in := range inputs {
+		ks, err := guest.ParsePublicKeys(in)
 		if err != nil {
-			return nil, fmt.Errorf("not an OpenSSH public key: %.40q", t)
+			return nil, err
 		}
-		keys = append(keys, k)
+		keys = append(keys, ks...)
 	}
 	return keys, nil
 }

@@ -435,6 +435,11 @@ func fixModes(f *Facts, p Problem) func(b *Backup) error {
 			}
 		}
 		for _, pm := range p.Paths {
+			// Never follow a symlink the user controls: chmod/chown would
+			// act on its target (say /etc/shadow).
+			if st, err := os.Lstat(pm.Path); err != nil || st.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("%s is a symlink or unreadable: fix it by hand", pm.Path)
+			}
 			if err := b.Save(pm.Path); err != nil {
 				return err
 			}
@@ -473,6 +478,13 @@ func authorizeKeys(f *Facts, user string, keys []ssh.PublicKey) func(b *Backup) 
 			return errors.New("no AuthorizedKeysFile for " + user)
 		}
 		file := u.KeyFiles[0].Path
+		// The user owns ~/.ssh: never follow a link there (it could point
+		// at /etc/shadow and get its content copied into a user's file).
+		for _, p := range []string{filepath.Dir(file), file} {
+			if st, err := os.Lstat(p); err == nil && st.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("%s is a symlink: refusing to follow it", p)
+			}
+		}
 		uid, gid := atoi(pw[2]), atoi(pw[3])
 		dir := filepath.Dir(file)
 		if err := b.Save(dir); err != nil {

@@ -24,32 +24,65 @@ type chain struct {
 	sp, dp axis // keyed by port+1, so that an invalid port (-1) is 0
 	src    [2]axis
 	dst    [2]axis // [0] IPv4, [1] IPv6
+	// srcASG and dstASG list the rules naming each ASG: a flow whose
+	// side is a member ORs them into that side's address bitset.
+	srcASG, dstASG []asgBits
 }
 
-// u128 orders axis keys: ports and IPv4 use lo only.
+// u128 is an axis key: ports and IPv4 use lo only.
 type u128 struct{ hi, lo uint64 }
 
-func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
-
 // axis is a sorted list of interval starts (the first is zero) and their
-// bitsets, words per interval.
+// bitsets, words per interval. Port and IPv4 axes also keep their bounds
+// as 32-bit keys (b32: port+1, or the IPv4 address), which search faster.
 type axis struct {
 	bounds []u128
 	sets   []uint64
+	b32    []uint32
+}
+
+// narrow fills b32 for a port or IPv4 axis. IPv4 bounds are
+// ::ffff:a.b.c.d (or zero, or the address after 255.255.255.255, which
+// no key reaches and is dropped); keep a.b.c.d.
+func (a *axis) narrow(words int) {
+	a.b32 = make([]uint32, 0, len(a.bounds))
+	for i, b := range a.bounds {
+		if b.hi != 0 || b.lo > 0xffff_ffff_ffff {
+			a.bounds, a.sets = a.bounds[:i], a.sets[:i*words]
+			break
+		}
+		a.b32 = append(a.b32, uint32(b.lo))
+	}
+}
+
+// lookup32 is lookup on b32.
+func (a *axis) lookup32(k uint32, words int) []uint64 {
+	b := a.b32
+	base, n := 0, len(b)
+	for n > 1 {
+		half := n >> 1
+		if b[base+half] <= k {
+			base += half
+		}
+		n -= half
+	}
+	return a.sets[base*words : (base+1)*words]
 }
 
 // lookup returns the bitset of the interval holding k.
 func (a *axis) lookup(k u128, words int) []uint64 {
-	lo, hi := 0, len(a.bounds) // last bound <= k
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if k.less(a.bounds[m]) {
-			hi = m
-		} else {
-			lo = m
+	// The last bound <= k (bounds[0] is zero), by a binary search whose
+	// step does not depend on the comparison: no mispredicted branches.
+	b := a.bounds
+	base, n := 0, len(b)
+	for n > 1 {
+		half := n >> 1
+		if x := b[base+half]; x.hi < k.hi || (x.hi == k.hi && x.lo <= k.lo) {
+			base += half
 		}
+		n -= half
 	}
-	return a.sets[lo*words : (lo+1)*words]
+	return a.sets[base*words : (base+1)*words]
 }
 
 // buildAxis makes an axis from cut points; in(i, start) says whether rule
@@ -121,6 +154,8 @@ func compileChain(rs []rule, vnet []pfx) chain {
 	}
 	c.sp = portAxis(func(r *crule) *portMatch { return &r.sp })
 	c.dp = portAxis(func(r *crule) *portMatch { return &r.dp })
+	c.sp.narrow(w)
+	c.dp.narrow(w)
 	addrAxis := func(get func(*crule) *addrMatch, v4 bool) axis {
 		cuts := map[u128]bool{}
 		for _, ps := range [][]pfx{vnet, {lbKey}} {
@@ -148,6 +183,10 @@ func compileChain(rs []rule, vnet []pfx) chain {
 		c.src[f] = addrAxis(func(r *crule) *addrMatch { return &r.src }, v4)
 		c.dst[f] = addrAxis(func(r *crule) *addrMatch { return &r.dst }, v4)
 	}
+	c.src[0].narrow(w)
+	c.dst[0].narrow(w)
+	c.srcASG = buildASGBits(c.rules, w, func(r *crule) *addrMatch { return &r.src })
+	c.dstASG = buildASGBits(c.rules, w, func(r *crule) *addrMatch { return &r.dst })
 	return c
 }
 
@@ -156,14 +195,18 @@ func compileAddrs(a addrSpec) addrMatch {
 	for _, p := range mergePrefixes(a.pfx) {
 		m.pfx = append(m.pfx, pfxOf(p))
 	}
+	for _, id := range a.asg {
+		m.asg = append(m.asg, newASGRef(id))
+	}
 	return m
 }
 
-func fam(k *addrKey) int {
+// addr returns the bitset of k's interval on ax ([0] IPv4, [1] IPv6).
+func (c *chain) addr(ax *[2]axis, k *addrKey) []uint64 {
 	if k.v4 {
-		return 0
+		return ax[0].lookup32(uint32(k.lo), c.words)
 	}
-	return 1
+	return ax[1].lookup(u128{k.hi, k.lo}, c.words)
 }
 
 // first returns the index of the first rule matching f, or -1. It does
@@ -171,9 +214,12 @@ func fam(k *addrKey) int {
 func (c *chain) first(f *fctx) int {
 	w := c.words
 	prot := c.protos[f.proto]
-	src := c.src[fam(&f.src.k)].lookup(u128{f.src.k.hi, f.src.k.lo}, w)
-	dst := c.dst[fam(&f.dst.k)].lookup(u128{f.dst.k.hi, f.dst.k.lo}, w)
-	if f.proto == protoIcmp { // ports do not apply
+	src := c.addr(&c.src, &f.src.k)
+	dst := c.addr(&c.dst, &f.dst.k)
+	if (len(f.src.asgs) > 0 && len(c.srcASG) > 0) || (len(f.dst.asgs) > 0 && len(c.dstASG) > 0) {
+		return c.firstASG(f, prot, src, dst)
+	}
+	if f.proto.portless() { // ports do not apply
 		for i := range prot {
 			if x := prot[i] & src[i] & dst[i]; x != 0 {
 				return i*64 + bits.TrailingZeros64(x)
@@ -181,10 +227,38 @@ func (c *chain) first(f *fctx) int {
 		}
 		return -1
 	}
-	sp := c.sp.lookup(portKey(f.sp), w)
-	dp := c.dp.lookup(portKey(f.dp), w)
+	sp := c.sp.lookup32(uint32(f.sp+1), w)
+	dp := c.dp.lookup32(uint32(f.dp+1), w)
 	for i := range prot {
 		if x := prot[i] & src[i] & dst[i] & sp[i] & dp[i]; x != 0 {
+			return i*64 + bits.TrailingZeros64(x)
+		}
+	}
+	return -1
+}
+
+// firstASG is first for a flow with ASG memberships some rule names: the
+// rules naming a member ASG join the side's address bitset.
+func (c *chain) firstASG(f *fctx, prot, src, dst []uint64) int {
+	ports := !f.proto.portless()
+	var sp, dp []uint64
+	if ports {
+		sp = c.sp.lookup32(uint32(f.sp+1), c.words)
+		dp = c.dp.lookup32(uint32(f.dp+1), c.words)
+	}
+	for i := range prot {
+		s, d := src[i], dst[i]
+		if len(f.src.asgs) > 0 {
+			s |= asgWord(c.srcASG, f.src.asgs, i)
+		}
+		if len(f.dst.asgs) > 0 {
+			d |= asgWord(c.dstASG, f.dst.asgs, i)
+		}
+		x := prot[i] & s & d
+		if ports {
+			x &= sp[i] & dp[i]
+		}
+		if x != 0 {
 			return i*64 + bits.TrailingZeros64(x)
 		}
 	}

@@ -8,6 +8,12 @@
 // the NIC's and then the subnet's. SuggestAllow proposes the smallest fix,
 // and NextHop picks the effective route.
 //
+// Input (ParseNSG, ParseRoutes) reads what users have at hand: ARM JSON,
+// az CLI output, effective security rules and effective routes; see
+// docs/netpolicy.md. Application security groups are carried in the
+// prefix lists as resource IDs (IsASG) and matched against a flow's
+// memberships.
+//
 // Enforcement (NFTInbound, NFTDelete) renders the same rules as an
 // nftables ruleset, so that a local lab of namespaced VMs behaves like
 // Azure and the evaluator can be checked against real packets.
@@ -25,10 +31,16 @@ import (
 
 // Flow is one connection attempt, as seen by the VM's NSGs.
 type Flow struct {
-	Protocol                    string // "Tcp", "Udp" or "Icmp" (case-insensitive)
+	Protocol                    string // "Tcp", "Udp", "Icmp", "Esp" or "Ah" (case-insensitive)
 	Source, Destination         netip.Addr
-	SourcePort, DestinationPort int // ignored for Icmp
+	SourcePort, DestinationPort int // ignored for Icmp, Esp and Ah
 	Direction                   cloud.Direction
+	// SourceASGs and DestinationASGs are the application security groups
+	// the NIC holding Source (Destination) is a member of: resource IDs,
+	// or bare names, which match an ASG ID's last segment. A rule that
+	// names ASGs on a side matches when that side's NIC is a member of
+	// one of them (see IsASG). Case-insensitive, as Azure resource IDs.
+	SourceASGs, DestinationASGs []string
 }
 
 // Step is one rule looked at while evaluating a flow.
@@ -59,9 +71,12 @@ type addrKey struct {
 }
 
 func keyOf(a netip.Addr) addrKey {
-	a = a.Unmap()
+	if a.Is4() || a.Is4In6() { // As16 puts IPv4 in the low 32 bits, after 0xffff
+		b := a.As4()
+		return addrKey{0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:])), true}
+	}
 	b := a.As16()
-	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), a.Is4()}
+	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), false}
 }
 
 // pfx is a prefix in addrKey form: network and mask.
@@ -106,17 +121,20 @@ func anyContains(ps []pfx, a *addrKey) bool {
 type addrMatch struct {
 	any, vnet, lb, internet bool
 	pfx                     []pfx
+	asg                     []asgRef
 }
 
-// side is one address of a flow with its tag memberships.
+// side is one address of a flow with its tag and ASG memberships.
 type side struct {
 	k            addrKey
 	inVNet, isLB bool
+	asgs         []string
 }
 
 func (m *addrMatch) match(s *side) bool {
 	return m.any || (m.vnet && s.inVNet) || (m.lb && s.isLB) ||
-		(m.internet && !s.inVNet && !s.isLB) || anyContains(m.pfx, &s.k)
+		(m.internet && !s.inVNet && !s.isLB) || anyContains(m.pfx, &s.k) ||
+		(len(m.asg) > 0 && anyASG(m.asg, s.asgs))
 }
 
 type portMatch struct {
@@ -157,7 +175,7 @@ func (r *crule) match(f *fctx) bool {
 	if r.proto != protoAny && r.proto != f.proto {
 		return false
 	}
-	if f.proto != protoIcmp && (!r.dp.match(f.dp) || !r.sp.match(f.sp)) {
+	if !f.proto.portless() && (!r.dp.match(f.dp) || !r.sp.match(f.sp)) {
 		return false
 	}
 	return r.src.match(&f.src) && r.dst.match(&f.dst)
@@ -227,7 +245,7 @@ func prepare(f *Flow) fctx {
 	if pr == protoAny { // "*" names no real protocol
 		pr = protoOther
 	}
-	return fctx{proto: pr, src: side{k: keyOf(f.Source)}, dst: side{k: keyOf(f.Destination)}, sp: clampPort(f.SourcePort), dp: clampPort(f.DestinationPort)}
+	return fctx{proto: pr, src: side{k: keyOf(f.Source), asgs: f.SourceASGs}, dst: side{k: keyOf(f.Destination), asgs: f.DestinationASGs}, sp: clampPort(f.SourcePort), dp: clampPort(f.DestinationPort)}
 }
 
 // tag records s's service-tag memberships.

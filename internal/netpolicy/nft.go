@@ -31,7 +31,8 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // so clients time out), with a counter and comment "securityRules/X".
 // Service tags expand with vnet: VirtualNetwork to the vnet prefixes,
 // AzureLoadBalancer to 168.63.129.16, Internet to "not in vnet nor
-// 168.63.129.16". A nil nsg filters nothing, as in Azure.
+// 168.63.129.16". Application security groups have no members in the
+// lab, so they match no address. A nil nsg filters nothing, as in Azure.
 func NFTInbound(table, hook string, nsg *cloud.NSG, vnet []string, scope string) (string, error) {
 	if !tableName.MatchString(table) {
 		return "", fmt.Errorf("netpolicy: bad nft table name %q", table)
@@ -126,8 +127,9 @@ func (r nftRenderer) addrAlts(a addrSpec, dir string) []alt {
 	return alts
 }
 
-// protoAlts renders protocol and ports. Icmp ignores ports, as in Azure;
-// "*" with ports matches TCP and UDP on those ports, and ICMP.
+// protoAlts renders protocol and ports. Icmp, Esp and Ah ignore ports, as
+// in Azure; "*" with ports matches TCP and UDP on those ports, and the
+// portless protocols.
 func protoAlts(ru rule) []string {
 	ports := func(l4 string) string {
 		var parts []string
@@ -140,6 +142,7 @@ func protoAlts(ru rule) []string {
 		return strings.Join(parts, " ")
 	}
 	const icmp = "meta l4proto { icmp, ipv6-icmp }"
+	const portless = "meta l4proto { icmp, ipv6-icmp, esp, ah }"
 	switch ru.proto {
 	case protoTcp, protoUdp:
 		l4 := map[proto]string{protoTcp: "tcp", protoUdp: "udp"}[ru.proto]
@@ -149,9 +152,13 @@ func protoAlts(ru rule) []string {
 		return []string{"meta l4proto " + l4}
 	case protoIcmp:
 		return []string{icmp}
+	case protoEsp:
+		return []string{"meta l4proto esp"}
+	case protoAh:
+		return []string{"meta l4proto ah"}
 	}
 	if p := ports("th"); p != "" {
-		return []string{"meta l4proto { tcp, udp } " + p, icmp}
+		return []string{"meta l4proto { tcp, udp } " + p, portless}
 	}
 	return []string{""}
 }

@@ -24,9 +24,15 @@ const (
 	protoTcp
 	protoUdp
 	protoIcmp
+	protoEsp
+	protoAh
 	protoOther
 	nProto
 )
+
+// portless reports whether ports do not apply to p: a rule's port ranges
+// are ignored for such flows, as Azure does for ICMP, ESP and AH.
+func (p proto) portless() bool { return p == protoIcmp || p == protoEsp || p == protoAh }
 
 // parseProto accepts Azure's protocol names case-insensitively.
 func parseProto(s string) (proto, bool) {
@@ -39,16 +45,21 @@ func parseProto(s string) (proto, bool) {
 		return protoUdp, true
 	case strings.EqualFold(s, "Icmp"):
 		return protoIcmp, true
+	case strings.EqualFold(s, "Esp"):
+		return protoEsp, true
+	case strings.EqualFold(s, "Ah"):
+		return protoAh, true
 	}
 	return protoOther, false
 }
 
 // addrSpec is one side (source or destination) of a rule, service tags
 // kept symbolic so that evaluation and nftables rendering expand them the
-// same way.
+// same way. asg holds application security group IDs (see IsASG).
 type addrSpec struct {
 	any, vnet, lb, internet bool
 	pfx                     []netip.Prefix
+	asg                     []string
 }
 
 // portRange is an inclusive range; int32 so a flow's out-of-range port
@@ -87,6 +98,8 @@ func parseAddrs(list []string) (addrSpec, error) {
 			a.lb = true
 		case strings.EqualFold(s, "Internet"):
 			a.internet = true
+		case IsASG(s):
+			a.asg = append(a.asg, s)
 		default:
 			p, err := parsePrefix(s)
 			if err != nil {
@@ -210,7 +223,7 @@ func parseRule(r cloud.SecurityRule, isDefault bool) (rule, error) {
 	}
 	var ok bool
 	if out.proto, ok = parseProto(r.Protocol); !ok {
-		return fail("bad protocol %q (want Tcp, Udp, Icmp or *)", r.Protocol)
+		return fail("bad protocol %q (want Tcp, Udp, Icmp, Esp, Ah or *)", r.Protocol)
 	}
 	var err error
 	if out.src, err = parseAddrs(r.SourceAddressPrefixes); err != nil {

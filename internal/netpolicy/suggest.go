@@ -24,7 +24,7 @@ func SuggestAllow(nsg *cloud.NSG, f Flow, denyPriority int) (cloud.SecurityRule,
 	}
 	pr, ok := parseProto(f.Protocol)
 	if !ok || pr == protoAny {
-		return cloud.SecurityRule{}, fmt.Errorf("netpolicy: SuggestAllow: flow protocol %q is not Tcp, Udp or Icmp", f.Protocol)
+		return cloud.SecurityRule{}, fmt.Errorf("netpolicy: SuggestAllow: flow protocol %q is not Tcp, Udp, Icmp, Esp or Ah", f.Protocol)
 	}
 	src := f.Source.Unmap()
 	if !src.IsValid() {
@@ -56,7 +56,7 @@ func SuggestAllow(nsg *cloud.NSG, f Flow, denyPriority int) (cloud.SecurityRule,
 		return cloud.SecurityRule{}, fmt.Errorf("netpolicy: nsg %q: no free %s priority between 100 and %d", nsg.Name, f.Direction, min(denyPriority-1, 4096))
 	}
 	port := "*"
-	if pr != protoIcmp {
+	if !pr.portless() {
 		port = fmt.Sprint(f.DestinationPort)
 	}
 	return cloud.SecurityRule{
@@ -72,7 +72,7 @@ func SuggestAllow(nsg *cloud.NSG, f Flow, denyPriority int) (cloud.SecurityRule,
 	}, nil
 }
 
-var canonicalProto = [nProto]string{protoAny: "*", protoTcp: "Tcp", protoUdp: "Udp", protoIcmp: "Icmp"}
+var canonicalProto = [nProto]string{protoAny: "*", protoTcp: "Tcp", protoUdp: "Udp", protoIcmp: "Icmp", protoEsp: "Esp", protoAh: "Ah"}
 
 // routeSourceRank orders routes of equal prefix length as Azure does: user
 // routes beat BGP routes from a gateway, which beat system routes.
@@ -90,20 +90,11 @@ func routeSourceRank(source string) int {
 
 // NextHop picks the effective route for dst by longest-prefix match; among
 // equal prefixes User beats VirtualNetworkGateway beats Default (Azure's
-// precedence). ok is false when no route matches. Routes whose prefix does
-// not parse are skipped: one bad entry must not hide the others.
+// precedence), and system routes for the virtual network, peerings and
+// service endpoints beat BGP routes of any length (see ExplainNextHop).
+// ok is false when no route matches. Routes whose prefix does not parse
+// are skipped: one bad entry must not hide the others.
 func NextHop(routes []cloud.Route, dst netip.Addr) (r cloud.Route, ok bool) {
-	dst = dst.Unmap()
-	best, bestRank := -1, 0
-	for _, rt := range routes {
-		p, err := parsePrefix(strings.TrimSpace(rt.AddressPrefix))
-		if err != nil || !p.Contains(dst) {
-			continue
-		}
-		rank := routeSourceRank(rt.Source)
-		if p.Bits() > best || (p.Bits() == best && rank > bestRank) {
-			r, ok, best, bestRank = rt, true, p.Bits(), rank
-		}
-	}
-	return r, ok
+	d := ExplainNextHop(routes, dst)
+	return d.Route, d.Found
 }

@@ -1,0 +1,500 @@
+// Package azure is sshdoctor's Azure control plane: a cloud.Provider over
+// Azure Resource Manager for the VMs of one resource group, the VMAccess
+// actions (reset the SSH configuration or a user's credentials), and
+// Check, which gathers what Azure knows about a VM and the network path to
+// it and judges it into findings.
+//
+// Everything goes through the Azure SDK for Go, built from an
+// azcore.TokenCredential and arm.ClientOptions, so tests plug in the SDK's
+// fake servers (azcore/fake and each module's fake package) as transport.
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcehealth/armresourcehealth"
+
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+)
+
+// Provider is cloud.Provider for the VMs of one resource group. NICs,
+// public IPs, NSGs and subnets are followed by resource ID, so they may
+// live in other resource groups of the subscription.
+type Provider struct {
+	Subscription  string
+	ResourceGroup string
+	// PollFrequency is how often long-running operations are polled
+	// (zero: defaultPoll). Tests make it tiny.
+	PollFrequency time.Duration
+
+	vms     *armcompute.VirtualMachinesClient
+	exts    *armcompute.VirtualMachineExtensionsClient
+	nics    *armnetwork.InterfacesClient
+	pips    *armnetwork.PublicIPAddressesClient
+	nsgs    *armnetwork.SecurityGroupsClient
+	rules   *armnetwork.SecurityRulesClient
+	subnets *armnetwork.SubnetsClient
+	vnets   *armnetwork.VirtualNetworksClient
+	health  *armresourcehealth.AvailabilityStatusesClient
+	// blob fetches the serial log from its SAS URI: the same transport as
+	// ARM, but no bearer token, since the SAS signature is the credential.
+	blob runtime.Pipeline
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+const (
+	// defaultPoll: VM operations take tens of seconds to minutes; polling
+	// faster than this only spends ARM's read quota.
+	defaultPoll = 5 * time.Second
+	// maxSerialLog bounds what SerialLog reads: the boot-diagnostics blob
+	// is capped by Azure at a few MB, and the tail is what matters.
+	maxSerialLog = 16 << 20
+	// sasMinutes is how long the serial log's SAS URI stays valid; it is
+	// used once, at once.
+	sasMinutes = 5
+)
+
+// New returns a Provider for subscription and resourceGroup. opts may be
+// nil; tests pass the SDK fakes' transports in opts.Transport.
+func New(subscription, resourceGroup string, cred azcore.TokenCredential, opts *arm.ClientOptions) (*Provider, error) {
+	if subscription == "" || resourceGroup == "" {
+		return nil, errors.New("azure: subscription and resource group are required")
+	}
+	if opts == nil {
+		opts = &arm.ClientOptions{}
+	}
+	compute, err := armcompute.NewClientFactory(subscription, cred, opts)
+	if err != nil {
+		return nil, err
+	}
+	network, err := armnetwork.NewClientFactory(subscription, cred, opts)
+	if err != nil {
+		return nil, err
+	}
+	health, err := armresourcehealth.NewAvailabilityStatusesClient(subscription, cred, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{
+		Subscription: subscription, ResourceGroup: resourceGroup,
+		vms: compute.NewVirtualMachinesClient(), exts: compute.NewVirtualMachineExtensionsClient(),
+		nics: network.NewInterfacesClient(), pips: network.NewPublicIPAddressesClient(),
+		nsgs: network.NewSecurityGroupsClient(), rules: network.NewSecurityRulesClient(),
+		subnets: network.NewSubnetsClient(), vnets: network.NewVirtualNetworksClient(),
+		health: health,
+		blob:   runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
+	}, nil
+}
+
+// RBAC actions the calls need, named in cloud.access_denied findings.
+const (
+	actVMRead     = "Microsoft.Compute/virtualMachines/read"
+	actBootDiag   = "Microsoft.Compute/virtualMachines/retrieveBootDiagnosticsData/action"
+	actStart      = "Microsoft.Compute/virtualMachines/start/action"
+	actDeallocate = "Microsoft.Compute/virtualMachines/deallocate/action"
+	actRestart    = "Microsoft.Compute/virtualMachines/restart/action"
+	actRedeploy   = "Microsoft.Compute/virtualMachines/redeploy/action"
+	actRunCommand = "Microsoft.Compute/virtualMachines/runCommand/action"
+	actExtWrite   = "Microsoft.Compute/virtualMachines/extensions/write"
+	actHealth     = "Microsoft.ResourceHealth/availabilityStatuses/read"
+	actNICRead    = "Microsoft.Network/networkInterfaces/read"
+	actEffNSG     = "Microsoft.Network/networkInterfaces/effectiveNetworkSecurityGroups/action"
+	actEffRoutes  = "Microsoft.Network/networkInterfaces/effectiveRouteTable/action"
+	actPIPRead    = "Microsoft.Network/publicIPAddresses/read"
+	actNSGRead    = "Microsoft.Network/networkSecurityGroups/read"
+	actRuleWrite  = "Microsoft.Network/networkSecurityGroups/securityRules/write"
+	actRuleDelete = "Microsoft.Network/networkSecurityGroups/securityRules/delete"
+	actSubnetRead = "Microsoft.Network/virtualNetworks/subnets/read"
+	actVNetRead   = "Microsoft.Network/virtualNetworks/read"
+)
+
+func (p *Provider) vmID(name string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s", p.Subscription, p.ResourceGroup, name)
+}
+
+func (p *Provider) poll() *runtime.PollUntilDoneOptions {
+	f := p.PollFrequency
+	if f <= 0 {
+		f = defaultPoll
+	}
+	return &runtime.PollUntilDoneOptions{Frequency: f}
+}
+
+// await polls a long-running operation to completion.
+func await[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return poller.PollUntilDone(ctx, p.poll())
+}
+
+// vm reads a VM with its instance view (power, agent, extensions).
+func (p *Provider) vm(ctx context.Context, name string) (*armcompute.VirtualMachine, error) {
+	r, err := p.vms.Get(ctx, p.ResourceGroup, name, &armcompute.VirtualMachinesClientGetOptions{Expand: to.Ptr(armcompute.InstanceViewTypesInstanceView)})
+	if err != nil {
+		return nil, fail(err, "read VM "+name, actVMRead, p.vmID(name))
+	}
+	return &r.VirtualMachine, nil
+}
+
+// GetVM returns the VM's power, provisioning and agent state and its
+// primary NIC's private and public address.
+func (p *Provider) GetVM(ctx context.Context, name string) (*cloud.VM, error) {
+	vm, err := p.vm(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := vmView(vm)
+	nic, err := p.primaryNIC(ctx, vm)
+	if err != nil {
+		return out, err
+	}
+	out.PrivateIP, out.PublicIP, err = p.addresses(ctx, nic)
+	return out, err
+}
+
+func vmView(vm *armcompute.VirtualMachine) *cloud.VM {
+	ready, _ := agentState(vm)
+	prov, _ := provisioning(vm)
+	return &cloud.VM{Name: deref(vm.Name), PowerState: powerState(vm), ProvisioningState: prov, AgentReady: ready}
+}
+
+func instanceView(vm *armcompute.VirtualMachine) *armcompute.VirtualMachineInstanceView {
+	if vm.Properties == nil || vm.Properties.InstanceView == nil {
+		return &armcompute.VirtualMachineInstanceView{}
+	}
+	return vm.Properties.InstanceView
+}
+
+// powerState maps the instance view's PowerState/<state> status code.
+func powerState(vm *armcompute.VirtualMachine) cloud.PowerState {
+	for _, s := range instanceView(vm).Statuses {
+		state, ok := strings.CutPrefix(deref(s.Code), "PowerState/")
+		if !ok {
+			continue
+		}
+		switch state {
+		case "running":
+			return cloud.PowerRunning
+		case "stopped":
+			return cloud.PowerStopped
+		case "deallocated":
+			return cloud.PowerDeallocated
+		case "starting":
+			return cloud.PowerStarting
+		case "stopping", "deallocating":
+			return cloud.PowerStopping
+		}
+	}
+	return cloud.PowerUnknown
+}
+
+// provisioning returns the VM's provisioning state and, when it failed,
+// the instance view's message saying why.
+func provisioning(vm *armcompute.VirtualMachine) (state, detail string) {
+	if vm.Properties != nil {
+		state = deref(vm.Properties.ProvisioningState)
+	}
+	for _, s := range instanceView(vm).Statuses {
+		code := deref(s.Code)
+		if strings.HasPrefix(code, "ProvisioningState/failed") {
+			if state == "" {
+				state = "Failed"
+			}
+			detail = strings.TrimSpace(code + ": " + deref(s.Message))
+		}
+	}
+	return state, detail
+}
+
+// agentState reports whether the VM agent says Ready, and its status line.
+func agentState(vm *armcompute.VirtualMachine) (ready bool, status string) {
+	a := instanceView(vm).VMAgent
+	if a == nil {
+		return false, "no agent status reported"
+	}
+	var parts []string
+	for _, s := range a.Statuses {
+		if deref(s.DisplayStatus) == "Ready" {
+			ready = true
+		}
+		part := deref(s.DisplayStatus)
+		if m := deref(s.Message); m != "" {
+			part += " (" + strings.TrimSuffix(m, ".") + ")"
+		}
+		parts = append(parts, part)
+	}
+	if v := deref(a.VMAgentVersion); v != "" && v != "Unknown" {
+		parts = append(parts, "version "+v)
+	}
+	if len(parts) == 0 {
+		return false, "no agent status reported"
+	}
+	return ready, strings.Join(parts, "; ")
+}
+
+func bootDiagnostics(vm *armcompute.VirtualMachine) bool {
+	pr := vm.Properties
+	return pr != nil && pr.DiagnosticsProfile != nil && pr.DiagnosticsProfile.BootDiagnostics != nil &&
+		deref(pr.DiagnosticsProfile.BootDiagnostics.Enabled)
+}
+
+// primaryNIC reads the VM's primary network interface (the first one
+// when none is marked primary).
+func (p *Provider) primaryNIC(ctx context.Context, vm *armcompute.VirtualMachine) (*armnetwork.Interface, error) {
+	var id string
+	if vm.Properties != nil && vm.Properties.NetworkProfile != nil {
+		for _, ref := range vm.Properties.NetworkProfile.NetworkInterfaces {
+			if id == "" || (ref.Properties != nil && deref(ref.Properties.Primary)) {
+				id = deref(ref.ID)
+			}
+		}
+	}
+	if id == "" {
+		return nil, fmt.Errorf("VM %s has no network interface", deref(vm.Name))
+	}
+	rid, err := arm.ParseResourceID(id)
+	if err != nil {
+		return nil, fmt.Errorf("VM %s: network interface %q: %w", deref(vm.Name), id, err)
+	}
+	r, err := p.nics.Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+	if err != nil {
+		return nil, fail(err, "read network interface "+rid.Name, actNICRead, id)
+	}
+	return &r.Interface, nil
+}
+
+// primaryIPConfig is the NIC's primary IP configuration.
+func primaryIPConfig(nic *armnetwork.Interface) *armnetwork.InterfaceIPConfigurationPropertiesFormat {
+	var out *armnetwork.InterfaceIPConfigurationPropertiesFormat
+	if nic.Properties == nil {
+		return &armnetwork.InterfaceIPConfigurationPropertiesFormat{}
+	}
+	for _, c := range nic.Properties.IPConfigurations {
+		if c.Properties != nil && (out == nil || deref(c.Properties.Primary)) {
+			out = c.Properties
+		}
+	}
+	if out == nil {
+		return &armnetwork.InterfaceIPConfigurationPropertiesFormat{}
+	}
+	return out
+}
+
+// addresses returns the NIC's private address and its public IP
+// resource's address ("" when it has none, or it is dynamic and released).
+func (p *Provider) addresses(ctx context.Context, nic *armnetwork.Interface) (private, public string, err error) {
+	c := primaryIPConfig(nic)
+	private = deref(c.PrivateIPAddress)
+	if c.PublicIPAddress == nil || c.PublicIPAddress.ID == nil {
+		return private, "", nil
+	}
+	id := *c.PublicIPAddress.ID
+	rid, err := arm.ParseResourceID(id)
+	if err != nil {
+		return private, "", fmt.Errorf("public IP %q: %w", id, err)
+	}
+	r, err := p.pips.Get(ctx, rid.ResourceGroupName, rid.Name, nil)
+	if err != nil {
+		return private, "", fail(err, "read public IP "+rid.Name, actPIPRead, id)
+	}
+	if r.Properties != nil {
+		public = deref(r.Properties.IPAddress)
+	}
+	return private, public, nil
+}
+
+// Health returns Azure Resource Health's current availability status.
+func (p *Provider) Health(ctx context.Context, name string) (*cloud.Health, error) {
+	// The resource URI goes into the path as it is: no leading slash.
+	r, err := p.health.GetByResource(ctx, strings.TrimPrefix(p.vmID(name), "/"), nil)
+	if err != nil {
+		return nil, fail(err, "read resource health of VM "+name, actHealth, p.vmID(name))
+	}
+	h := &cloud.Health{State: cloud.HealthUnknown}
+	if pr := r.Properties; pr != nil {
+		if pr.AvailabilityState != nil {
+			h.State = cloud.HealthState(*pr.AvailabilityState)
+		}
+		h.Summary = strings.TrimSpace(deref(pr.Summary))
+		h.Reason = strings.TrimSpace(strings.Join(nonEmpty(deref(pr.ReasonType), deref(pr.DetailedStatus)), ": "))
+	}
+	return h, nil
+}
+
+// ErrBootDiagnosticsDisabled: the VM keeps no serial log.
+var ErrBootDiagnosticsDisabled = errors.New("boot diagnostics are disabled on this VM: there is no serial log (enable: az vm boot-diagnostics enable -g RG -n VM)")
+
+// SerialLog fetches the boot-diagnostics serial log: ARM hands out a
+// short-lived SAS URI for the blob, which is then read without the ARM token.
+func (p *Provider) SerialLog(ctx context.Context, name string) ([]byte, error) {
+	vm, err := p.vm(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.serialLog(ctx, vm)
+}
+
+func (p *Provider) serialLog(ctx context.Context, vm *armcompute.VirtualMachine) ([]byte, error) {
+	name := deref(vm.Name)
+	if !bootDiagnostics(vm) {
+		return nil, ErrBootDiagnosticsDisabled
+	}
+	r, err := p.vms.RetrieveBootDiagnosticsData(ctx, p.ResourceGroup, name,
+		&armcompute.VirtualMachinesClientRetrieveBootDiagnosticsDataOptions{SasURIExpirationTimeInMinutes: to.Ptr[int32](sasMinutes)})
+	if err != nil {
+		return nil, fail(err, "retrieve boot diagnostics of VM "+name, actBootDiag, p.vmID(name))
+	}
+	uri := deref(r.SerialConsoleLogBlobURI)
+	if uri == "" {
+		return nil, fmt.Errorf("VM %s: Azure returned no serial log URI (the VM has not booted since boot diagnostics were enabled)", name)
+	}
+	req, err := runtime.NewRequest(ctx, http.MethodGet, uri)
+	if err != nil {
+		return nil, fmt.Errorf("serial log URI: %w", err)
+	}
+	resp, err := p.blob.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch serial log of VM %s from %s: %w", name, redact(uri), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch serial log of VM %s from %s: HTTP %s", name, redact(uri), resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSerialLog))
+	if err != nil {
+		return nil, fmt.Errorf("read serial log of VM %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// redact drops a SAS URI's query: its signature is a credential.
+func redact(uri string) string {
+	base, _, _ := strings.Cut(uri, "?")
+	return base
+}
+
+// Start boots a stopped or deallocated VM and waits until it runs.
+func (p *Provider) Start(ctx context.Context, name string) error {
+	poller, err := p.vms.BeginStart(ctx, p.ResourceGroup, name, nil)
+	_, err = await(ctx, p, poller, err)
+	return fail(err, "start VM "+name, actStart, p.vmID(name))
+}
+
+// Stop deallocates the VM (releasing its host and a dynamic public IP).
+func (p *Provider) Stop(ctx context.Context, name string) error {
+	poller, err := p.vms.BeginDeallocate(ctx, p.ResourceGroup, name, nil)
+	_, err = await(ctx, p, poller, err)
+	return fail(err, "deallocate VM "+name, actDeallocate, p.vmID(name))
+}
+
+// Restart reboots the VM and waits for the platform to report it done.
+func (p *Provider) Restart(ctx context.Context, name string) error {
+	poller, err := p.vms.BeginRestart(ctx, p.ResourceGroup, name, nil)
+	_, err = await(ctx, p, poller, err)
+	return fail(err, "restart VM "+name, actRestart, p.vmID(name))
+}
+
+// Redeploy moves the VM to a new host: the temporary disk is wiped and a
+// dynamic public IP changes. Callers confirm first.
+func (p *Provider) Redeploy(ctx context.Context, name string) error {
+	poller, err := p.vms.BeginRedeploy(ctx, p.ResourceGroup, name, nil)
+	_, err = await(ctx, p, poller, err)
+	return fail(err, "redeploy VM "+name, actRedeploy, p.vmID(name))
+}
+
+// ErrAgentNotReady: the VM agent is down, so run-command and extensions
+// would only time out (after up to 90 minutes).
+var ErrAgentNotReady = errors.New("the VM agent is not Ready: run-command and VMAccess cannot work until it is (restart the VM)")
+
+// guestReady checks that an in-guest action can run now.
+func guestReady(vm *armcompute.VirtualMachine, what string) error {
+	if ps := powerState(vm); ps != cloud.PowerRunning {
+		return fmt.Errorf("VM %s is %s, not running: %s needs a running VM", deref(vm.Name), ps, what)
+	}
+	if ready, status := agentState(vm); !ready {
+		return fmt.Errorf("VM %s: %w (agent: %s)", deref(vm.Name), ErrAgentNotReady, status)
+	}
+	return nil
+}
+
+// RunCommand runs script as root through the VM agent (run-command
+// RunShellScript) and parses its output. Azure keeps only the last 4096
+// bytes of each stream.
+func (p *Provider) RunCommand(ctx context.Context, name, script string, timeout time.Duration) (*cloud.RunResult, error) {
+	vm, err := p.vm(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := guestReady(vm, "run-command"); err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	in := armcompute.RunCommandInput{CommandID: to.Ptr("RunShellScript"), Script: to.SliceOfPtrs(strings.Split(script, "\n")...)}
+	poller, err := p.vms.BeginRunCommand(ctx, p.ResourceGroup, name, in, nil)
+	res, err := await(ctx, p, poller, err)
+	if err != nil {
+		// A script that exits non-zero can fail the whole operation, with
+		// its output in the error message.
+		if msg := armMessage(err); strings.Contains(msg, "[stdout]") {
+			return parseRunOutput(msg, true), nil
+		}
+		return nil, fail(err, "run a command on VM "+name, actRunCommand, p.vmID(name))
+	}
+	for _, s := range res.Value {
+		if msg := deref(s.Message); strings.Contains(msg, "[stdout]") {
+			return parseRunOutput(msg, strings.Contains(strings.ToLower(deref(s.Code)), "failed")), nil
+		}
+	}
+	return nil, fmt.Errorf("run-command on VM %s returned no output", name)
+}
+
+// parseRunOutput splits the agent's "Enable succeeded: \n[stdout]\n…\n[stderr]\n…"
+// message. A failed script reads "Enable failed: failed to execute
+// command: command terminated with exit status=N\n[stdout]…".
+func parseRunOutput(msg string, failed bool) *cloud.RunResult {
+	head, rest, _ := strings.Cut(msg, "[stdout]\n")
+	out, errOut, _ := strings.Cut(rest, "\n[stderr]\n")
+	r := &cloud.RunResult{Stdout: out, Stderr: errOut}
+	if _, code, ok := strings.Cut(head, "exit status="); ok {
+		n := 0
+		for _, c := range code {
+			if c < '0' || c > '9' {
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		r.ExitCode = n
+	} else if failed || strings.Contains(strings.ToLower(head), "failed") {
+		r.ExitCode = 1
+	}
+	return r
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, x := range s {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,308 @@
+package azure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
+
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+)
+
+// lro answers a long-running operation with two non-terminal responses
+// before the terminal one, and counts how often it was started.
+func lro[T any](calls *int, result T) func() (azfake.PollerResponder[T], azfake.ErrorResponder) {
+	return func() (resp azfake.PollerResponder[T], errResp azfake.ErrorResponder) {
+		*calls++
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalResponse(http.StatusOK, result, nil)
+		return
+	}
+}
+
+func TestVMActionsPollToCompletion(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	vms := &w.compute.VirtualMachinesServer
+	var start, stop, restart, redeploy int
+	startF := lro(&start, armcompute.VirtualMachinesClientStartResponse{})
+	vms.BeginStart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginStartOptions) (azfake.PollerResponder[armcompute.VirtualMachinesClientStartResponse], azfake.ErrorResponder) {
+		return startF()
+	}
+	stopF := lro(&stop, armcompute.VirtualMachinesClientDeallocateResponse{})
+	vms.BeginDeallocate = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginDeallocateOptions) (azfake.PollerResponder[armcompute.VirtualMachinesClientDeallocateResponse], azfake.ErrorResponder) {
+		return stopF()
+	}
+	restartF := lro(&restart, armcompute.VirtualMachinesClientRestartResponse{})
+	vms.BeginRestart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginRestartOptions) (azfake.PollerResponder[armcompute.VirtualMachinesClientRestartResponse], azfake.ErrorResponder) {
+		return restartF()
+	}
+	redeployF := lro(&redeploy, armcompute.VirtualMachinesClientRedeployResponse{})
+	vms.BeginRedeploy = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginRedeployOptions) (azfake.PollerResponder[armcompute.VirtualMachinesClientRedeployResponse], azfake.ErrorResponder) {
+		return redeployF()
+	}
+	ctx := context.Background()
+	for name, f := range map[string]func(context.Context, string) error{"start": p.Start, "stop": p.Stop, "restart": p.Restart, "redeploy": p.Redeploy} {
+		if err := f(ctx, vmName); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if start != 1 || stop != 1 || restart != 1 || redeploy != 1 {
+		t.Errorf("calls: start %d stop %d restart %d redeploy %d", start, stop, restart, redeploy)
+	}
+	// Each was polled through both non-terminal responses: the request,
+	// then two polls.
+	for _, op := range []string{"start", "deallocate", "restart", "redeploy"} {
+		if n := w.hits[vmID+"/"+op]; n != 3 {
+			t.Errorf("%s: %d requests, want 3", op, n)
+		}
+	}
+
+	// A failed operation is an *Error naming the permission.
+	vms.BeginRedeploy = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginRedeployOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRedeployResponse], errResp azfake.ErrorResponder) {
+		errResp.SetResponseError(http.StatusForbidden, "AuthorizationFailed")
+		return
+	}
+	var ae *Error
+	if err := p.Redeploy(ctx, vmName); !errors.As(err, &ae) || !ae.Forbidden() || ae.Action != actRedeploy || ae.Resource != vmID {
+		t.Errorf("%v %+v", err, ae)
+	}
+	// A terminal failure after polling too.
+	vms.BeginRestart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginRestartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRestartResponse], errResp azfake.ErrorResponder) {
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalError(http.StatusConflict, "OperationNotAllowed")
+		return
+	}
+	if err := p.Restart(ctx, vmName); !errors.As(err, &ae) || ae.Code != "OperationNotAllowed" || ae.Op != "restart VM web1" {
+		t.Errorf("%v %+v", err, ae)
+	}
+}
+
+func TestRunCommand(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	var got armcompute.RunCommandInput
+	msg := "Enable succeeded: \n[stdout]\nsshd is running\nPort 22\n\n[stderr]\nwarning: x\n"
+	w.compute.VirtualMachinesServer.BeginRunCommand = func(_ context.Context, _, _ string, in armcompute.RunCommandInput, _ *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
+		got = in
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
+			Value: []*armcompute.InstanceViewStatus{{Code: ptr("ProvisioningState/succeeded"), Level: ptr(armcompute.StatusLevelTypesInfo), DisplayStatus: ptr("Provisioning succeeded"), Message: &msg}},
+		}}, nil)
+		return
+	}
+	res, err := p.RunCommand(context.Background(), vmName, "pgrep -a sshd\ngrep ^Port /etc/ssh/sshd_config", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.CommandID != "RunShellScript" || len(got.Script) != 2 || *got.Script[1] != "grep ^Port /etc/ssh/sshd_config" {
+		t.Errorf("input %+v", got)
+	}
+	if res.ExitCode != 0 || res.Stdout != "sshd is running\nPort 22\n" || res.Stderr != "warning: x\n" {
+		t.Errorf("%+v", res)
+	}
+}
+
+func TestParseRunOutput(t *testing.T) {
+	cases := []struct {
+		msg            string
+		failed         bool
+		code           int
+		stdout, stderr string
+	}{
+		{"Enable succeeded: \n[stdout]\n\n[stderr]\n", false, 0, "", ""},
+		{"Enable succeeded: \n[stdout]\nhello\n\n[stderr]\n", false, 0, "hello\n", ""},
+		{"Enable failed: failed to execute command: command terminated with exit status=127\n[stdout]\n\n[stderr]\n/bin/sh: 1: foo: not found\n", false, 127, "", "/bin/sh: 1: foo: not found\n"},
+		{"Enable failed: \n[stdout]\npartial\n\n[stderr]\n", true, 1, "partial\n", ""},
+	}
+	for _, c := range cases {
+		r := parseRunOutput(c.msg, c.failed)
+		if r.ExitCode != c.code || r.Stdout != c.stdout || r.Stderr != c.stderr {
+			t.Errorf("%q: %+v", c.msg, r)
+		}
+	}
+}
+
+// extensionPUT returns the wire body of the last VMAccess PUT.
+func extensionPUT(t *testing.T, w *world, instance string) map[string]any {
+	t.Helper()
+	body := w.bodies[vmID+"/extensions/"+instance]
+	if body == nil {
+		t.Fatalf("no PUT to extension %s; saw %v", instance, keys(w.bodies))
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestVMAccessPayloads(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	var calls []armcompute.VirtualMachineExtension
+	var names []string
+	w.compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, group, vm, name string, ext armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		if group != rg || vm != vmName {
+			t.Errorf("extension on %s/%s", group, vm)
+		}
+		calls, names = append(calls, ext), append(names, name)
+		resp.AddNonTerminalResponse(http.StatusCreated, nil)
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse{}, nil)
+		return
+	}
+	ctx := context.Background()
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv3N6c2ncR8eF0ly2zY1s9X8bC3bF6Yk0h6nA3v2mQx alice@laptop"
+	if err := p.ResetUser(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ResetUser(ctx, vmName, "bob", "", key+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ResetSSH(ctx, vmName); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 3 {
+		t.Fatalf("calls %d", len(calls))
+	}
+	for i, c := range calls {
+		pr := c.Properties
+		if names[i] != "enablevmaccess" || *c.Location != "westeurope" || *pr.Publisher != "Microsoft.OSTCExtensions" || *pr.Type != "VMAccessForLinux" ||
+			*pr.TypeHandlerVersion != "1.5" || !*pr.AutoUpgradeMinorVersion {
+			t.Errorf("call %d: %s %+v", i, names[i], pr)
+		}
+		// Public settings: present and empty — never a secret.
+		if s, ok := pr.Settings.(map[string]any); !ok || len(s) != 0 {
+			t.Errorf("call %d: public settings %#v", i, pr.Settings)
+		}
+	}
+	want := []map[string]any{
+		{"username": "alice", "password": "S3cret!pass"},
+		{"username": "bob", "ssh_key": key},
+		{"reset_ssh": true},
+	}
+	for i, c := range calls {
+		got, _ := c.Properties.ProtectedSettings.(map[string]any)
+		if len(got) != len(want[i]) {
+			t.Errorf("call %d: protected settings %#v, want %#v", i, got, want[i])
+		}
+		for k, v := range want[i] {
+			if got[k] != v {
+				t.Errorf("call %d: protected %s = %#v, want %#v", i, k, got[k], v)
+			}
+		}
+	}
+	// On the wire: the password appears only under protectedSettings.
+	doc := extensionPUT(t, w, "enablevmaccess")
+	props := doc["properties"].(map[string]any)
+	if _, ok := props["settings"].(map[string]any); !ok {
+		t.Errorf("settings missing on the wire: %v", props)
+	}
+	if err := p.ResetUser(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
+		t.Fatal(err)
+	}
+	raw := string(w.bodies[vmID+"/extensions/enablevmaccess"])
+	if strings.Count(raw, "S3cret!pass") != 1 {
+		t.Errorf("password not exactly once: %s", raw)
+	}
+	doc = extensionPUT(t, w, "enablevmaccess")
+	props = doc["properties"].(map[string]any)
+	settings, _ := json.Marshal(props["settings"])
+	protected, _ := json.Marshal(props["protectedSettings"])
+	if string(settings) != "{}" || !strings.Contains(string(protected), "S3cret!pass") {
+		t.Errorf("settings %s protected %s", settings, protected)
+	}
+
+	if err := p.ResetUser(ctx, vmName, "carol", "", ""); err == nil {
+		t.Error("ResetUser with neither password nor key")
+	}
+}
+
+func TestVMAccessReusesInstance(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	vm := must[armcompute.VirtualMachine](t, vmJSON(scenario{}))
+	vm.Resources = []*armcompute.VirtualMachineExtension{{Name: ptr("VMAccessForLinux"), Properties: &armcompute.VirtualMachineExtensionProperties{
+		Publisher: ptr(VMAccessPublisher), Type: ptr(VMAccessType)}}}
+	w.compute.VirtualMachinesServer.Get = func(context.Context, string, string, *armcompute.VirtualMachinesClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachinesClientGetResponse], errResp azfake.ErrorResponder) {
+		resp.SetResponse(http.StatusOK, armcompute.VirtualMachinesClientGetResponse{VirtualMachine: vm}, nil)
+		return
+	}
+	var name string
+	w.compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, _, _, n string, _ armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		name = n
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse{}, nil)
+		return
+	}
+	if err := p.ResetSSH(context.Background(), vmName); err != nil || name != "VMAccessForLinux" {
+		t.Errorf("%v, instance %q", err, name)
+	}
+}
+
+func TestNSGRules(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	var got armnetwork.SecurityRule
+	var where []string
+	w.network.SecurityRulesServer.BeginCreateOrUpdate = func(_ context.Context, group, nsg, name string, r armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		got, where = r, append(where, group+"/"+nsg+"/"+name)
+		resp.AddNonTerminalResponse(http.StatusCreated, nil)
+		resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientCreateOrUpdateResponse{}, nil)
+		return
+	}
+	w.network.SecurityRulesServer.BeginDelete = func(_ context.Context, group, nsg, name string, _ *armnetwork.SecurityRulesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientDeleteResponse], errResp azfake.ErrorResponder) {
+		where = append(where, "delete "+group+"/"+nsg+"/"+name)
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientDeleteResponse{}, nil)
+		return
+	}
+	rule := cloud.SecurityRule{Name: "Allow-SSH-from-198-51-100-7", Priority: 100, Direction: cloud.Inbound, Access: cloud.Allow, Protocol: "Tcp",
+		SourceAddressPrefixes: []string{"198.51.100.7/32"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22", "2222"}}
+	ctx := context.Background()
+	if err := p.SetNSGRule(ctx, snsgID, rule); err != nil {
+		t.Fatal(err)
+	}
+	pr := got.Properties
+	if *pr.Priority != 100 || *pr.Access != armnetwork.SecurityRuleAccessAllow || *pr.Direction != armnetwork.SecurityRuleDirectionInbound || *pr.Protocol != armnetwork.SecurityRuleProtocolTCP ||
+		*pr.SourceAddressPrefix != "198.51.100.7/32" || pr.SourceAddressPrefixes != nil || *pr.SourcePortRange != "*" ||
+		pr.DestinationPortRange != nil || len(pr.DestinationPortRanges) != 2 || *pr.DestinationPortRanges[1] != "2222" {
+		t.Errorf("rule %+v", pr)
+	}
+	if err := p.RemoveNSGRule(ctx, "web1-nsg", rule.Name); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(where, ",") != "net-rg/web-subnet-nsg/Allow-SSH-from-198-51-100-7,delete rg/web1-nsg/Allow-SSH-from-198-51-100-7" {
+		t.Errorf("calls %v", where)
+	}
+}
+
+func TestGetVMAndProviderMethods(t *testing.T) {
+	p, _ := newWorld(t, scenario{})
+	ctx := context.Background()
+	v, err := p.GetVM(ctx, vmName)
+	if err != nil || v.Name != vmName || v.PublicIP != "20.50.60.70" || v.PrivateIP != "10.0.0.4" || !v.AgentReady {
+		t.Errorf("%+v %v", v, err)
+	}
+	h, err := p.Health(ctx, vmName)
+	if err != nil || h.State != cloud.HealthAvailable || h.Reason != "Customer Initiated" {
+		t.Errorf("%+v %v", h, err)
+	}
+	e, err := p.EffectiveNSGs(ctx, vmName)
+	if err != nil || len(e.NIC.Rules) != 1 || e.NIC.Rules[0].DestinationPortRanges[0] != "22-22" || e.NIC.Rules[0].Protocol != "Tcp" {
+		t.Errorf("%+v %v", e, err)
+	}
+	routes, err := p.EffectiveRoutes(ctx, vmName)
+	if err != nil || len(routes) != 2 || routes[1].AddressPrefix != "0.0.0.0/0" || routes[1].Source != "Default" {
+		t.Errorf("%+v %v", routes, err)
+	}
+}

@@ -1,0 +1,158 @@
+package bootlog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sshdoctor/sshdoctor/internal/findings"
+)
+
+// Schema names the JSON document of `sshdoctor bootlog analyze --output
+// json` (docs/bootlog.md); fields are only added within v1.
+const Schema = "sshdoctor.bootlog/v1"
+
+// ExitCode is the command's exit status for the report: 0 when the last boot
+// is healthy, 1 when a problem was found.
+func (r *Report) ExitCode() int {
+	if r.Healthy {
+		return 0
+	}
+	return 1
+}
+
+type jsonDoc struct {
+	Schema    string `json:"schema"`
+	ExitCode  int    `json:"exit_code"`
+	RootCause string `json:"root_cause,omitempty"`
+	*Report
+}
+
+// JSON writes the report as one indented JSON document.
+func JSON(w io.Writer, r *Report) error {
+	doc := jsonDoc{Schema: Schema, ExitCode: r.ExitCode(), Report: r}
+	if r.RootCause != nil {
+		doc.RootCause = r.RootCause.ID
+	}
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	if r.NextSteps == nil {
+		r.NextSteps = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+const (
+	green  = "\x1b[32m"
+	red    = "\x1b[31m"
+	yellow = "\x1b[33m"
+	dim    = "\x1b[2m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+type style bool
+
+func (s style) paint(code, text string) string {
+	if !s {
+		return text
+	}
+	return code + text + reset
+}
+
+func (s style) sev(sev findings.Severity) string {
+	switch sev {
+	case findings.Error:
+		return s.paint(red, "✗")
+	case findings.Warning:
+		return s.paint(yellow, "!")
+	}
+	return s.paint(green, "✓")
+}
+
+// Text writes the verdict first, then the last boot's progress, each finding
+// with its evidence, effect and fix, and the next steps. color adds ANSI
+// colours (for a terminal).
+func Text(w io.Writer, r *Report, color bool) error {
+	s := style(color)
+	var b strings.Builder
+	mark := s.paint(bold+green, "✓")
+	if !r.Healthy {
+		mark = s.paint(bold+red, "✗")
+	}
+	fmt.Fprintf(&b, "%s %s\n", mark, r.Verdict)
+	lb := r.LastBoot
+	if r.Lines > 0 {
+		fmt.Fprintf(&b, "  %s\n", s.paint(dim, fmt.Sprintf("%d lines, %s; the last boot is lines %d-%d (starts at %s)",
+			r.Lines, plural(r.Boots, "boot"), lb.StartLine, lb.EndLine, startedBy(lb))))
+		fmt.Fprintf(&b, "  %s\n", s.paint(dim, progress(lb)))
+	}
+	if r.TruncatedLines > 0 {
+		fmt.Fprintf(&b, "  %s\n", s.paint(dim, fmt.Sprintf("%s longer than %d KiB analysed in part", plural(r.TruncatedLines, "line"), MaxLine>>10)))
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "\n%s %s  %s\n", s.sev(f.Severity), s.paint(bold, f.ID), f.Summary)
+		for _, e := range f.Evidence {
+			fmt.Fprintf(&b, "    %s\n", s.paint(dim, e))
+		}
+		if f.MoreLines > 0 {
+			fmt.Fprintf(&b, "    %s\n", s.paint(dim, fmt.Sprintf("… and %s more", plural(f.MoreLines, "line"))))
+		}
+		if f.ID != idOK {
+			fmt.Fprintf(&b, "    effect: %s\n", f.Effect)
+			fmt.Fprintf(&b, "    fix:    %s\n", f.Remediation)
+		}
+	}
+	if len(r.NextSteps) > 0 {
+		b.WriteString("\nNext steps:\n")
+		for i, n := range r.NextSteps {
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func startedBy(lb Boot) string {
+	switch lb.StartedBy {
+	case "kernel":
+		if lb.Kernel != "" {
+			return "the kernel banner, Linux " + lb.Kernel
+		}
+		return "the kernel banner"
+	case "boot_loader":
+		return "firmware/boot-loader output"
+	}
+	return "the beginning of the log"
+}
+
+func progress(lb Boot) string {
+	at := func(ok bool, line int) string {
+		if !ok {
+			return "no"
+		}
+		return fmt.Sprintf("line %d", line)
+	}
+	sshd := strings.ReplaceAll(lb.SSHD, "_", " ")
+	if lb.SSHD == "not_seen" {
+		sshd = "not seen in the log"
+	}
+	if lb.SSHDListeningLine > 0 && lb.SSHD == "running" {
+		sshd = fmt.Sprintf("listening (line %d)", lb.SSHDListeningLine)
+	} else if lb.SSHDStartedLine > 0 && lb.SSHD == "running" {
+		sshd = fmt.Sprintf("started (line %d)", lb.SSHDStartedLine)
+	}
+	return fmt.Sprintf("multi-user: %s · login prompt: %s · sshd: %s",
+		at(lb.ReachedMultiUser, lb.MultiUserLine), at(lb.LoginPrompt, lb.LoginPromptLine), sshd)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

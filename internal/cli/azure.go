@@ -1,0 +1,440 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/azure"
+	"github.com/sshdoctor/sshdoctor/internal/findings"
+)
+
+// AzureSchema names the JSON document of `sshdoctor azure check`.
+const AzureSchema = "sshdoctor.azure.check/v1"
+
+// AzureOptions are the inputs of `sshdoctor azure …`.
+type AzureOptions struct {
+	IO *IOStreams
+
+	Subscription  string
+	ResourceGroup string
+	VM            string
+	SourceIP      string
+	Port          int
+	Output        string
+	Yes           bool
+	// reset-user
+	Username      string
+	PasswordStdin bool
+	SSHKey        string
+	SSHKeyFile    string
+
+	// NewProvider signs in and builds the Azure client.
+	NewProvider func(ctx context.Context, o *AzureOptions) (*azure.Provider, error)
+}
+
+// NewCmdAzure builds `sshdoctor azure` and its subcommands.
+func NewCmdAzure(ios *IOStreams) *cobra.Command { return newCmdAzure(ios, azureProvider) }
+
+// newCmdAzure takes the provider constructor, which tests replace with
+// one over the SDK's fakes.
+func newCmdAzure(ios *IOStreams, newProvider func(context.Context, *AzureOptions) (*azure.Provider, error)) *cobra.Command {
+	o := &AzureOptions{IO: ios, NewProvider: newProvider, Port: 22}
+	cmd := &cobra.Command{
+		Use:   "azure",
+		Short: "Diagnose and fix an Azure VM from the control plane: power, health, boot log, NSGs, routes",
+		Long: `Ask Azure Resource Manager what stops SSH to a VM — power and provisioning
+state, VM agent, Resource Health, boot diagnostics, public IP, the effective
+NSGs for your connection and the route the replies take — and act on it:
+start, restart, redeploy, reset sshd's configuration or a user's credentials
+(VMAccessForLinux), open the NSG for your address.
+
+Signs in like the az CLI (DefaultAzureCredential: environment, workload or
+managed identity, az login). The subscription comes from --subscription or
+AZURE_SUBSCRIPTION_ID. See docs/azure.md.`,
+		Example: `  sshdoctor azure check -g web-rg -n web1 --source-ip 198.51.100.7
+  sshdoctor azure nsg allow-ssh -g web-rg -n web1 --source-ip 198.51.100.7
+  sshdoctor azure restart -g web-rg -n web1
+  sshdoctor azure reset-user -g web-rg -n web1 --username azureuser --ssh-key-file ~/.ssh/id_ed25519.pub`,
+	}
+	vmFlags := func(c *cobra.Command) {
+		f := c.Flags()
+		f.StringVarP(&o.ResourceGroup, "resource-group", "g", "", "the VM's resource group (required)")
+		f.StringVarP(&o.VM, "name", "n", "", "the VM's name (required)")
+		f.StringVar(&o.Subscription, "subscription", "", "subscription ID (default $AZURE_SUBSCRIPTION_ID)")
+	}
+	// run validates the flags (common ones, then the command's own with
+	// validate, when not nil) before signing in, then runs f.
+	run := func(validate func() error, f func(ctx context.Context, o *AzureOptions, p *azure.Provider) error) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, _ []string) error {
+			if o.Subscription == "" {
+				o.Subscription = os.Getenv("AZURE_SUBSCRIPTION_ID")
+			}
+			switch {
+			case o.Subscription == "":
+				return usagef("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID (see `az account show --query id`)")
+			case o.ResourceGroup == "" || o.VM == "":
+				return usagef("%s needs -g RESOURCE_GROUP and -n VM", c.CommandPath())
+			case o.Port < 1 || o.Port > 65535:
+				return usagef("--port %d is out of range 1-65535", o.Port)
+			}
+			if validate != nil {
+				if err := validate(); err != nil {
+					return err
+				}
+			}
+			ctx := c.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			p, err := o.NewProvider(ctx, o)
+			if err != nil {
+				return err
+			}
+			return azureFailure(o, f(ctx, o, p))
+		}
+	}
+
+	check := &cobra.Command{
+		Use:   "check -g RG -n VM",
+		Short: "Find what on Azure's side stops SSH to the VM (read-only)",
+		Long: `Reads the VM (power, provisioning, agent), Resource Health, the boot-diagnostics
+serial log, NIC and public IP, evaluates the effective NSGs for TCP from
+--source-ip to the VM's private address on --port, and finds the effective
+route the replies take. Changes nothing.
+
+--source-ip auto (the default) evaluates an arbitrary Internet address
+(203.0.113.1, a documentation address), so it answers "is SSH open to the
+Internet?"; when only some sources are allowed it lists them. Azure cannot
+tell sshdoctor your public address and sshdoctor asks no third party: pass
+--source-ip with your address to check yours.
+
+Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
+		Args: cobra.NoArgs,
+		RunE: run(func() error {
+			if o.Output != "text" && o.Output != "json" {
+				return usagef("--output must be text or json, not %q", o.Output)
+			}
+			if _, _, err := azure.ParseSource(o.SourceIP); err != nil {
+				return &UsageError{err}
+			}
+			return nil
+		}, func(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
+			return printAzureCheck(o, azure.Check(ctx, p, o.VM, o.SourceIP, o.Port))
+		}),
+	}
+	vmFlags(check)
+	check.Flags().StringVar(&o.SourceIP, "source-ip", "auto", "your public IP address as Azure sees it, or auto (an arbitrary Internet address)")
+	check.Flags().IntVarP(&o.Port, "port", "p", 22, "sshd's port")
+	check.Flags().StringVar(&o.Output, "output", "text", "output format: text or json")
+
+	action := func(use, short, question string, f func(p *azure.Provider, ctx context.Context, vm string) error, done string) *cobra.Command {
+		c := &cobra.Command{
+			Use: use + " -g RG -n VM", Short: short, Args: cobra.NoArgs,
+			RunE: run(nil, func(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
+				if err := confirm(o, fmt.Sprintf(question, o.ResourceGroup+"/"+o.VM)); err != nil {
+					return err
+				}
+				fmt.Fprintf(o.IO.Err, "%s %s/%s …\n", use, o.ResourceGroup, o.VM)
+				if err := f(p, ctx, o.VM); err != nil {
+					return err
+				}
+				fmt.Fprintf(o.IO.Out, "%s/%s: %s\nNext: sshdoctor azure check -g %s -n %s, then try SSH again.\n", o.ResourceGroup, o.VM, done, o.ResourceGroup, o.VM)
+				return nil
+			}),
+		}
+		vmFlags(c)
+		c.Flags().BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+		return c
+	}
+	start := action("start", "Start a stopped or deallocated VM", "Start VM %s?", (*azure.Provider).Start, "started")
+	restart := action("restart", "Restart the VM (the guest reboots)", "Restart VM %s? The guest reboots and open sessions end.", (*azure.Provider).Restart, "restarted")
+	resetSSH := action("reset-ssh", "Reset sshd's configuration to the image default and restart sshd (VMAccessForLinux reset_ssh)",
+		"Reset the SSH configuration of VM %s? sshd_config is replaced by the image default and sshd restarts.", (*azure.Provider).ResetSSH, "SSH configuration reset")
+
+	redeploy := &cobra.Command{
+		Use:   "redeploy -g RG -n VM --yes",
+		Short: "Move the VM to a new Azure host (destructive: temporary disk wiped, dynamic IP changes)",
+		Args:  cobra.NoArgs,
+		RunE: run(func() error {
+			fmt.Fprintf(o.IO.Err, "Redeploy moves %s/%s to a new host: the VM restarts, everything on the temporary disk (/dev/sdb, /mnt) is LOST, and a dynamic public or private IP address CHANGES. The OS and data disks are kept.\n", o.ResourceGroup, o.VM)
+			if !o.Yes {
+				return usagef("redeploy is destructive: pass --yes to confirm; nothing was changed")
+			}
+			return nil
+		}, func(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
+			if err := p.Redeploy(ctx, o.VM); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.IO.Out, "%s/%s: redeployed. Its address may have changed: sshdoctor azure check -g %s -n %s shows the new one.\n", o.ResourceGroup, o.VM, o.ResourceGroup, o.VM)
+			return nil
+		}),
+	}
+	vmFlags(redeploy)
+	redeploy.Flags().BoolVar(&o.Yes, "yes", false, "confirm: the temporary disk is lost and a dynamic IP changes")
+
+	var password, key string
+	resetUser := &cobra.Command{
+		Use:   "reset-user -g RG -n VM --username U [--password-stdin] [--ssh-key-file F]",
+		Short: "Set a user's password and/or add an SSH key; creates a sudo user if missing (VMAccessForLinux)",
+		Long: `Runs the VMAccessForLinux extension as az vm user update does. The password
+(read from standard input, never from the command line) and the key travel
+only in the extension's protected settings, which Azure encrypts.`,
+		Args: cobra.NoArgs,
+		RunE: run(func() (err error) {
+			password, key, err = resetUserInputs(o)
+			return err
+		}, func(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
+			if err := confirm(o, fmt.Sprintf("Reset user %s on VM %s/%s?", o.Username, o.ResourceGroup, o.VM)); err != nil {
+				return err
+			}
+			if err := p.ResetUser(ctx, o.VM, o.Username, password, key); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.IO.Out, "%s/%s: user %s reset.\nNext: sshdoctor check %s@HOST\n", o.ResourceGroup, o.VM, o.Username, o.Username)
+			return nil
+		}),
+	}
+	vmFlags(resetUser)
+	resetUser.Flags().StringVar(&o.Username, "username", "", "the user to reset or create (required)")
+	resetUser.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the new password from the first line of standard input")
+	resetUser.Flags().StringVar(&o.SSHKey, "ssh-key", "", "an OpenSSH public key (one line) to add")
+	resetUser.Flags().StringVar(&o.SSHKeyFile, "ssh-key-file", "", "file holding the OpenSSH public key to add")
+	resetUser.Flags().BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+
+	nsg := &cobra.Command{Use: "nsg", Short: "Change the VM's network security groups"}
+	allow := &cobra.Command{
+		Use:   "allow-ssh -g RG -n VM --source-ip IP",
+		Short: "Add the narrowest NSG rule(s) that let --source-ip reach sshd's port",
+		Long: `Evaluates the VM's NSGs for TCP from --source-ip to --port and, where a rule
+denies it, adds an Allow rule for exactly that source address and port, at a
+priority that beats the deciding deny rule — in the subnet NSG, the NIC NSG,
+or both. Shows the rules (and the equivalent az commands) first.`,
+		Args: cobra.NoArgs,
+		RunE: run(func() error {
+			if _, auto, err := azure.ParseSource(o.SourceIP); err != nil || auto {
+				return usagef("allow-ssh needs --source-ip with your public IP address (not auto): sshdoctor opens the NSG to one address only")
+			}
+			return nil
+		}, allowSSH),
+	}
+	vmFlags(allow)
+	allow.Flags().StringVar(&o.SourceIP, "source-ip", "", "the address to allow: your public IP as Azure sees it (required)")
+	allow.Flags().IntVarP(&o.Port, "port", "p", 22, "sshd's port")
+	allow.Flags().BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+	nsg.AddCommand(allow)
+
+	cmd.AddCommand(check, start, restart, redeploy, resetSSH, resetUser, nsg)
+	return cmd
+}
+
+// azureProvider signs in with DefaultAzureCredential and checks the
+// sign-in once, so that "not logged in" is one clear line, not a finding
+// per call.
+func azureProvider(ctx context.Context, o *AzureOptions) (*azure.Provider, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, usagef("Azure sign-in: %v", err)
+	}
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}}); err != nil {
+		return nil, usagef("cannot sign in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use a managed identity); %s", oneLine(err.Error()))
+	}
+	return azure.New(o.Subscription, o.ResourceGroup, cred, nil)
+}
+
+// azureFailure reports a refused or failed Azure call as a diagnosed
+// problem (exit 1) with what to do, not as an internal error.
+func azureFailure(o *AzureOptions, err error) error {
+	var ae *azure.Error
+	if !errors.As(err, &ae) || ae.Status == 0 {
+		return err
+	}
+	fmt.Fprintf(o.IO.Err, "sshdoctor: %s\n", ae)
+	switch {
+	case ae.Forbidden():
+		fmt.Fprintf(o.IO.Err, "You need %s on %s (or sign in as another identity: az login).\n", ae.Action, ae.Resource)
+	case ae.NotFound():
+		fmt.Fprintf(o.IO.Err, "Check the names: az vm list -g %s -o table; az account show.\n", o.ResourceGroup)
+	}
+	return &ExitError{Code: ExitProblem}
+}
+
+// confirm asks on stderr and reads the answer from stdin, unless --yes.
+func confirm(o *AzureOptions, question string) error {
+	if o.Yes {
+		return nil
+	}
+	fmt.Fprintf(o.IO.Err, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(o.IO.In).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return usagef("not confirmed; nothing was changed (pass --yes to skip the question)")
+}
+
+// resetUserInputs validates reset-user's user name, password and key.
+func resetUserInputs(o *AzureOptions) (password, key string, err error) {
+	if !validUserName(o.Username) {
+		return "", "", usagef("--username %q is not a valid user name", o.Username)
+	}
+	if o.PasswordStdin {
+		line, err := bufio.NewReader(o.IO.In).ReadString('\n')
+		password = strings.TrimRight(line, "\r\n")
+		if password == "" {
+			return "", "", usagef("--password-stdin: no password on standard input (%v)", err)
+		}
+		// The answer to the confirmation follows the password line, so
+		// scripted use needs --yes.
+		if !o.Yes {
+			return "", "", usagef("--password-stdin needs --yes: standard input holds the password, not an answer")
+		}
+	}
+	key = o.SSHKey
+	if o.SSHKeyFile != "" {
+		path, err := expandPath(o.SSHKeyFile)
+		if err != nil {
+			return "", "", usagef("--ssh-key-file: %v", err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", "", usagef("--ssh-key-file: %v", err)
+		}
+		key = strings.TrimSpace(string(data))
+	}
+	if key != "" {
+		if strings.Contains(key, "PRIVATE KEY") {
+			return "", "", usagef("that is a private key: give the public half (.pub)")
+		}
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err != nil || strings.Count(key, "\n") > 0 {
+			return "", "", usagef("not one OpenSSH public key: %.40q", key)
+		}
+	}
+	if password == "" && key == "" {
+		return "", "", usagef("reset-user needs --password-stdin, --ssh-key or --ssh-key-file")
+	}
+	return password, key, nil
+}
+
+func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
+	r := azure.EvaluateSSH(ctx, p, o.VM, o.SourceIP, o.Port)
+	if len(r.Problems) > 0 {
+		if pr := r.Problems[0]; pr.ARM != nil {
+			return pr.ARM
+		}
+		return errors.New(r.Problems[0].Message)
+	}
+	if r.Verdict == nil {
+		return fmt.Errorf("the NSGs of %s/%s could not be evaluated", o.ResourceGroup, o.VM)
+	}
+	if r.Verdict.Allowed {
+		fmt.Fprintf(o.IO.Out, "%s is already allowed (%s); nothing to do.\n", r.Flow, r.Verdict)
+		return nil
+	}
+	if len(r.Suggestions) == 0 {
+		return fmt.Errorf("%s is %s, and no free priority beats that rule: delete or renumber it first", r.Flow, r.Verdict)
+	}
+	fmt.Fprintf(o.IO.Out, "%s is %s. To allow it:\n", r.Flow, r.Verdict)
+	for _, s := range r.Suggestions {
+		fmt.Fprintf(o.IO.Out, "  + %s NSG %s: %s, priority %d, %s TCP from %s to port %s\n    (%s)\n", s.Level, s.NSG, s.Rule.Name, s.Rule.Priority, s.Rule.Access,
+			strings.Join(s.Rule.SourceAddressPrefixes, ","), strings.Join(s.Rule.DestinationPortRanges, ","), s.AzCommand(o.ResourceGroup))
+	}
+	if err := confirm(o, "Add these rules?"); err != nil {
+		return err
+	}
+	for _, s := range r.Suggestions {
+		if err := p.SetNSGRule(ctx, s.NSGID, s.Rule); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.IO.Out, "added %s to %s\n", s.Rule.Name, s.NSG)
+	}
+	after := azure.EvaluateSSH(ctx, p, o.VM, o.SourceIP, o.Port)
+	if after.Verdict != nil && after.Verdict.Allowed {
+		fmt.Fprintf(o.IO.Out, "Now %s.\n", after.Verdict)
+	} else {
+		fmt.Fprintln(o.IO.Out, "Azure does not show the new rules in effect yet; run `sshdoctor azure check` again in a minute.")
+	}
+	return nil
+}
+
+var statusMark = map[azure.Status]string{azure.StatusOK: "✓", azure.StatusFail: "✗", azure.StatusWarn: "!", azure.StatusSkip: "-"}
+
+func printAzureCheck(o *AzureOptions, r *azure.Report) error {
+	code := ExitOK
+	if !r.OK {
+		code = ExitProblem
+	}
+	var err error
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(struct {
+			Schema   string `json:"schema"`
+			ExitCode int    `json:"exit_code"`
+			*azure.Report
+		}{AzureSchema, code, r})
+	} else {
+		err = azureText(o, r)
+	}
+	if err != nil {
+		return err
+	}
+	if code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func azureText(o *AzureOptions, r *azure.Report) error {
+	var b strings.Builder
+	t := r.Target
+	src := t.SourceIP
+	if t.SourceAuto {
+		src = "the Internet (" + t.SourceIP + ", --source-ip auto)"
+	}
+	fmt.Fprintf(&b, "sshdoctor azure check %s/%s, TCP %d from %s  (subscription %s)\n", t.ResourceGroup, t.VM, t.Port, src, t.Subscription)
+	for _, s := range r.Steps {
+		fmt.Fprintf(&b, " %s %-8s %s\n", statusMark[s.Status], s.Name, s.Summary)
+	}
+	var root *findings.Finding
+	for i, f := range r.Findings {
+		if f.Severity == findings.Error {
+			root = &r.Findings[i]
+			break
+		}
+	}
+	b.WriteString("\n")
+	if root == nil {
+		b.WriteString("Diagnosis: Azure shows nothing that stops SSH.\n")
+	} else {
+		fmt.Fprintf(&b, "Diagnosis: %s\n  [%s]\n", root.Summary, root.ID)
+		for _, e := range root.Evidence {
+			fmt.Fprintf(&b, "  · %s\n", e)
+		}
+		fmt.Fprintf(&b, "Fix: %s\n", root.Remediation)
+	}
+	var others []findings.Finding
+	for _, f := range r.Findings {
+		if root == nil || f.ID != root.ID {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
+		b.WriteString("\nAlso found:\n")
+		for _, f := range others {
+			mark := map[findings.Severity]string{findings.Error: "✗", findings.Warning: "!", findings.Info: "i"}[f.Severity]
+			fmt.Fprintf(&b, "  %s %s [%s]\n    → %s\n", mark, f.Summary, f.ID, f.Remediation)
+		}
+	}
+	_, err := fmt.Fprint(o.IO.Out, b.String())
+	return err
+}

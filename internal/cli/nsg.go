@@ -1,0 +1,689 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/netpolicy"
+)
+
+// NSGVerifyOptions are the inputs of `sshdoctor nsg verify`.
+type NSGVerifyOptions struct {
+	IO *IOStreams
+
+	NSGFile       string // NIC NSG, or effective rules (both levels)
+	SubnetNSGFile string
+	From, To      string
+	Port          int
+	SourcePort    int
+	Protocol      string
+	Direction     string
+	VNet          []string
+	NICASGs       []string // ASGs the destination's NIC (--to) is a member of
+	SourceASGs    []string // ASGs the source's NIC (--from) is a member of
+	Output        string
+}
+
+// NewCmdNSG builds `sshdoctor nsg`.
+func NewCmdNSG(ios *IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "nsg",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Short:         "Evaluate Azure network security groups offline, from JSON files",
+		Long: `Evaluate Azure network security groups (NSGs) the way Azure does, offline,
+from the JSON you already have: ARM JSON, 'az network nsg show', 'az network nsg
+rule list', or a NIC's effective rules ('az network nic list-effective-nsg').
+See docs/netpolicy.md.`,
+	}
+	o := &NSGVerifyOptions{IO: ios}
+	verify := &cobra.Command{
+		Use:   "verify --nsg FILE [--subnet-nsg FILE] --from IP --to IP [flags]",
+		Short: "Would this flow reach the VM? Which rule decides, and the smallest fix",
+		Long: `Verify evaluates one flow against a NIC's NSGs: inbound traffic must pass the
+subnet's NSG and then the NIC's, outbound the NIC's and then the subnet's; in
+each, rules of the flow's direction in ascending priority, first match wins,
+Azure's default rules last. It prints the verdict (Allowed or Denied), the
+deciding NSG and rule, every rule looked at, and when denied the smallest rule
+that lets the flow through, as an 'az network nsg rule create' command.
+
+--nsg is the NIC's NSG, or effective security rules, which hold both levels and
+the VirtualNetwork tag's addresses (then --subnet-nsg is not needed). The
+VirtualNetwork tag stands for --vnet, else the prefixes the file lists, else
+Azure's default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (with a warning).
+
+Exit status: 0 allowed, 1 denied, 2 bad input.`,
+		Example: `  az network nic list-effective-nsg -g rg -n vm1-nic > eff.json
+  sshdoctor nsg verify --nsg eff.json --from 203.0.113.5 --to 10.1.0.4
+
+  az network nsg show -g rg -n vm1-nsg > nic.json
+  az network nsg show -g rg -n snet-nsg > subnet.json
+  sshdoctor nsg verify --nsg nic.json --subnet-nsg subnet.json --vnet 10.1.0.0/16 \
+      --from 203.0.113.5 --to 10.1.0.4 --port 22 --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return nsgVerifyRun(o) },
+	}
+	f := verify.Flags()
+	f.StringVar(&o.NSGFile, "nsg", "", "the NIC's NSG (ARM JSON, az network nsg show, az network nsg rule list) or its effective rules (az network nic list-effective-nsg)")
+	f.StringVar(&o.SubnetNSGFile, "subnet-nsg", "", "the subnet's NSG (ARM JSON, az network nsg show, az network nsg rule list)")
+	f.StringVar(&o.From, "from", "", "source address of the flow (for SSH: the client, as the VM sees it)")
+	f.StringVar(&o.To, "to", "", "destination address of the flow (for SSH: the VM's private address)")
+	f.IntVar(&o.Port, "port", 22, "destination port")
+	f.IntVar(&o.SourcePort, "source-port", 50000, "source port (clients pick an ephemeral one; matters only for rules that restrict source ports)")
+	f.StringVar(&o.Protocol, "protocol", "tcp", "tcp, udp, icmp, esp or ah")
+	f.StringVar(&o.Direction, "direction", "inbound", "inbound (to the VM) or outbound (from it)")
+	f.StringSliceVar(&o.VNet, "vnet", nil, "the virtual network's address space, for the VirtualNetwork tag (repeatable, or comma-separated)")
+	f.StringArrayVar(&o.NICASGs, "nic-asg", nil, "an application security group the destination's (--to) NIC is a member of: resource ID or name (repeatable)")
+	f.StringArrayVar(&o.SourceASGs, "source-asg", nil, "an application security group the source's (--from) NIC is a member of: resource ID or name (repeatable)")
+	f.StringVar(&o.Output, "output", "text", "text or json")
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+// nsgVerifyJSON is `nsg verify --output json` (schema sshdoctor.nsg-verify/v1).
+type nsgVerifyJSON struct {
+	Schema           string                 `json:"schema"`
+	Verdict          string                 `json:"verdict"` // "Allowed" or "Denied"
+	Allowed          bool                   `json:"allowed"`
+	ExitCode         int                    `json:"exit_code"`
+	Flow             nsgFlowJSON            `json:"flow"`
+	DecidingNSG      string                 `json:"deciding_nsg"`
+	DecidingRule     string                 `json:"deciding_rule"`
+	DecidingPriority int                    `json:"deciding_priority"`
+	Trace            []nsgStepJSON          `json:"trace"`
+	Fix              []nsgFixJSON           `json:"fix"`
+	FixError         string                 `json:"fix_error,omitempty"`
+	Inputs           []nsgInputJSON         `json:"inputs"`
+	VNetPrefixes     []string               `json:"vnet_prefixes"`
+	VNetSource       string                 `json:"vnet_source"` // "flag", "file" or "assumed"
+	Unresolved       []netpolicy.Unresolved `json:"unresolved"`
+	Warnings         []string               `json:"warnings"`
+}
+
+type nsgFlowJSON struct {
+	Protocol        string   `json:"protocol"`
+	Source          string   `json:"source"`
+	SourcePort      int      `json:"source_port"`
+	Destination     string   `json:"destination"`
+	DestinationPort int      `json:"destination_port"`
+	Direction       string   `json:"direction"`
+	SourceASGs      []string `json:"source_asgs"`
+	DestinationASGs []string `json:"destination_asgs"`
+}
+
+type nsgStepJSON struct {
+	NSG      string       `json:"nsg"`
+	Rule     string       `json:"rule"`
+	Priority int          `json:"priority"`
+	Access   cloud.Access `json:"access"`
+	Matched  bool         `json:"matched"`
+	Decides  bool         `json:"decides"`
+	Summary  string       `json:"summary"`
+}
+
+type nsgFixJSON struct {
+	Level         string             `json:"level"`
+	NSG           string             `json:"nsg"`
+	ResourceGroup string             `json:"resource_group,omitempty"`
+	Rule          cloud.SecurityRule `json:"rule"`
+	Az            string             `json:"az"`
+}
+
+type nsgInputJSON struct {
+	Flag  string          `json:"flag"`
+	File  string          `json:"file"`
+	Shape netpolicy.Shape `json:"shape"`
+	NSGs  []string        `json:"nsgs"`
+}
+
+func nsgReadFile(flag, path string) (*netpolicy.ParsedNSG, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("%s: %v", flag, err)
+	}
+	p, err := netpolicy.ParseNSG(data)
+	if err != nil {
+		return nil, usagef("%s %s: %s", flag, path, strings.TrimPrefix(err.Error(), "netpolicy: "))
+	}
+	return p, nil
+}
+
+func nsgParseAddr(flag, s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, usagef("%s is required: an IP address", flag)
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, usagef("%s %q is not an IP address", flag, s)
+	}
+	return a.Unmap(), nil
+}
+
+func nsgVerifyRun(o *NSGVerifyOptions) error {
+	if o.Output != "text" && o.Output != "json" {
+		return usagef("--output must be text or json, not %q", o.Output)
+	}
+	if o.NSGFile == "" {
+		return usagef("--nsg is required: the NIC's NSG or its effective rules, as JSON")
+	}
+	src, err := nsgParseAddr("--from", o.From)
+	if err != nil {
+		return err
+	}
+	dst, err := nsgParseAddr("--to", o.To)
+	if err != nil {
+		return err
+	}
+	if src.Is4() != dst.Is4() {
+		return usagef("--from %s and --to %s are not of the same address family", src, dst)
+	}
+	var proto string
+	switch strings.ToLower(o.Protocol) {
+	case "tcp", "udp", "icmp", "esp", "ah":
+		proto = strings.ToUpper(o.Protocol[:1]) + strings.ToLower(o.Protocol[1:])
+	default:
+		return usagef("--protocol must be tcp, udp, icmp, esp or ah, not %q", o.Protocol)
+	}
+	var dir cloud.Direction
+	switch strings.ToLower(o.Direction) {
+	case "inbound", "in":
+		dir = cloud.Inbound
+	case "outbound", "out":
+		dir = cloud.Outbound
+	default:
+		return usagef("--direction must be inbound or outbound, not %q", o.Direction)
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return usagef("--port %d is out of range 0-65535", o.Port)
+	}
+	if o.SourcePort < 0 || o.SourcePort > 65535 {
+		return usagef("--source-port %d is out of range 0-65535", o.SourcePort)
+	}
+	for _, v := range o.VNet {
+		if _, err := netip.ParsePrefix(strings.TrimSpace(v)); err != nil {
+			if _, err := netip.ParseAddr(strings.TrimSpace(v)); err != nil {
+				return usagef("--vnet %q is not a CIDR", v)
+			}
+		}
+	}
+
+	doc := nsgVerifyJSON{Schema: "sshdoctor.nsg-verify/v1", Trace: []nsgStepJSON{}, Fix: []nsgFixJSON{}, Unresolved: []netpolicy.Unresolved{}, Warnings: []string{}}
+	warn := func(format string, a ...any) { doc.Warnings = append(doc.Warnings, fmt.Sprintf(format, a...)) }
+
+	nicDoc, err := nsgReadFile("--nsg", o.NSGFile)
+	if err != nil {
+		return err
+	}
+	e := nicDoc.EffectiveNSGs()
+	e = &cloud.EffectiveNSGs{Subnet: e.Subnet, NIC: e.NIC, VNetPrefixes: e.VNetPrefixes}
+	infos := map[string]netpolicy.NSGInfo{} // "subnet"/"nic" → info
+	if nicDoc.Effective != nil {
+		infos["subnet"], infos["nic"] = nicDoc.SubnetInfo, nicDoc.NICInfo
+	} else {
+		infos["nic"] = nicDoc.Info
+	}
+	tags := map[string][]string{}
+	for k, v := range nicDoc.Tags {
+		tags[k] = v
+	}
+	in := nsgInputJSON{Flag: "--nsg", File: o.NSGFile, Shape: nicDoc.Shape}
+	if e.Subnet != nil {
+		in.NSGs = append(in.NSGs, "subnet/"+e.Subnet.Name)
+	}
+	if e.NIC != nil {
+		in.NSGs = append(in.NSGs, "nic/"+e.NIC.Name)
+	}
+	for _, w := range nicDoc.Warnings {
+		warn("%s: %s", o.NSGFile, w)
+	}
+	if o.SubnetNSGFile != "" {
+		sub, err := nsgReadFile("--subnet-nsg", o.SubnetNSGFile)
+		if err != nil {
+			return err
+		}
+		if sub.Effective != nil {
+			return usagef("--subnet-nsg %s: effective rules hold both levels: give them as --nsg, alone", o.SubnetNSGFile)
+		}
+		if e.Subnet != nil {
+			return usagef("--subnet-nsg: the effective rules in --nsg %s already hold the subnet's NSG (%s)", o.NSGFile, e.Subnet.Name)
+		}
+		e.Subnet = sub.NSG
+		infos["subnet"] = sub.Info
+		for _, w := range sub.Warnings {
+			warn("%s: %s", o.SubnetNSGFile, w)
+		}
+		doc.Inputs = append(doc.Inputs, nsgInputJSON{Flag: "--subnet-nsg", File: o.SubnetNSGFile, Shape: sub.Shape, NSGs: []string{"subnet/" + sub.NSG.Name}})
+	}
+	doc.Inputs = append([]nsgInputJSON{in}, doc.Inputs...)
+
+	assumed := false
+	switch {
+	case len(o.VNet) > 0:
+		e.VNetPrefixes, doc.VNetSource = o.VNet, "flag"
+	case len(e.VNetPrefixes) > 0:
+		doc.VNetSource = "file"
+	default:
+		e.VNetPrefixes, doc.VNetSource, assumed = netpolicy.DefaultVNetPrefixes, "assumed", true
+	}
+	doc.VNetPrefixes = slices.Clone(e.VNetPrefixes)
+
+	resolved, unresolved := netpolicy.ResolveTags(e, tags)
+	pol, err := netpolicy.Compile(resolved)
+	if err != nil {
+		return usagef("%s", strings.TrimPrefix(err.Error(), "netpolicy: "))
+	}
+	flow := netpolicy.Flow{Protocol: proto, Source: src, Destination: dst, SourcePort: o.SourcePort, DestinationPort: o.Port, Direction: dir,
+		SourceASGs: o.SourceASGs, DestinationASGs: o.NICASGs}
+	v := pol.Evaluate(flow)
+	doc.Flow = nsgFlowJSON{Protocol: proto, Source: src.String(), SourcePort: o.SourcePort, Destination: dst.String(), DestinationPort: o.Port, Direction: string(dir),
+		SourceASGs: nsgNonNil(o.SourceASGs), DestinationASGs: nsgNonNil(o.NICASGs)}
+	doc.Allowed, doc.DecidingNSG, doc.DecidingRule = v.Allowed, v.DecidingNSG, v.DecidingRule
+	doc.Verdict, doc.ExitCode = "Allowed", ExitOK
+	if !v.Allowed {
+		doc.Verdict, doc.ExitCode = "Denied", ExitProblem
+	}
+
+	// The trace, and what the reader must know about the rules in it.
+	lastPrio := map[string]int{} // NSG label → priority of its last step
+	usesVNet, asgNotes := false, map[string]bool{}
+	for _, s := range v.Trace {
+		r, _ := netpolicy.RuleFor(resolved, s)
+		decides := s.Matched && s.NSG == v.DecidingNSG && s.Rule == v.DecidingRule
+		doc.Trace = append(doc.Trace, nsgStepJSON{NSG: s.NSG, Rule: s.Rule, Priority: s.Priority, Access: s.Access, Matched: s.Matched, Decides: decides, Summary: nsgRuleSummary(r, proto)})
+		if s.Rule == v.DecidingRule && s.NSG == v.DecidingNSG {
+			doc.DecidingPriority = s.Priority
+		}
+		lastPrio[s.NSG] = s.Priority
+		if netpolicy.UsesTag(r, "VirtualNetwork") || netpolicy.UsesTag(r, "Internet") {
+			usesVNet = true
+		}
+		if s.Matched {
+			continue
+		}
+		for _, side := range []struct {
+			list    []string
+			members []string
+			flag    string
+		}{{r.SourceAddressPrefixes, o.SourceASGs, "--source-asg"}, {r.DestinationAddressPrefixes, o.NICASGs, "--nic-asg"}} {
+			for _, x := range side.list {
+				if netpolicy.IsASG(x) && len(side.members) == 0 && !asgNotes[s.Rule+x] {
+					asgNotes[s.Rule+x] = true
+					warn("%s %s applies to application security group %s: give %s %s if that NIC is a member", s.NSG, s.Rule, netpolicy.ASGName(x), side.flag, netpolicy.ASGName(x))
+				}
+			}
+		}
+	}
+	if assumed && usesVNet {
+		warn("VNet address space unknown (no --vnet, and %s does not list it): the VirtualNetwork tag is taken as %s, Azure's default; give --vnet CIDR for an exact answer",
+			o.NSGFile, strings.Join(netpolicy.DefaultVNetPrefixes, ", "))
+	}
+	for _, u := range unresolved {
+		last, reached := lastPrio[u.NSG]
+		if u.Direction != dir || !reached || u.Priority > last {
+			continue
+		}
+		doc.Unresolved = append(doc.Unresolved, u)
+		warn("%s %s names service tag %s on its %s side, whose addresses the file does not list: taken to match nothing%s (effective rules list them)",
+			u.NSG, u.Rule, u.Entry, u.Side, map[bool]string{true: ", so the rule was skipped", false: ""}[u.RuleDropped])
+	}
+
+	if !v.Allowed {
+		fixes, err := netpolicy.SuggestFix(resolved, flow)
+		if err != nil {
+			doc.FixError = fmt.Sprintf("no allow rule fits above %s %s (priority %d): edit or delete that rule instead", v.DecidingNSG, v.DecidingRule, doc.DecidingPriority)
+		}
+		for _, fx := range fixes {
+			rg := infos[fx.Level].ResourceGroup
+			doc.Fix = append(doc.Fix, nsgFixJSON{Level: fx.Level, NSG: fx.NSG, ResourceGroup: rg, Rule: fx.Rule, Az: netpolicy.AzRuleCreate(rg, fx.NSG, fx.Rule)})
+		}
+	}
+
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else {
+		nsgWriteText(o.IO.Out, &doc)
+	}
+	if !v.Allowed {
+		return &ExitError{Code: ExitProblem}
+	}
+	return nil
+}
+
+func nsgNonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// nsgRuleSummary renders a rule's match in one line: "Tcp Internet → *:22".
+func nsgRuleSummary(r cloud.SecurityRule, flowProto string) string {
+	if r.Name == "" {
+		return ""
+	}
+	addrs := func(l []string) string {
+		out := make([]string, len(l))
+		for i, s := range l {
+			if netpolicy.IsASG(s) {
+				s = "asg:" + netpolicy.ASGName(s)
+			}
+			out[i] = s
+		}
+		return strings.Join(out, ",")
+	}
+	ports := strings.Join(r.DestinationPortRanges, ",")
+	s := fmt.Sprintf("%s %s → %s:%s", r.Protocol, addrs(r.SourceAddressPrefixes), addrs(r.DestinationAddressPrefixes), ports)
+	if sp := strings.Join(r.SourcePortRanges, ","); sp != "*" && sp != "0-65535" {
+		s += " (source ports " + sp + ")"
+	}
+	return s
+}
+
+func nsgWriteText(w io.Writer, d *nsgVerifyJSON) {
+	f := d.Flow
+	switch f.Protocol {
+	case "Icmp", "Esp", "Ah": // no ports
+		fmt.Fprintf(w, "%s: %s %s → %s (%s)\n", d.Verdict, f.Protocol, f.Source, f.Destination, strings.ToLower(f.Direction))
+	default:
+		fmt.Fprintf(w, "%s: %s %s:%d → %s:%d (%s)\n", d.Verdict, f.Protocol, f.Source, f.SourcePort, f.Destination, f.DestinationPort, strings.ToLower(f.Direction))
+	}
+	var decider nsgStepJSON
+	for _, s := range d.Trace {
+		if s.Decides {
+			decider = s
+		}
+	}
+	switch {
+	case d.DecidingRule != "":
+		verb := "denied by"
+		if d.Allowed {
+			verb = "allowed by"
+		}
+		fmt.Fprintf(w, "  %s %s %s (priority %d: %s %s)\n", verb, d.DecidingNSG, d.DecidingRule, d.DecidingPriority, decider.Access, decider.Summary)
+	case d.DecidingNSG != "":
+		fmt.Fprintf(w, "  denied by %s: no rule matched\n", d.DecidingNSG)
+	}
+	for _, x := range d.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", x)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "NSGs")
+	for _, in := range d.Inputs {
+		fmt.Fprintf(w, "  %s  from %s: %s\n", strings.Join(in.NSGs, ", "), in.File, in.Shape.Describe())
+	}
+	fmt.Fprintf(w, "  VirtualNetwork = %s (%s)\n", strings.Join(d.VNetPrefixes, ", "), map[string]string{"flag": "--vnet", "file": "from the file", "assumed": "assumed"}[d.VNetSource])
+	if len(f.SourceASGs) > 0 || len(f.DestinationASGs) > 0 {
+		fmt.Fprintf(w, "  ASG memberships: source %s; destination %s\n", nsgASGNames(f.SourceASGs), nsgASGNames(f.DestinationASGs))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Trace (rules looked at, in order; MATCH = the rule that decided for its NSG)")
+	wn, wr := 0, 0
+	for _, s := range d.Trace {
+		wn, wr = max(wn, len(s.NSG)), max(wr, len(s.Rule))
+	}
+	for _, s := range d.Trace {
+		m, mark := "-", ""
+		if s.Matched {
+			m = "MATCH"
+		}
+		if s.Decides {
+			mark = "   ← decides"
+		}
+		fmt.Fprintf(w, "  %-*s  %5d  %-*s  %-5s  %-5s  %s%s\n", wn, s.NSG, s.Priority, wr, s.Rule, s.Access, m, s.Summary, mark)
+	}
+	if d.Allowed {
+		return
+	}
+	fmt.Fprintln(w)
+	if d.FixError != "" {
+		fmt.Fprintf(w, "Fix: %s\n", d.FixError)
+		return
+	}
+	fmt.Fprintln(w, "Fix: the smallest rule set that lets this flow through")
+	needRG := false
+	for i, fx := range d.Fix {
+		r := fx.Rule
+		fmt.Fprintf(w, "  %d. NSG %s (%s): %s %s from %s to port %s at priority %d (%s)\n", i+1, fx.NSG, fx.Level, r.Access, r.Protocol,
+			strings.Join(r.SourceAddressPrefixes, ","), strings.Join(r.DestinationPortRanges, ","), r.Priority, r.Direction)
+		fmt.Fprintf(w, "     %s\n", fx.Az)
+		needRG = needRG || fx.ResourceGroup == ""
+	}
+	if needRG {
+		fmt.Fprintln(w, "  (set RESOURCE_GROUP to the NSG's resource group first: the file does not say)")
+	}
+}
+
+func nsgASGNames(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = netpolicy.ASGName(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+// RouteNextHopOptions are the inputs of `sshdoctor route next-hop`.
+type RouteNextHopOptions struct {
+	IO         *IOStreams
+	RoutesFile string
+	To         string
+	Output     string
+}
+
+// NewCmdRoute builds `sshdoctor route`.
+func NewCmdRoute(ios *IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "route",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Short:         "Evaluate Azure routes offline, from JSON files",
+		Long: `Evaluate a NIC's effective routes ('az network nic show-effective-route-table')
+or a route table the way Azure does, offline. See docs/netpolicy.md.`,
+	}
+	o := &RouteNextHopOptions{IO: ios}
+	next := &cobra.Command{
+		Use:   "next-hop --routes FILE --to IP [flags]",
+		Short: "Where does the VM send traffic for this address, and what it means for SSH",
+		Long: `Next-hop picks the route Azure uses for traffic from the VM to --to: longest
+prefix match; among equal prefixes a user route (UDR) beats a BGP route, which
+beats a system route; system routes for the virtual network, peerings and
+service endpoints beat BGP routes of any length; Invalid routes are ignored.
+
+For SSH, give the client's address as the VM sees it: the route tells where the
+VM's replies go. A next hop of None drops them; a virtual appliance or gateway
+can make the return path differ from the way in.
+
+--routes is 'az network nic show-effective-route-table' output (complete: system
+routes included) or a route table (ARM JSON, az network route-table show, az
+network route-table route list: user routes only).
+
+Exit status: 0 a next hop forwards the traffic, 1 it is dropped (None, or no
+route in an effective table), 2 bad input.`,
+		Example: `  az network nic show-effective-route-table -g rg -n vm1-nic > routes.json
+  sshdoctor route next-hop --routes routes.json --to 203.0.113.5`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return routeNextHopRun(o) },
+	}
+	next.Flags().StringVar(&o.RoutesFile, "routes", "", "effective routes (az network nic show-effective-route-table) or a route table, as JSON")
+	next.Flags().StringVar(&o.To, "to", "", "destination address (for SSH's return path: the client, as the VM sees it)")
+	next.Flags().StringVar(&o.Output, "output", "text", "text or json")
+	cmd.AddCommand(next)
+	return cmd
+}
+
+// routeNextHopJSON is `route next-hop --output json` (schema
+// sshdoctor.route-next-hop/v1).
+type routeNextHopJSON struct {
+	Schema      string                     `json:"schema"`
+	Destination string                     `json:"destination"`
+	File        string                     `json:"file"`
+	Shape       netpolicy.RouteShape       `json:"shape"`
+	Complete    bool                       `json:"complete"`
+	Found       bool                       `json:"found"`
+	Route       *cloud.Route               `json:"route"`
+	Reason      string                     `json:"reason"`
+	Candidates  []netpolicy.RouteCandidate `json:"candidates"`
+	Invalid     []cloud.Route              `json:"invalid"` // Invalid routes that hold the destination
+	Unparsed    []cloud.Route              `json:"unparsed"`
+	Dropped     bool                       `json:"dropped"`
+	ReturnPath  string                     `json:"return_path"`
+	ExitCode    int                        `json:"exit_code"`
+}
+
+func routeNextHopRun(o *RouteNextHopOptions) error {
+	if o.Output != "text" && o.Output != "json" {
+		return usagef("--output must be text or json, not %q", o.Output)
+	}
+	if o.RoutesFile == "" {
+		return usagef("--routes is required: effective routes or a route table, as JSON")
+	}
+	dst, err := nsgParseAddr("--to", o.To)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(o.RoutesFile)
+	if err != nil {
+		return usagef("--routes: %v", err)
+	}
+	p, err := netpolicy.ParseRoutes(data)
+	if err != nil {
+		return usagef("--routes %s: %s", o.RoutesFile, strings.TrimPrefix(err.Error(), "netpolicy: "))
+	}
+	d := netpolicy.ExplainNextHop(p.Routes, dst)
+	doc := routeNextHopJSON{Schema: "sshdoctor.route-next-hop/v1", Destination: dst.String(), File: o.RoutesFile, Shape: p.Shape, Complete: p.Complete,
+		Found: d.Found, Reason: d.Reason, Candidates: d.Candidates, Invalid: []cloud.Route{}, Unparsed: routeNonNil(d.Unparsed)}
+	for _, c := range netpolicy.ExplainNextHop(p.Invalid, dst).Candidates {
+		doc.Invalid = append(doc.Invalid, c.Route)
+	}
+	if d.Found {
+		r := d.Route
+		doc.Route = &r
+	}
+	doc.ReturnPath, doc.Dropped = routeReturnPath(p, d, dst)
+	if doc.Dropped {
+		doc.ExitCode = ExitProblem
+	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else {
+		routeWriteText(o.IO.Out, &doc)
+	}
+	if doc.Dropped {
+		return &ExitError{Code: ExitProblem}
+	}
+	return nil
+}
+
+func routeNonNil(r []cloud.Route) []cloud.Route {
+	if r == nil {
+		return []cloud.Route{}
+	}
+	return r
+}
+
+func routeHopIs(t cloud.NextHopType, name string) bool { return strings.EqualFold(string(t), name) }
+
+// routeReturnPath says what the chosen route means for SSH replies to dst,
+// and whether the traffic is dropped.
+func routeReturnPath(p *netpolicy.ParsedRoutes, d netpolicy.NextHopDecision, dst netip.Addr) (string, bool) {
+	if !d.Found {
+		if p.Complete {
+			return fmt.Sprintf("No route holds %s, so Azure drops traffic to it: if %s is your SSH client, the VM's replies never leave and ssh times out.", dst, dst), true
+		}
+		return fmt.Sprintf("No user route holds %s, so Azure's system routes decide: inside the virtual network (and peerings) traffic stays local, public addresses go to the Internet, other private ranges are dropped. For the full picture use the NIC's effective routes (az network nic show-effective-route-table).", dst), false
+	}
+	r := d.Route
+	switch t := r.NextHopType; {
+	case routeHopIs(t, "None"):
+		return fmt.Sprintf("The next hop is None: Azure drops traffic to %s. If %s is your SSH client, the SYN reaches the VM but the SYN-ACK is dropped on the way back, so ssh times out. Remove that route, or add a more specific one for the client's address with another next hop.", dst, dst), true
+	case routeHopIs(t, "VirtualAppliance"):
+		return fmt.Sprintf("Replies to %s go to the virtual appliance %s, not straight back. If the client's packets reached the VM another way (say, straight to its public IP), the appliance sees only the reply half of the connection (asymmetric routing): a stateful firewall drops it, or it leaves with the appliance's address, and ssh times out. Send the way in through the same appliance (DNAT on it), or add a more specific route for the client's prefix with next hop Internet; and check the appliance forwards (IP forwarding on its NIC and in its OS) and allows the flow.", dst, routeOrUnknown(r.NextHopIP)), false
+	case routeHopIs(t, "VirtualNetworkGateway"):
+		return fmt.Sprintf("Replies to %s go through the virtual network gateway%s, VPN or ExpressRoute: right for a client on-premises; for a client that came in over the internet (the VM's public IP) the replies go to on-premises instead (forced tunnelling), and ssh times out.", dst, routeVia(r.NextHopIP)), false
+	case routeHopIs(t, "Internet"):
+		return fmt.Sprintf("Replies to %s go straight out to the internet: right for a client reaching the VM's public IP (or through the load balancer).", dst), false
+	case routeHopIs(t, "VnetLocal"), routeHopIs(t, "VNetPeering"), routeHopIs(t, "VNetGlobalPeering"):
+		return fmt.Sprintf("Replies to %s stay inside the virtual network (or its peering): right for a client in the VNet, a peered VNet or Azure Bastion.", dst), false
+	case routeHopIs(t, "VirtualNetworkServiceEndpoint"):
+		return fmt.Sprintf("Traffic to %s goes to an Azure service over a service endpoint: not an SSH client's path.", dst), false
+	}
+	return fmt.Sprintf("Replies to %s go to next hop %s%s.", dst, r.NextHopType, routeVia(r.NextHopIP)), false
+}
+
+func routeOrUnknown(s string) string {
+	if s == "" {
+		return "(address not listed)"
+	}
+	return s
+}
+
+func routeVia(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+func routeLine(r cloud.Route) string {
+	s := fmt.Sprintf("%-18s  %-22s  %s", r.AddressPrefix, r.Source, r.NextHopType)
+	if r.NextHopIP != "" {
+		s += " " + r.NextHopIP
+	}
+	if r.Name != "" {
+		s += fmt.Sprintf("  (%s)", r.Name)
+	}
+	return s
+}
+
+func routeWriteText(w io.Writer, d *routeNextHopJSON) {
+	if d.Route != nil {
+		r := d.Route
+		fmt.Fprintf(w, "Next hop for %s: %s%s\n", d.Destination, r.NextHopType, routeVia(r.NextHopIP))
+		name := ""
+		if r.Name != "" {
+			name = fmt.Sprintf(" %q", r.Name)
+		}
+		fmt.Fprintf(w, "  route %s%s, source %s\n", r.AddressPrefix, name, r.Source)
+		fmt.Fprintf(w, "  why: %s\n", d.Reason)
+	} else {
+		fmt.Fprintf(w, "Next hop for %s: no route holds it\n", d.Destination)
+	}
+	fmt.Fprintf(w, "  from %s: %s\n", d.File, d.Shape.Describe())
+	if len(d.Candidates) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Routes holding %s\n", d.Destination)
+		for _, c := range d.Candidates {
+			note := c.Note
+			if c.Chosen {
+				note = "chosen"
+			}
+			fmt.Fprintf(w, "  %s  — %s\n", routeLine(c.Route), note)
+		}
+	}
+	for _, r := range d.Invalid {
+		fmt.Fprintf(w, "  %s  — ignored: state Invalid\n", routeLine(r))
+	}
+	for _, r := range d.Unparsed {
+		fmt.Fprintf(w, "warning: route %q prefix %q is not a CIDR; not considered\n", r.Name, r.AddressPrefix)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "SSH return path: %s\n", d.ReturnPath)
+}
