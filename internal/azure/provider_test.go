@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/guest"
 )
 
 // lro answers a long-running operation with two non-terminal responses
@@ -202,6 +203,23 @@ func TestVMAccessPayloads(t *testing.T) {
 			if got[k] != v {
 				t.Errorf("call %d: protected %s = %#v, want %#v", i, k, got[k], v)
 			}
+		}
+	}
+	// The contract holds both ways: what azure reset-user/reset-ssh send
+	// is exactly what `sshdoctor guest apply` accepts and carries out.
+	for i, c := range calls {
+		pub, _ := json.Marshal(c.Properties.Settings)
+		prot, _ := json.Marshal(c.Properties.ProtectedSettings)
+		v, err := guest.ParseVMAccess(pub, prot)
+		if err != nil {
+			t.Errorf("call %d: guest apply would refuse %s + %s: %v", i, pub, prot, err)
+			continue
+		}
+		if u, ok := want[i]["username"]; ok && (v.Username == nil || *v.Username != u) {
+			t.Errorf("call %d: guest apply reads username %v", i, v.Username)
+		}
+		if _, ok := want[i]["reset_ssh"]; ok && (v.ResetSSH == nil || !*v.ResetSSH) {
+			t.Errorf("call %d: guest apply does not read reset_ssh", i)
 		}
 	}
 	// On the wire: the password appears only under protectedSettings.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -128,7 +129,7 @@ everything is rolled back.`,
 	reset.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	reset.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 	reset.Flags().StringVar(&o.Output, "output", "text", "text or json")
-	cmd.AddCommand(check, repair, restore, reset, NewCmdGuestUser(ios))
+	cmd.AddCommand(check, repair, restore, reset, NewCmdGuestUser(ios), NewCmdGuestApply(ios))
 	return cmd
 }
 
@@ -246,36 +247,7 @@ func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) er
 			}
 		}
 		if res != nil {
-			fmt.Fprintln(w, "\nRepair plan:")
-			for _, a := range res.Actions {
-				if a.Skipped != "" {
-					fmt.Fprintf(w, "  - skip %s: %s\n", a.For, a.Skipped)
-				} else {
-					fmt.Fprintf(w, "  + %s\n", a.Description)
-				}
-			}
-			switch {
-			case o.DryRun:
-				fmt.Fprintln(w, "\n(dry run: nothing changed)")
-			case res.Error != "":
-				fmt.Fprintf(w, "\nRepair FAILED: %s\n", res.Error)
-				if res.RolledBack {
-					fmt.Fprintf(w, "Everything was rolled back from %s.\n", res.Backup)
-				}
-			case res.Backup != "":
-				fmt.Fprintf(w, "\nDone. Backup: %s (undo: sshdoctor guest restore %s)\n", res.Backup, res.Backup)
-			}
-			if res.RebootRequired {
-				fmt.Fprintln(w, "Reboot the VM for the repair to take effect (the current boot stopped before sshd).")
-			}
-			if len(res.Remaining) > 0 && blocking(res.Remaining) {
-				fmt.Fprintln(w, "Still wrong:")
-				for _, p := range res.Remaining {
-					if p.Severity == findings.Error {
-						fmt.Fprintf(w, "  ✗ %s [%s]\n", p.Summary, p.ID)
-					}
-				}
-			}
+			printRepair(w, res, o.DryRun)
 		} else if failed {
 			fmt.Fprintln(w, "\nNext: sshdoctor guest repair --dry-run   (then --yes)")
 		}
@@ -284,4 +256,38 @@ func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) er
 		return &ExitError{Code: ExitProblem}
 	}
 	return nil
+}
+
+// printRepair writes a repair's plan and outcome as text.
+func printRepair(w io.Writer, res *guest.Result, dryRun bool) {
+	fmt.Fprintln(w, "\nRepair plan:")
+	for _, a := range res.Actions {
+		if a.Skipped != "" {
+			fmt.Fprintf(w, "  - skip %s: %s\n", a.For, a.Skipped)
+		} else {
+			fmt.Fprintf(w, "  + %s\n", a.Description)
+		}
+	}
+	switch {
+	case dryRun:
+		fmt.Fprintln(w, "\n(dry run: nothing changed)")
+	case res.Error != "":
+		fmt.Fprintf(w, "\nRepair FAILED: %s\n", res.Error)
+		if res.RolledBack {
+			fmt.Fprintf(w, "Everything was rolled back from %s.\n", res.Backup)
+		}
+	case res.Backup != "":
+		fmt.Fprintf(w, "\nDone. Backup: %s (undo: sshdoctor guest restore %s)\n", res.Backup, res.Backup)
+	}
+	if res.RebootRequired {
+		fmt.Fprintln(w, "Reboot the VM for the repair to take effect (the current boot stopped before sshd).")
+	}
+	if len(res.Remaining) > 0 && blocking(res.Remaining) {
+		fmt.Fprintln(w, "Still wrong:")
+		for _, p := range res.Remaining {
+			if p.Severity == findings.Error {
+				fmt.Fprintf(w, "  ✗ %s [%s]\n", p.Summary, p.ID)
+			}
+		}
+	}
 }

@@ -272,29 +272,7 @@ func guestUserApply(o *GuestUserOptions, verb string, plan func() (*guest.UserPl
 			return err
 		}
 	} else {
-		w := o.IO.Out
-		if len(res.Changes) == 0 {
-			fmt.Fprintf(w, "Nothing to change for %s.\n", o.Name)
-		} else {
-			fmt.Fprintf(w, "Plan for %s:\n", o.Name)
-			for _, c := range res.Changes {
-				fmt.Fprintf(w, "  + %s\n", c)
-			}
-		}
-		for _, n := range res.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
-		}
-		switch {
-		case o.DryRun:
-			fmt.Fprintln(w, "(dry run: nothing changed)")
-		case res.Error != "":
-			fmt.Fprintf(w, "FAILED: %s\n", res.Error)
-			if res.RolledBack {
-				fmt.Fprintf(w, "Everything was rolled back from %s.\n", res.Backup)
-			}
-		case res.Backup != "":
-			fmt.Fprintf(w, "Done. Backup: %s (undo: sshdoctor guest restore %s)\n", res.Backup, res.Backup)
-		}
+		printUserResult(o.IO.Out, o.Name, res, o.DryRun)
 	}
 	if res.Error != "" {
 		msg := res.Error
@@ -305,4 +283,30 @@ func guestUserApply(o *GuestUserOptions, verb string, plan func() (*guest.UserPl
 		return &ExitError{Code: ExitProblem}
 	}
 	return nil
+}
+
+// printUserResult writes a user command's plan and outcome as text.
+func printUserResult(w io.Writer, name string, res *guest.UserResult, dryRun bool) {
+	if len(res.Changes) == 0 {
+		fmt.Fprintf(w, "Nothing to change for %s.\n", name)
+	} else {
+		fmt.Fprintf(w, "Plan for %s:\n", name)
+		for _, c := range res.Changes {
+			fmt.Fprintf(w, "  + %s\n", c)
+		}
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	switch {
+	case dryRun:
+		fmt.Fprintln(w, "(dry run: nothing changed)")
+	case res.Error != "":
+		fmt.Fprintf(w, "FAILED: %s\n", res.Error)
+		if res.RolledBack {
+			fmt.Fprintf(w, "Everything was rolled back from %s.\n", res.Backup)
+		}
+	case res.Backup != "":
+		fmt.Fprintf(w, "Done. Backup: %s (undo: sshdoctor guest restore %s)\n", res.Backup, res.Backup)
+	}
 }

@@ -70,7 +70,10 @@ type UserSpec struct {
 	// Expiration: "" leaves the account expiry alone, "never" removes it,
 	// YYYY-MM-DD sets it (chage -E).
 	Expiration string
-	Command    string // for the backup manifest
+	// SudoNoPassword makes the sudo grant NOPASSWD even when the account
+	// has a password (VMAccess's enable_passwordless_access).
+	SudoNoPassword bool
+	Command        string // for the backup manifest
 }
 
 // UserStep is one planned change.
@@ -429,7 +432,7 @@ func PlanUserSet(ctx context.Context, s UserSpec) (*UserPlan, error) {
 		file := SudoersFile(name)
 		cur, curErr := readNoFollow(file)
 		if *s.Sudo {
-			want := sudoersEntry(name, hasPassword)
+			want := sudoersEntry(name, hasPassword && !s.SudoNoPassword)
 			if curErr != nil || string(cur) != want || !ownedBy(file, 0o440, 0, 0) {
 				rule := strings.Split(strings.TrimSpace(want), "\n")[1]
 				p.add(fmt.Sprintf("grant %s sudo: %s with %q (checked with visudo -cf before it is put in place)", name, file, rule), func(b *Backup, _ *UserStep) error {

@@ -95,7 +95,11 @@ func (b *Backup) save() error {
 
 // Restore puts every entry of the set back: contents, owners and modes;
 // paths that did not exist before are removed.
-func Restore(root, setDir string) error {
+func Restore(root, setDir string) error { return RestoreOnly(root, setDir, nil) }
+
+// RestoreOnly is Restore for the entries whose path keep accepts (nil:
+// every entry).
+func RestoreOnly(root, setDir string, keep func(path string) bool) error {
 	data, err := os.ReadFile(filepath.Join(setDir, "manifest.json"))
 	if err != nil {
 		return fmt.Errorf("read backup manifest: %w", err)
@@ -107,6 +111,9 @@ func Restore(root, setDir string) error {
 	var errs []error
 	for i := len(m.Entries) - 1; i >= 0; i-- {
 		e := m.Entries[i]
+		if keep != nil && !keep(e.Path) {
+			continue
+		}
 		full := filepath.Join(root, e.Path)
 		switch {
 		case !e.Existed:

@@ -97,15 +97,17 @@ var breakingKeys = map[string]bool{
 func ResetSSH(f *Facts) []Action {
 	family := Family()
 	var acts []Action
-	acts = append(acts, Action{For: "reset-ssh", Description: fmt.Sprintf("replace %s with the %s default", sshdConfig, family), sshd: true,
-		do: func(b *Backup) error {
-			if err := b.Save(sshdConfig); err != nil {
-				return err
-			}
-			// Validated as a whole (with the drop-ins that stay) by Apply's
-			// sshd -t before sshd restarts; a failure rolls everything back.
-			return WriteFileAtomic(sshdConfig, []byte(DefaultConfigs[family]), 0o644, 0, 0)
-		}})
+	if cur, err := os.ReadFile(sshdConfig); err != nil || string(cur) != DefaultConfigs[family] {
+		acts = append(acts, Action{For: "reset-ssh", Description: fmt.Sprintf("replace %s with the %s default", sshdConfig, family), sshd: true,
+			do: func(b *Backup) error {
+				if err := b.Save(sshdConfig); err != nil {
+					return err
+				}
+				// Validated as a whole (with the drop-ins that stay) by Apply's
+				// sshd -t before sshd restarts; a failure rolls everything back.
+				return WriteFileAtomic(sshdConfig, []byte(DefaultConfigs[family]), 0o644, 0, 0)
+			}})
+	}
 	if strings.Contains(DefaultConfigs[family], "Include /etc/ssh/sshd_config.d/") {
 		drop, _ := filepath.Glob("/etc/ssh/sshd_config.d/*.conf")
 		for _, d := range drop {
@@ -129,6 +131,10 @@ func ResetSSH(f *Facts) []Action {
 	}
 	for i := range f.Firewall {
 		acts = append(acts, Plan(f, []Problem{{Finding: findingFor("guest.firewall_blocks"), Rule: &f.Firewall[i]}}, RepairOptions{})...)
+	}
+	if len(acts) == 0 && len(f.SSHDPIDs) == 0 {
+		// Nothing to reset, but sshd is down: the reset still restarts it.
+		acts = append(acts, Action{For: "reset-ssh", Description: "start sshd (the configuration is already the default)", sshd: true})
 	}
 	return acts
 }
