@@ -100,6 +100,9 @@ func TestFaultCatalogue(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, doc := labCheck(t, s, bin, v, f)
+			if f.Name == "boot-fstab-error" {
+				bootlogOfLab(t, bin, dir, v.Name, "boot.fstab", "Timed out waiting for device")
+			}
 			if code != 1 || doc.RootCause != f.Expect {
 				log, _ := s.SerialLog(v)
 				t.Errorf("broken: exit %d root cause %q, want %q\ndiagnosis: %s\nlayers: %+v\nserial log tail: %s", code, doc.RootCause, f.Expect, doc.Diagnosis, doc.Layers, tail(string(log), 8))
@@ -112,6 +115,45 @@ func TestFaultCatalogue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bootlogOfLab pipes `sshdoctor lab serial-log VM` into `sshdoctor bootlog
+// analyze -`, as docs/bootlog.md tells a user to, and wants root cause id
+// on the last line of the log that contains at.
+func bootlogOfLab(t *testing.T, bin, dir, vm, id, at string) {
+	t.Helper()
+	logCmd := exec.Command(bin, "lab", "serial-log", vm)
+	logCmd.Env = append(os.Environ(), "SSHDOCTOR_LAB_DIR="+dir)
+	log, err := logCmd.Output()
+	if err != nil {
+		t.Fatalf("lab serial-log: %v", err)
+	}
+	want := 0
+	for i, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, at) {
+			want = i + 1
+		}
+	}
+	script := shellQuote([]string{bin, "lab", "serial-log", vm}) + " | " + shellQuote([]string{bin, "bootlog", "analyze", "--output", "json", "-"})
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "SSHDOCTOR_LAB_DIR="+dir)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 1) {
+		t.Fatalf("lab serial-log | bootlog analyze: %v\n%s", err, out)
+	}
+	var doc struct {
+		RootCause string `json:"root_cause"`
+		Findings  []struct {
+			ID    string `json:"id"`
+			Line  int    `json:"line"`
+			Lines []int  `json:"lines"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil || doc.RootCause != id || len(doc.Findings) == 0 || doc.Findings[0].ID != id || doc.Findings[0].Line != want || want == 0 {
+		t.Fatalf("bootlog analyze of the lab's serial log: want root cause %s at line %d (%v):\n%s", id, want, err, out)
+	}
+	t.Logf("lab serial-log | bootlog analyze: root cause %s at line %d (evidence lines %v)", id, doc.Findings[0].Line, doc.Findings[0].Lines)
 }
 
 func tail(s string, n int) string {
