@@ -5,7 +5,7 @@ GO    ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN   := bin/sshdoctor
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build deps test test-go lint bench demo docs clean
+.PHONY: all build deps test test-go fuzz lint bench demo docs clean
 
 all: build
 
@@ -17,10 +17,19 @@ deps:
 
 # What CI runs (.ci/run): packages, static checks, every test. Tests that
 # need root or namespaces run (never skip) under CI=true.
-test: deps lint test-go
+test: deps lint test-go fuzz
 
 test-go:
 	$(GO) test -count=1 ./...
+
+# Short fuzz runs of the parsers that read untrusted input (their seeds also
+# run in test-go). FUZZTIME=1m make fuzz explores longer.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./internal/bootlog
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNSG$$' -fuzztime $(FUZZTIME) ./internal/netpolicy
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRoutes$$' -fuzztime $(FUZZTIME) ./internal/netpolicy
+	$(GO) test -run '^$$' -fuzz '^FuzzParseServerKexInit$$' -fuzztime $(FUZZTIME) ./internal/probe
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

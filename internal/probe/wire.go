@@ -221,8 +221,13 @@ func parseServerKexInit(stream []byte) (*KexInit, error) {
 		return nil, errors.New("malformed first packet")
 	}
 	payload := stream[5 : 4+int(plen)-pad]
-	if len(payload) < 17 || payload[0] != msgKexInit {
+	switch {
+	case len(payload) == 0:
+		return nil, errors.New("first packet is empty, not KEXINIT")
+	case payload[0] != msgKexInit:
 		return nil, fmt.Errorf("first packet is message %d, not KEXINIT", payload[0])
+	case len(payload) < 17:
+		return nil, errors.New("truncated KEXINIT")
 	}
 	rest := payload[17:]
 	lists := make([][]string, 10)
