@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/render"
 )
 
 // Schema names the JSON document of `sshdoctor bootlog analyze --output
@@ -46,61 +46,33 @@ func JSON(w io.Writer, r *Report) error {
 	return enc.Encode(doc)
 }
 
-const (
-	green  = "\x1b[32m"
-	red    = "\x1b[31m"
-	yellow = "\x1b[33m"
-	dim    = "\x1b[2m"
-	bold   = "\x1b[1m"
-	reset  = "\x1b[0m"
-)
-
-type style bool
-
-func (s style) paint(code, text string) string {
-	if !s {
-		return text
-	}
-	return code + text + reset
-}
-
-func (s style) sev(sev findings.Severity) string {
-	switch sev {
-	case findings.Error:
-		return s.paint(red, "✗")
-	case findings.Warning:
-		return s.paint(yellow, "!")
-	}
-	return s.paint(green, "✓")
-}
-
 // Text writes the verdict first, then the last boot's progress, each finding
 // with its evidence, effect and fix, and the next steps. color adds ANSI
 // colours (for a terminal).
 func Text(w io.Writer, r *Report, color bool) error {
-	s := style(color)
+	s := render.Style{Color: color}
 	var b strings.Builder
-	mark := s.paint(bold+green, "✓")
+	mark := s.Paint(render.Bold+render.Green, "✓")
 	if !r.Healthy {
-		mark = s.paint(bold+red, "✗")
+		mark = s.Paint(render.Bold+render.Red, "✗")
 	}
 	fmt.Fprintf(&b, "%s %s\n", mark, r.Verdict)
 	lb := r.LastBoot
 	if r.Lines > 0 {
-		fmt.Fprintf(&b, "  %s\n", s.paint(dim, fmt.Sprintf("%d lines, %s; the last boot is lines %d-%d (starts at %s)",
+		fmt.Fprintf(&b, "  %s\n", s.Paint(render.Dim, fmt.Sprintf("%d lines, %s; the last boot is lines %d-%d (starts at %s)",
 			r.Lines, plural(r.Boots, "boot"), lb.StartLine, lb.EndLine, startedBy(lb))))
-		fmt.Fprintf(&b, "  %s\n", s.paint(dim, progress(lb)))
+		fmt.Fprintf(&b, "  %s\n", s.Paint(render.Dim, progress(lb)))
 	}
 	if r.TruncatedLines > 0 {
-		fmt.Fprintf(&b, "  %s\n", s.paint(dim, fmt.Sprintf("%s longer than %d KiB analysed in part", plural(r.TruncatedLines, "line"), MaxLine>>10)))
+		fmt.Fprintf(&b, "  %s\n", s.Paint(render.Dim, fmt.Sprintf("%s longer than %d KiB analysed in part", plural(r.TruncatedLines, "line"), MaxLine>>10)))
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n%s %s  %s\n", s.sev(f.Severity), s.paint(bold, f.ID), f.Summary)
+		fmt.Fprintf(&b, "\n%s %s  %s\n", s.Severity(f.Severity), s.Paint(render.Bold, f.ID), f.Summary)
 		for _, e := range f.Evidence {
-			fmt.Fprintf(&b, "    %s\n", s.paint(dim, e))
+			fmt.Fprintf(&b, "    %s\n", s.Paint(render.Dim, e))
 		}
 		if f.MoreLines > 0 {
-			fmt.Fprintf(&b, "    %s\n", s.paint(dim, fmt.Sprintf("… and %s more", plural(f.MoreLines, "line"))))
+			fmt.Fprintf(&b, "    %s\n", s.Paint(render.Dim, fmt.Sprintf("… and %s more", plural(f.MoreLines, "line"))))
 		}
 		if f.ID != idOK {
 			fmt.Fprintf(&b, "    effect: %s\n", f.Effect)

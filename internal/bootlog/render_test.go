@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sshdoctor/sshdoctor/internal/render"
 	"strings"
 	"testing"
 )
@@ -44,7 +45,7 @@ func TestTextOutput(t *testing.T) {
 
 	b.Reset()
 	_ = Text(&b, r, true)
-	if !strings.Contains(b.String(), red+"✗"+reset) {
+	if !strings.Contains(b.String(), render.Style{Color: true}.Paint(render.Red, "✗")) {
 		t.Errorf("no colour with colour on")
 	}
 

@@ -1,16 +1,11 @@
 package lab_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
@@ -143,20 +138,7 @@ func TestGuestApply(t *testing.T) {
 
 	// carol's key pair: the private half on the client, the public half
 	// in the protected settings, as `az vm user update --ssh-key-value`.
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	carolKey := filepath.Join(filepath.Dir(s.ClientKey()), "id_carol")
-	if err := os.WriteFile(carolKey, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sshPub, _ := ssh.NewPublicKey(pub)
-	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " carol@laptop"
+	carolKey, line := clientKeyPair(t, s, "carol")
 	asCarol := []string{"-i", carolKey, "-o", "IdentitiesOnly=yes", "carol@lab-" + v.Name}
 	const password = "Tr0ub4dor&3-apply"
 	userSettings := `{"username": "carol", "expiration": "2099-12-31"}`

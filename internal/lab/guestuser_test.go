@@ -116,6 +116,27 @@ func (g *guestUserLab) check(stdin string, args ...string) (int, render.CheckJSO
 	return code, doc
 }
 
+// clientKeyPair makes an ed25519 key pair for user: the private half in the
+// lab client's directory (its path returned), the public half as one
+// OpenSSH line with the comment user@laptop.
+func clientKeyPair(t *testing.T, s *lab.State, user string) (path, line string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(filepath.Dir(s.ClientKey()), "id_"+user)
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshPub, _ := ssh.NewPublicKey(pub)
+	return path, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " " + user + "@laptop"
+}
+
 // TestGuestUser drives `sshdoctor guest user set|remove` inside a lab VM and
 // proves the result from the client: key and password logins, sudo
 // drop-ins, idempotence, refusals that change nothing, and rollback.
@@ -142,20 +163,7 @@ func TestGuestUser(t *testing.T) {
 	// bob's key pair: the private half on the client, the public half in
 	// the VM as RFC 4716 (converted by ssh-keygen, an encoder independent
 	// of sshdoctor's parser).
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobKey := filepath.Join(filepath.Dir(s.ClientKey()), "id_bob")
-	if err := os.WriteFile(bobKey, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sshPub, _ := ssh.NewPublicKey(pub)
-	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " bob@laptop"
+	bobKey, line := clientKeyPair(t, s, "bob")
 	g.out("printf '%s\\n' '" + line + "' > /root/bob.pub && ssh-keygen -e -f /root/bob.pub > /root/bob.rfc4716")
 	if head := g.out("head -n 1 /root/bob.rfc4716"); head != "---- BEGIN SSH2 PUBLIC KEY ----" {
 		t.Fatalf("ssh-keygen -e wrote %q", head)

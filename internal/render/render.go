@@ -53,39 +53,52 @@ func JSON(w io.Writer, r *probe.Report, v *diagnose.Verdict, exitCode int) error
 // Style decides colours; the zero value prints plain text.
 type Style struct{ Color bool }
 
+// ANSI codes for Style.Paint (combine with +, e.g. Bold+Red).
 const (
-	green  = "\x1b[32m"
-	red    = "\x1b[31m"
-	yellow = "\x1b[33m"
-	dim    = "\x1b[2m"
-	bold   = "\x1b[1m"
+	Green  = "\x1b[32m"
+	Red    = "\x1b[31m"
+	Yellow = "\x1b[33m"
+	Dim    = "\x1b[2m"
+	Bold   = "\x1b[1m"
 	reset  = "\x1b[0m"
 )
 
-func (s Style) paint(code, text string) string {
+// Paint wraps text in the ANSI code when the style has colour.
+func (s Style) Paint(code, text string) string {
 	if !s.Color {
 		return text
 	}
 	return code + text + reset
 }
 
+// Severity is a finding severity's mark: ✗ error, ! warning, ✓ info.
+func (s Style) Severity(sev findings.Severity) string {
+	switch sev {
+	case findings.Error:
+		return s.Paint(Red, "✗")
+	case findings.Warning:
+		return s.Paint(Yellow, "!")
+	}
+	return s.Paint(Green, "✓")
+}
+
 func (s Style) mark(st diagnose.Status) string {
 	switch st {
 	case diagnose.OK:
-		return s.paint(green, "✓")
+		return s.Paint(Green, "✓")
 	case diagnose.Fail:
-		return s.paint(red, "✗")
+		return s.Paint(Red, "✗")
 	case diagnose.Warn:
-		return s.paint(yellow, "!")
+		return s.Paint(Yellow, "!")
 	}
-	return s.paint(dim, "-")
+	return s.Paint(Dim, "-")
 }
 
 // Text writes one line per layer, then the diagnosis and the next steps.
 func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 	var b strings.Builder
 	user := r.Target.User
-	fmt.Fprintf(&b, "%s %s@%s:%d", s.paint(bold, "sshdoctor check"), user, r.Target.HostName, r.Target.Port)
+	fmt.Fprintf(&b, "%s %s@%s:%d", s.Paint(Bold, "sshdoctor check"), user, r.Target.HostName, r.Target.Port)
 	if r.Target.ProxyJump != "" {
 		fmt.Fprintf(&b, " via %s", r.Target.ProxyJump)
 	}
@@ -93,20 +106,20 @@ func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 	for _, l := range v.Layers {
 		dur := ""
 		if l.Duration > 0 {
-			dur = s.paint(dim, "  "+fmtDuration(time.Duration(l.Duration)))
+			dur = s.Paint(Dim, "  "+fmtDuration(time.Duration(l.Duration)))
 		}
 		fmt.Fprintf(&b, " %s %-8s %s%s\n", s.mark(l.Status), l.Layer, l.Summary, dur)
 	}
 	b.WriteString("\n")
-	label := s.paint(bold+red, "Diagnosis:")
+	label := s.Paint(Bold+Red, "Diagnosis:")
 	if v.Works {
-		label = s.paint(bold+green, "Diagnosis:")
+		label = s.Paint(Bold+Green, "Diagnosis:")
 	}
 	fmt.Fprintf(&b, "%s %s\n", label, v.Diagnosis)
 	if v.RootCause != nil {
-		fmt.Fprintf(&b, "  %s\n", s.paint(dim, "["+v.RootCause.ID+"]"))
+		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, "["+v.RootCause.ID+"]"))
 		for _, e := range v.RootCause.Evidence {
-			fmt.Fprintf(&b, "  %s %s\n", s.paint(dim, "·"), e)
+			fmt.Fprintf(&b, "  %s %s\n", s.Paint(Dim, "·"), e)
 		}
 	}
 	var others []findings.Finding
@@ -118,7 +131,7 @@ func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 	if len(others) > 0 {
 		b.WriteString("\nAlso found:\n")
 		for _, f := range others {
-			fmt.Fprintf(&b, "  %s %s %s\n", severityMark(s, f.Severity), f.Summary, s.paint(dim, "["+f.ID+"]"))
+			fmt.Fprintf(&b, "  %s %s %s\n", severityMark(s, f.Severity), f.Summary, s.Paint(Dim, "["+f.ID+"]"))
 		}
 	}
 	if len(v.NextSteps) > 0 {
@@ -134,11 +147,11 @@ func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 func severityMark(s Style, sev findings.Severity) string {
 	switch sev {
 	case findings.Error:
-		return s.paint(red, "✗")
+		return s.Paint(Red, "✗")
 	case findings.Warning:
-		return s.paint(yellow, "!")
+		return s.Paint(Yellow, "!")
 	}
-	return s.paint(dim, "i")
+	return s.Paint(Dim, "i")
 }
 
 func fmtDuration(d time.Duration) string {
