@@ -87,6 +87,14 @@ type FirewallRule struct {
 	Handle       int
 	Text         string
 	Action       string // drop or reject
+	// Sources the rule is restricted to (`ip saddr ADDR`, `@set`): it
+	// bans those, not every client.
+	Sources []string `json:",omitempty"`
+	// Banned: the addresses, with @sets expanded to their elements.
+	Banned []string `json:",omitempty"`
+	// Frontend owning the rule: ufw, firewalld, iptables, fail2ban,
+	// sshguard or nftables.
+	Frontend string
 }
 
 // Facts is what gather saw.
@@ -104,12 +112,15 @@ type Facts struct {
 	PrivsepUser   bool                `json:"privsep_user"`
 	HostKeys      []string            `json:"host_keys"` // readable host key files
 	Users         []UserFacts         `json:"users"`
-	Firewall      []FirewallRule      `json:"firewall"`
+	Firewall      []FirewallRule      `json:"firewall"`    // rules blocking every client
+	SourceBans    []FirewallRule      `json:"source_bans"` // rules blocking some sources
+	Fail2ban      *Fail2banJail       `json:"fail2ban,omitempty"`
 	HostsDeny     []Origin            `json:"hosts_deny"`
 	Nologin       bool                `json:"nologin"`
 	Preauth       int                 `json:"unauthenticated_connections"`
 	ServiceMgr    string              `json:"service_manager"`
 	Fstab         []Origin            `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
+	Disks         []DiskSpace         `json:"disks"`                 // file systems sshd writes to
 	Port          int                 `json:"expected_port"`
 	Duration      time.Duration       `json:"-"`
 }
@@ -161,13 +172,15 @@ func Gather(ctx context.Context, o Options) *Facts {
 		}
 	}
 	f.Users = gatherUsers(ctx, o, f)
-	f.Firewall = firewallBlocks(ctx, f.sshdPorts(o.Port))
+	f.Firewall, f.SourceBans = firewallBlocks(ctx, f.sshdPorts(o.Port))
+	f.Fail2ban = fail2banStatus(ctx)
 	f.HostsDeny = hostsDeny()
 	_, err = os.Stat("/etc/nologin")
 	f.Nologin = err == nil
 	f.Preauth = preauthConnections(f.sshdPorts(o.Port))
 	f.ServiceMgr = serviceManager()
 	f.Fstab = fstabMissing()
+	f.Disks = diskSpaceWithin(diskPaths, 300*time.Millisecond)
 	f.Duration = time.Since(start)
 	return f
 }

@@ -50,6 +50,20 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		add(Problem{Finding: nf("guest.sshd_missing", f.SSHDPath+" does not exist.")})
 		return ps
 	}
+	for _, d := range f.Disks {
+		bytes, inodes := d.Full()
+		if !bytes && !inodes {
+			continue
+		}
+		what := "no space"
+		switch {
+		case bytes && inodes:
+			what = "no space and no inodes"
+		case inodes:
+			what = "no inodes"
+		}
+		add(Problem{Finding: nf("guest.disk_full", fmt.Sprintf("%s has %s left: %s.", d.mountLabel(), what, d.effect()), d.describe())})
+	}
 	if len(f.HostKeys) == 0 {
 		add(Problem{Finding: nf("guest.hostkeys_missing", "No host key can be read; sshd will not start.", f.ConfigError)})
 	}
@@ -85,7 +99,26 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	}
 	for i := range f.Firewall {
 		r := &f.Firewall[i]
-		add(Problem{Finding: nf("guest.firewall_blocks", fmt.Sprintf("nftables %s %s chain %s %ss TCP to sshd's port.", r.Family, r.Table, r.Chain, r.Action), r.Text), Rule: r})
+		add(Problem{Finding: findings.New("guest.firewall_blocks", fmt.Sprintf("%s rule in nftables %s %s chain %s %ss TCP to sshd's port for every client.", r.Frontend, r.Family, r.Table, r.Chain, r.Action), blockRemedy(r, f.Port), r.Text), Rule: r})
+	}
+	for i := range f.SourceBans {
+		r := &f.SourceBans[i]
+		who := strings.Join(r.Sources, ", ")
+		if len(r.Banned) > 0 {
+			who += ": " + strings.Join(firstN(r.Banned, 10), ", ")
+			if len(r.Banned) > 10 {
+				who += fmt.Sprintf(" and %d more", len(r.Banned)-10)
+			}
+		} else if strings.HasPrefix(who, "@") {
+			who += " (empty now)"
+		}
+		add(Problem{Finding: findings.New("guest.ssh_source_banned", fmt.Sprintf("%s rule in nftables %s %s chain %s %ss sshd's port for some sources only (%s).", r.Frontend, r.Family, r.Table, r.Chain, r.Action, who), banRemedy(r, f.Port), r.Text), Rule: r})
+	}
+	if f.Fail2ban != nil {
+		if ips := unbannedByRules(f.Fail2ban, f.SourceBans); len(ips) > 0 {
+			r := &FirewallRule{Frontend: "fail2ban", Banned: ips}
+			add(Problem{Finding: findings.New("guest.ssh_source_banned", fmt.Sprintf("fail2ban's sshd jail bans %d address(es): %s.", len(ips), strings.Join(firstN(ips, 10), ", ")), banRemedy(r, f.Port), "fail2ban-client status sshd")})
+		}
 	}
 	for _, h := range f.HostsDeny {
 		h := h
@@ -220,4 +253,11 @@ func orDash(s string) string {
 func findingFor(id string) findings.Finding {
 	d, _ := findings.Lookup(id)
 	return findings.New(id, d.Title, "")
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

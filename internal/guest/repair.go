@@ -119,6 +119,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				}
 				return run("nft", "delete", "rule", r.Family, r.Table, r.Chain, "handle", fmt.Sprint(r.Handle))
 			})
+		case "guest.ssh_source_banned":
+			skip(p, "a ban of some sources is policy (fail2ban, sshguard, an nft set): unban a legitimate client as the remediation says")
 		case "guest.hosts_deny":
 			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), false, disableLineNoValidate(*p.Origin))
 		case "guest.maxstartups_exhausted":

@@ -250,41 +250,154 @@ func userGroups(u UserFacts) []string {
 	return gs
 }
 
-// firewallBlocks finds nftables rules (iptables-nft rules included) in
-// input-hook chains that drop or reject TCP to sshd's ports.
-func firewallBlocks(ctx context.Context, ports []int) []FirewallRule {
+// firewallBlocks finds nftables rules (iptables-nft rules included) that
+// drop or reject TCP to sshd's ports: blocks stop every client, bans only
+// some sources (a rule restricted by `ip saddr ADDR|@set`, fail2ban's and
+// sshguard's rules).
+func firewallBlocks(ctx context.Context, ports []int) (blocks, bans []FirewallRule) {
 	out, err := exec.CommandContext(ctx, "nft", "-a", "list", "ruleset").Output()
 	if err != nil {
-		return nil
+		return nil, nil
 	}
+	return parseRuleset(string(out), ports)
+}
+
+// parseRuleset reads `nft -a list ruleset`.
+func parseRuleset(out string, ports []int) (blocks, bans []FirewallRule) {
+	var family, table, chain, set string
+	input, inElements := false, false
+	sets := map[string][]string{} // "family table set" → elements
+	setKey := func(name string) string { return family + " " + table + " " + name }
 	var rules []FirewallRule
-	var family, table, chain string
-	input := false
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(out, "\n") {
 		t := strings.TrimSpace(l)
 		f := strings.Fields(t)
 		switch {
+		case inElements:
+			sets[setKey(set)] = append(sets[setKey(set)], setElements(t)...)
+			inElements = !strings.Contains(t, "}")
 		case len(f) >= 3 && f[0] == "table":
-			family, table = f[1], f[2]
+			family, table, chain, set = f[1], f[2], "", ""
+		case len(f) >= 3 && (f[0] == "set" || f[0] == "map") && f[2] == "{":
+			set, chain = f[1], ""
+		case set != "" && strings.HasPrefix(t, "elements = {"):
+			rest := strings.TrimPrefix(t, "elements = {")
+			sets[setKey(set)] = append(sets[setKey(set)], setElements(rest)...)
+			inElements = !strings.Contains(rest, "}")
 		case len(f) >= 2 && f[0] == "chain":
-			chain, input = f[1], false
-		case strings.HasPrefix(t, "type filter hook input"):
+			chain, set = f[1], ""
+			input = inputChain(table, chain)
+		case chain != "" && strings.HasPrefix(t, "type filter hook input"):
 			input = true
-		case input && strings.Contains(t, "tcp dport") && (strings.Contains(t, " drop") || strings.Contains(t, " reject")):
-			if !mentionsPort(t, ports) {
+		case chain != "" && input && (strings.Contains(t, " drop") || strings.Contains(t, " reject")):
+			sources, restricted := ruleSources(t)
+			banChain := banTable(table, chain)
+			if !(strings.Contains(t, "tcp dport") && mentionsPort(t, ports)) && !(banChain && restricted) {
 				continue
 			}
-			r := FirewallRule{Family: family, Table: table, Chain: chain, Text: t, Action: "drop"}
+			r := FirewallRule{Family: family, Table: table, Chain: chain, Text: t, Action: "drop", Sources: sources, Frontend: frontend(family, table, chain)}
 			if strings.Contains(t, " reject") {
 				r.Action = "reject"
 			}
 			if i := strings.Index(t, "# handle "); i >= 0 {
 				r.Handle, _ = strconv.Atoi(strings.TrimSpace(t[i+len("# handle "):]))
+				r.Text = strings.TrimSpace(t[:i])
 			}
 			rules = append(rules, r)
 		}
 	}
-	return rules
+	for _, r := range rules {
+		if len(r.Sources) == 0 {
+			blocks = append(blocks, r)
+			continue
+		}
+		for _, src := range r.Sources {
+			if name, ok := strings.CutPrefix(src, "@"); ok {
+				r.Banned = append(r.Banned, sets[r.Family+" "+r.Table+" "+name]...)
+			} else {
+				r.Banned = append(r.Banned, src)
+			}
+		}
+		bans = append(bans, r)
+	}
+	return blocks, bans
+}
+
+// setElements splits "a, b, c }" into addresses (timeouts and counters of
+// dynamic sets dropped).
+func setElements(s string) []string {
+	s, _, _ = strings.Cut(s, "}")
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if f := strings.Fields(e); len(f) > 0 {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
+// ruleSources returns the source addresses or @sets a rule is restricted
+// to. A negated match (`ip saddr != …`) hits everyone else: not restricted.
+func ruleSources(rule string) (sources []string, restricted bool) {
+	f := strings.Fields(rule)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] != "saddr" || (i > 0 && f[i-1] != "ip" && f[i-1] != "ip6") {
+			continue
+		}
+		v := f[i+1]
+		if v == "!=" {
+			return nil, false
+		}
+		if v == "{" {
+			for _, e := range f[i+2:] {
+				if e == "}" {
+					break
+				}
+				sources = append(sources, strings.TrimSuffix(e, ","))
+			}
+			continue
+		}
+		sources = append(sources, v)
+	}
+	return sources, len(sources) > 0
+}
+
+// inputChain: chains whose rules filter incoming packets even without an
+// input hook (the chains ufw, fail2ban and firewalld jump to).
+func inputChain(table, chain string) bool {
+	lc := strings.ToLower(chain)
+	switch {
+	case strings.HasPrefix(lc, "ufw-") || strings.HasPrefix(lc, "ufw6-"):
+		return strings.HasSuffix(lc, "-input")
+	case table == "firewalld":
+		return strings.Contains(lc, "_in_") || strings.HasPrefix(lc, "filter_in")
+	}
+	return banTable(table, chain)
+}
+
+// banTable: fail2ban's and sshguard's own tables and chains, whose
+// source-restricted rules ban attackers from every port.
+func banTable(table, chain string) bool {
+	t, c := strings.ToLower(table), strings.ToLower(chain)
+	return strings.HasPrefix(t, "f2b") || strings.HasPrefix(c, "f2b-") || strings.Contains(t, "sshguard") || c == "sshguard"
+}
+
+// frontend names the tool that owns a rule, when the names say.
+func frontend(family, table, chain string) string {
+	t, c := strings.ToLower(table), strings.ToLower(chain)
+	switch {
+	case strings.HasPrefix(t, "f2b") || strings.HasPrefix(c, "f2b-"):
+		return "fail2ban"
+	case strings.Contains(t, "sshguard") || c == "sshguard":
+		return "sshguard"
+	case strings.HasPrefix(c, "ufw-") || strings.HasPrefix(c, "ufw6-"):
+		return "ufw"
+	case t == "firewalld":
+		return "firewalld"
+	case (family == "ip" || family == "ip6") && t == "filter":
+		return "iptables"
+	}
+	return "nftables"
 }
 
 func mentionsPort(rule string, ports []int) bool {

@@ -1,0 +1,237 @@
+package guest
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// healthyFacts is a VM with nothing wrong, for judging one fact at a time.
+func healthyFacts(t *testing.T) *Facts {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Facts{
+		SSHDPath: self, ConfigOK: true, PrivsepDir: true, Port: 22,
+		HostKeys:  []string{"/etc/ssh/ssh_host_ed25519_key"},
+		Listeners: []Listener{{Addr: "0.0.0.0", Port: 22, PID: 1, Command: "sshd"}},
+		Effective: map[string][]string{"port": {"22"}},
+		Origins:   map[string]Origin{},
+	}
+}
+
+func ids(ps []Problem) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+func find(ps []Problem, id string) *Problem {
+	for i := range ps {
+		if ps[i].ID == id {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+func TestDiskSpaceDedupesFileSystems(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ds := diskSpace([]string{dir, sub, filepath.Join(dir, "missing"), "/proc"})
+	if len(ds) != 2 || !slices.Equal(ds[0].Paths, []string{dir, sub}) || ds[1].Paths[0] != "/proc" {
+		t.Fatalf("want %s+sub on one file system and /proc on another, got %+v", dir, ds)
+	}
+	if ds[0].TotalBytes == 0 || ds[0].TotalInodes == 0 && ds[0].FreeInodes != 0 {
+		t.Fatalf("no sizes: %+v", ds[0])
+	}
+}
+
+func TestJudgeDiskFull(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		d    DiskSpace
+		want string // "" = not full; else a word the summary must contain
+	}{
+		{"big disk, 9 MiB left", DiskSpace{Paths: []string{"/", "/var"}, TotalBytes: 100 << 30, FreeBytes: 9 << 20, TotalInodes: 1e6, FreeInodes: 5e5}, "no space"},
+		{"big disk, 50 MiB left", DiskSpace{Paths: []string{"/"}, TotalBytes: 100 << 30, FreeBytes: 50 << 20, TotalInodes: 1e6, FreeInodes: 5e5}, ""},
+		{"small tmpfs, half free", DiskSpace{Paths: []string{"/tmp"}, TotalBytes: 4 << 20, FreeBytes: 2 << 20, TotalInodes: 1000, FreeInodes: 900}, ""},
+		{"small tmpfs, full", DiskSpace{Paths: []string{"/tmp"}, TotalBytes: 4 << 20, FreeBytes: 0, TotalInodes: 1000, FreeInodes: 900}, "no space"},
+		{"inodes gone", DiskSpace{Paths: []string{"/home"}, TotalBytes: 10 << 30, FreeBytes: 5 << 30, TotalInodes: 655360, FreeInodes: 3}, "no inodes"},
+		{"no inode accounting (btrfs)", DiskSpace{Paths: []string{"/"}, TotalBytes: 10 << 30, FreeBytes: 5 << 30}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := healthyFacts(t)
+			f.Disks = []DiskSpace{c.d}
+			ps := Judge(f, JudgeOptions{})
+			p := find(ps, "guest.disk_full")
+			switch {
+			case c.want == "" && p != nil:
+				t.Fatalf("judged full: %s", p.Summary)
+			case c.want != "" && p == nil:
+				t.Fatalf("not judged full: %v", ids(ps))
+			case p != nil:
+				if !strings.Contains(p.Summary, c.want) || !strings.Contains(p.Summary, c.d.Paths[0]) || !strings.Contains(p.Summary, "sshd") || len(p.Evidence) != 1 || !strings.Contains(p.Evidence[0], "free of") {
+					t.Fatalf("summary/evidence: %s %q", p.Summary, p.Evidence)
+				}
+				if ps[0].ID != "guest.disk_full" {
+					t.Fatalf("disk_full is not first (root cause): %v", ids(ps))
+				}
+			}
+		})
+	}
+}
+
+// A ruleset as `nft -a list ruleset` prints it with fail2ban (nftables
+// action), sshguard, ufw, firewalld and iptables-nft rules side by side.
+const testRuleset = `table inet filter { # handle 1
+	chain input { # handle 1
+		type filter hook input priority filter; policy accept;
+		ip saddr 198.51.100.99 tcp dport 22 drop # handle 4
+		ip saddr { 192.0.2.7, 192.0.2.8 } tcp dport { 22, 80 } reject # handle 5
+		ip saddr != 10.0.0.0/8 tcp dport 22 drop # handle 6
+		tcp dport 2222 drop # handle 7
+		tcp dport 22 accept # handle 8
+	}
+}
+table inet f2b-table { # handle 2
+	set addr-set-sshd { # handle 1
+		type ipv4_addr
+		elements = { 203.0.113.5, 203.0.113.6,
+			     203.0.113.7 }
+	}
+	chain f2b-chain { # handle 2
+		type filter hook input priority filter - 1; policy accept;
+		tcp dport 22 ip saddr @addr-set-sshd reject with icmp port-unreachable # handle 3
+	}
+}
+table ip sshguard { # handle 3
+	set attackers { # handle 1
+		type ipv4_addr
+		flags interval
+		elements = { 192.0.2.66 }
+	}
+	chain blacklist { # handle 2
+		type filter hook input priority filter - 10; policy accept;
+		ip saddr @attackers drop # handle 3
+	}
+}
+table ip filter { # handle 4
+	chain INPUT { # handle 1
+		type filter hook input priority filter; policy accept;
+		meta l4proto tcp tcp dport 22 counter packets 0 bytes 0 drop # handle 9
+	}
+	chain ufw-user-input { # handle 2
+		meta l4proto tcp tcp dport 22 counter packets 0 bytes 0 drop # handle 10
+	}
+	chain ufw-before-input { # handle 3
+		ct state invalid counter packets 0 bytes 0 drop # handle 11
+	}
+	chain f2b-sshd { # handle 4
+		ip saddr 192.0.2.99 counter packets 3 bytes 180 reject # handle 12
+		counter packets 0 bytes 0 return # handle 13
+	}
+}
+table inet firewalld { # handle 5
+	chain filter_IN_public_deny { # handle 1
+		tcp dport 22 reject with icmpx admin-prohibited # handle 14
+	}
+	chain filter_OUTPUT { # handle 2
+		type filter hook output priority filter + 10; policy accept;
+		tcp dport 22 drop # handle 15
+	}
+}
+`
+
+func TestParseRulesetBlocksAndBans(t *testing.T) {
+	blocks, bans := parseRuleset(testRuleset, []int{22})
+	type row struct {
+		handle   int
+		frontend string
+		banned   string
+	}
+	var gotBlocks, gotBans []row
+	for _, r := range blocks {
+		gotBlocks = append(gotBlocks, row{r.Handle, r.Frontend, ""})
+	}
+	for _, r := range bans {
+		gotBans = append(gotBans, row{r.Handle, r.Frontend, strings.Join(r.Banned, " ")})
+	}
+	wantBlocks := []row{{6, "nftables", ""}, {9, "iptables", ""}, {10, "ufw", ""}, {14, "firewalld", ""}}
+	wantBans := []row{
+		{4, "nftables", "198.51.100.99"},
+		{5, "nftables", "192.0.2.7 192.0.2.8"},
+		{3, "fail2ban", "203.0.113.5 203.0.113.6 203.0.113.7"},
+		{3, "sshguard", "192.0.2.66"},
+		{12, "fail2ban", "192.0.2.99"},
+	}
+	if !slices.Equal(gotBlocks, wantBlocks) {
+		t.Errorf("blocks:\n got %v\nwant %v", gotBlocks, wantBlocks)
+	}
+	if !slices.Equal(gotBans, wantBans) {
+		t.Errorf("bans:\n got %v\nwant %v", gotBans, wantBans)
+	}
+	if blocks[0].Text != "ip saddr != 10.0.0.0/8 tcp dport 22 drop" || blocks[0].Table != "filter" || blocks[0].Chain != "input" || blocks[0].Family != "inet" {
+		t.Errorf("rule fields: %+v", blocks[0])
+	}
+}
+
+func TestJudgeFirewallBlocksVsBans(t *testing.T) {
+	f := healthyFacts(t)
+	f.Firewall, f.SourceBans = parseRuleset(testRuleset, []int{22})
+	f.Fail2ban = parseFail2ban("Status for the jail: sshd\n|- Filter\n`- Actions\n   |- Currently banned:\t2\n   `- Banned IP list:\t203.0.113.5 192.0.2.200\n")
+	ps := Judge(f, JudgeOptions{})
+	var blocks, bans []*Problem
+	for i := range ps {
+		switch ps[i].ID {
+		case "guest.firewall_blocks":
+			blocks = append(blocks, &ps[i])
+		case "guest.ssh_source_banned":
+			bans = append(bans, &ps[i])
+		}
+	}
+	if len(blocks) != 4 || len(bans) != 6 {
+		t.Fatalf("want 4 blocks and 5 rule bans + 1 fail2ban-only ban, got %v", ids(ps))
+	}
+	for want, p := range map[string]*Problem{
+		"ufw allow 22/tcp":                                        blocks[2],
+		"firewall-cmd --add-service=ssh --permanent":              blocks[3],
+		"/etc/iptables/rules.v4":                                  blocks[1],
+		"/etc/nftables.conf":                                      blocks[0],
+		"fail2ban-client set sshd unbanip 203.0.113.5":            bans[2],
+		"nft delete element ip sshguard attackers { 192.0.2.66 }": bans[3],
+		"fail2ban-client set sshd unbanip 192.0.2.200":            bans[5],
+	} {
+		if !strings.Contains(p.Remediation, want) {
+			t.Errorf("%s %s: remediation %q lacks %q", p.ID, p.Summary, p.Remediation, want)
+		}
+	}
+	if !strings.Contains(bans[0].Summary, "198.51.100.99") || !strings.Contains(bans[2].Summary, "203.0.113.7") {
+		t.Errorf("ban summaries name no addresses: %s / %s", bans[0].Summary, bans[2].Summary)
+	}
+	// Repair deletes blocks, never bans.
+	acts := Plan(f, ps, RepairOptions{})
+	for _, a := range acts {
+		if a.For == "guest.ssh_source_banned" && a.Skipped == "" {
+			t.Errorf("repair acts on a ban: %+v", a)
+		}
+	}
+	n := 0
+	for _, a := range acts {
+		if a.For == "guest.firewall_blocks" && a.Skipped == "" {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("repair deletes %d blocking rules, want 4", n)
+	}
+}

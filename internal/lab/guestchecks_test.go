@@ -1,0 +1,120 @@
+package lab_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sshdoctor/sshdoctor/internal/lab"
+	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
+)
+
+// guestProblem is one problem of `sshdoctor guest check --output json`.
+type guestProblem struct {
+	ID          string   `json:"id"`
+	Severity    string   `json:"severity"`
+	Summary     string   `json:"summary"`
+	Evidence    []string `json:"evidence"`
+	Remediation string   `json:"remediation"`
+}
+
+// guestCheck runs `guest check --output json` in the VM.
+func (g *guestUserLab) guestCheck(args ...string) (int, []guestProblem) {
+	g.t.Helper()
+	res := g.sh("sshdoctor guest check --output json " + shellQuote(args))
+	var doc struct {
+		Problems []guestProblem `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &doc); err != nil {
+		g.t.Fatalf("guest check: exit %d, not JSON (%v)\n%s%s", res.ExitCode, err, res.Stdout, res.Stderr)
+	}
+	return res.ExitCode, doc.Problems
+}
+
+func problem(ps []guestProblem, id string) *guestProblem {
+	for i := range ps {
+		if ps[i].ID == id {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+// TestGuestCheckDiagnoses breaks a lab VM in ways no lab fault covers
+// (a full file system, a source ban in the guest firewall, refusals in
+// sshd's log) and checks what `guest check` says inside the VM.
+func TestGuestCheckDiagnoses(t *testing.T) {
+	sshdtest.NeedRoot(t)
+	bin := binary(t)
+	s, err := lab.Up(filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "d", Prefix: "sdld", Self: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Down(s); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	v := s.VMs[0]
+	g := &guestUserLab{t: t, s: s, v: v, bin: bin}
+
+	if code, ps := g.guestCheck(); code != 0 || problem(ps, "guest.ok") == nil {
+		t.Fatalf("healthy VM: exit %d %+v", code, ps)
+	}
+
+	t.Run("tmp-full", func(t *testing.T) {
+		// The VM has its own mount namespace: a 1 MiB tmpfs over its /tmp,
+		// filled to the last block.
+		g.out("mount -t tmpfs -o size=1m,mode=1777 sdld-full /tmp && (dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null; true) && df -k /tmp | tail -1")
+		defer g.out("umount /tmp")
+		code, ps := g.guestCheck()
+		p := problem(ps, "guest.disk_full")
+		if code != 1 || p == nil {
+			t.Fatalf("exit %d, want 1 with guest.disk_full: %+v", code, ps)
+		}
+		if !strings.Contains(p.Summary, "/tmp") || !strings.Contains(p.Summary, "no space") || len(p.Evidence) == 0 || !strings.Contains(p.Evidence[0], "0 B free of 1.0 MiB") {
+			t.Errorf("summary %q evidence %q", p.Summary, p.Evidence)
+		}
+		if ps[0].ID != "guest.disk_full" {
+			t.Errorf("disk_full is not the first problem: %+v", ps)
+		}
+		t.Logf("%s\n    %s", p.Summary, p.Evidence[0])
+	})
+
+	t.Run("source-ban-is-not-a-block", func(t *testing.T) {
+		g.out(`nft add table inet sdld && nft add chain inet sdld input '{ type filter hook input priority 0; policy accept; }' &&
+			nft add rule inet sdld input ip saddr 198.51.100.99 tcp dport 22 drop &&
+			nft add set inet sdld banned '{ type ipv4_addr; }' && nft add element inet sdld banned '{ 192.0.2.7, 192.0.2.8 }' &&
+			nft add rule inet sdld input tcp dport 22 ip saddr @banned reject`)
+		defer g.out("nft delete table inet sdld")
+		code, ps := g.guestCheck()
+		if problem(ps, "guest.firewall_blocks") != nil {
+			t.Fatalf("a source-restricted rule judged as blocking every client: %+v", ps)
+		}
+		var bans []guestProblem
+		for _, p := range ps {
+			if p.ID == "guest.ssh_source_banned" {
+				bans = append(bans, p)
+			}
+		}
+		if code != 0 || len(bans) != 2 || !strings.Contains(bans[0].Summary, "198.51.100.99") || !strings.Contains(bans[1].Summary, "192.0.2.7, 192.0.2.8") || bans[0].Severity != "warning" {
+			t.Fatalf("exit %d, want 0 with two guest.ssh_source_banned warnings: %+v", code, ps)
+		}
+		if !strings.Contains(bans[1].Remediation, "nft delete element inet sdld banned { 192.0.2.7 }") {
+			t.Errorf("remediation: %s", bans[1].Remediation)
+		}
+		// Repair leaves the bans alone: no backup set, the rules remain.
+		res := g.sh("sshdoctor guest repair --yes --output json")
+		if res.ExitCode != 0 || strings.Contains(res.Stdout, `"backup": "/`) {
+			t.Fatalf("repair: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+		}
+		if n := g.out("nft -a list table inet sdld | grep -c saddr"); n != "2" {
+			t.Fatalf("repair removed a ban rule: %s rules left", n)
+		}
+		// And the client (not banned) still gets in.
+		if code, doc := labCheck(t, s, bin, v, nil); code != 0 {
+			t.Fatalf("client check with the bans in place: exit %d %s", code, doc.RootCause)
+		}
+	})
+}
