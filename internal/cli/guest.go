@@ -239,6 +239,9 @@ func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) er
 		w := o.IO.Out
 		for _, p := range problems {
 			mark := map[findings.Severity]string{findings.Error: "✗", findings.Warning: "!", findings.Info: "✓"}[p.Severity]
+			if p.Severity == findings.Info && p.ID != "guest.ok" {
+				mark = "-" // evidence (sshd's log), not a verdict
+			}
 			fmt.Fprintf(w, "%s %s [%s]\n", mark, p.Summary, p.ID)
 			for _, e := range p.Evidence {
 				if strings.TrimSpace(e) != "" {

@@ -235,3 +235,61 @@ func TestJudgeFirewallBlocksVsBans(t *testing.T) {
 		t.Errorf("repair deletes %d blocking rules, want 4", n)
 	}
 }
+
+func TestSSHDLogTail(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "var/log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	// Old refusals beyond the 256 KiB tail must not be read.
+	b.WriteString("Nov 24 01:00:00 vm sshd[10]: Invalid user ancient from 192.0.2.1 port 1\n")
+	for b.Len() < 300<<10 {
+		b.WriteString("Nov 25 01:00:00 vm CRON[99]: pam_unix(cron:session): session opened for user root\n")
+	}
+	b.WriteString("Nov 25 02:00:00 vm sudo[5]: error: not from sshd\n")
+	b.WriteString("Nov 25 02:00:01 vm sshd[11]: Accepted publickey for alice from 192.0.2.2 port 2 ssh2\n")
+	for i := range 12 {
+		b.WriteString("Nov 25 02:00:02 vm sshd[12]: Invalid user u" + string(rune('a'+i)) + " from 192.0.2.3 port 3\n")
+	}
+	b.WriteString("Nov 25 02:00:03 vm sshd[13]: Authentication refused: bad ownership or modes for directory /home/alice\n")
+	b.WriteString("2026-11-25T02:00:04.000000+00:00 vm sshd-session[14]: User bob from 192.0.2.4 not allowed because not listed in AllowUsers\n")
+	if err := os.WriteFile(filepath.Join(root, "var/log/auth.log"), []byte(b.String()), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	l := sshdLog(t.Context(), root)
+	if l == nil || l.Source != "/var/log/auth.log" || len(l.Lines) != 10 {
+		t.Fatalf("got %+v", l)
+	}
+	if !strings.Contains(l.Lines[8], "bad ownership or modes") || !strings.Contains(l.Lines[9], "not allowed because") || !strings.Contains(l.Lines[0], "Invalid user ue") {
+		t.Fatalf("wrong lines: %q", l.Lines)
+	}
+	for _, x := range l.Lines {
+		if strings.Contains(x, "ancient") || strings.Contains(x, "sudo") || strings.Contains(x, "Accepted") {
+			t.Fatalf("kept %q", x)
+		}
+	}
+	// /var/log/secure (RHEL) when there is no auth.log.
+	if err := os.Rename(filepath.Join(root, "var/log/auth.log"), filepath.Join(root, "var/log/secure")); err != nil {
+		t.Fatal(err)
+	}
+	if l = sshdLog(t.Context(), root); l == nil || l.Source != "/var/log/secure" || len(l.Lines) != 10 {
+		t.Fatalf("secure: %+v", l)
+	}
+
+	// The judged report: the root cause first, sshd's log after it.
+	f := healthyFacts(t)
+	f.Nologin = true
+	f.Log = l
+	ps := Judge(f, JudgeOptions{})
+	if got := ids(ps); !slices.Equal(got, []string{"guest.nologin_file", "guest.sshd_log"}) {
+		t.Fatalf("order: %v", got)
+	}
+	if last := ps[1]; last.Severity != "info" || len(last.Evidence) != 10 || !strings.Contains(last.Summary, "/var/log/secure") {
+		t.Fatalf("log finding: %+v", last)
+	}
+	f.Nologin = false
+	if got := ids(Judge(f, JudgeOptions{})); !slices.Equal(got, []string{"guest.ok", "guest.sshd_log"}) {
+		t.Fatalf("healthy with a log: %v", got)
+	}
+}

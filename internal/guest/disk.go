@@ -134,5 +134,8 @@ func (d DiskSpace) effect() string {
 	if len(what) == 0 {
 		what = append(what, "files it needs")
 	}
-	return "sshd cannot write " + strings.Join(what, ", ") + ": it may fail to start, and logins fail or hang"
+	if has("/run", "/") {
+		return "sshd cannot write " + strings.Join(what, ", ") + ": it may fail to start, and logins fail or hang"
+	}
+	return "sshd cannot write " + strings.Join(what, ", ") + ": logins fail or hang"
 }

@@ -121,6 +121,7 @@ type Facts struct {
 	ServiceMgr    string              `json:"service_manager"`
 	Fstab         []Origin            `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
 	Disks         []DiskSpace         `json:"disks"`                 // file systems sshd writes to
+	Log           *SSHDLog            `json:"sshd_log,omitempty"`
 	Port          int                 `json:"expected_port"`
 	Duration      time.Duration       `json:"-"`
 }
@@ -181,6 +182,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 	f.ServiceMgr = serviceManager()
 	f.Fstab = fstabMissing()
 	f.Disks = diskSpaceWithin(diskPaths, 300*time.Millisecond)
+	f.Log = sshdLog(ctx, "")
 	f.Duration = time.Since(start)
 	return f
 }

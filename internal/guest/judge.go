@@ -145,6 +145,10 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	if len(ps) == 0 {
 		add(Problem{Finding: nf("guest.ok", "sshd runs, listens where clients expect, and the checked accounts can log in.")})
 	}
+	// sshd's own words come last: evidence for the causes above.
+	if f.Log != nil && len(f.Log.Lines) > 0 {
+		add(Problem{Finding: nf("guest.sshd_log", fmt.Sprintf("sshd's last %d refusal(s) or error(s) in %s, oldest first.", len(f.Log.Lines), f.Log.Source), f.Log.Lines...)})
+	}
 	return ps
 }
 

@@ -117,4 +117,29 @@ func TestGuestCheckDiagnoses(t *testing.T) {
 			t.Fatalf("client check with the bans in place: exit %d %s", code, doc.RootCause)
 		}
 	})
+
+	t.Run("sshd-log-after-root-cause", func(t *testing.T) {
+		g.out(`touch /etc/nologin && cat >> /var/log/auth.log <<'LOG'
+Nov 25 10:00:00 lab-d sshd[100]: Accepted publickey for azureuser from 10.0.0.4 port 50000 ssh2
+Nov 25 10:00:01 lab-d sshd[101]: Authentication refused: bad ownership or modes for directory /home/azureuser
+Nov 25 10:00:02 lab-d CRON[102]: error: not sshd
+Nov 25 10:00:03 lab-d sshd[103]: User mallory from 10.0.0.9 not allowed because not listed in AllowUsers
+LOG`)
+		defer g.out("rm -f /etc/nologin /var/log/auth.log")
+		code, ps := g.guestCheck()
+		p := problem(ps, "guest.sshd_log")
+		if code != 1 || p == nil || ps[0].ID != "guest.nologin_file" || ps[len(ps)-1].ID != "guest.sshd_log" {
+			t.Fatalf("exit %d: want nologin_file first and sshd_log last: %+v", code, ps)
+		}
+		if len(p.Evidence) != 2 || !strings.Contains(p.Evidence[0], "bad ownership or modes") || !strings.Contains(p.Evidence[1], "not allowed because") {
+			t.Fatalf("log evidence: %q", p.Evidence)
+		}
+		// The text report: the root cause first, the log lines after.
+		text := g.sh("sshdoctor guest check").Stdout
+		i, j := strings.Index(text, "[guest.nologin_file]"), strings.Index(text, "bad ownership or modes")
+		if i < 0 || j < 0 || j < i {
+			t.Fatalf("text report order:\n%s", text)
+		}
+		t.Logf("text report:\n%s", text)
+	})
 }
