@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // healthyFacts is a VM with nothing wrong, for judging one fact at a time.
@@ -291,5 +292,89 @@ func TestSSHDLogTail(t *testing.T) {
 	f.Nologin = false
 	if got := ids(Judge(f, JudgeOptions{})); !slices.Equal(got, []string{"guest.ok", "guest.sshd_log"}) {
 		t.Fatalf("healthy with a log: %v", got)
+	}
+}
+
+func TestProcessStart(t *testing.T) {
+	// This process, through the real /proc: it started moments ago.
+	got, err := processStart("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(got); d < -2*time.Second || d > 10*time.Minute {
+		t.Fatalf("this test process started %s ago?", d)
+	}
+	// A comm with spaces and ')' in it, in a made-up /proc.
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "42"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stat := "42 (ssh) d (x)) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 100 0 0 0\n"
+	if err := os.WriteFile(filepath.Join(root, "42/stat"), []byte(stat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte("cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err = processStart(root, 42)
+	if want := time.Unix(1700000000, 0).Add(123450 * time.Millisecond); err != nil || !got.Equal(want) {
+		t.Fatalf("got %v %v, want %v", got, err, want)
+	}
+}
+
+func TestJudgeSystemdUnits(t *testing.T) {
+	out := `Id=ssh.service
+LoadState=loaded
+ActiveState=failed
+SubState=failed
+NRestarts=5
+Result=start-limit-hit
+ActiveEnterTimestamp=Wed 2026-11-25 10:00:00 UTC
+
+Id=ssh.service
+LoadState=loaded
+ActiveState=failed
+SubState=failed
+NRestarts=5
+Result=start-limit-hit
+ActiveEnterTimestamp=Wed 2026-11-25 10:00:00 UTC
+`
+	units := parseSystemctlShow(out)
+	if len(units) != 1 || units[0] != (UnitState{Unit: "ssh.service", ActiveState: "failed", SubState: "failed", Result: "start-limit-hit", NRestarts: 5, ActiveEnter: "Wed 2026-11-25 10:00:00 UTC"}) {
+		t.Fatalf("alias not deduplicated or fields wrong: %+v", units)
+	}
+	notFound := "Id=sshd.service\nLoadState=not-found\nActiveState=inactive\nNRestarts=0\n\nId=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\nNRestarts=4\nResult=success\n"
+	loop := parseSystemctlShow(notFound)
+	if len(loop) != 1 || loop[0].Unit != "ssh.service" || loop[0].NRestarts != 4 {
+		t.Fatalf("not-found unit kept: %+v", loop)
+	}
+
+	f := healthyFacts(t)
+	f.ServiceMgr = "systemd"
+	f.Units = units
+	f.Listeners = nil
+	ps := Judge(f, JudgeOptions{})
+	if got := ids(ps); !slices.Equal(got, []string{"guest.sshd_unit_failed", "guest.sshd_not_running"}) {
+		t.Fatalf("failed unit: %v", got)
+	}
+	if !strings.Contains(ps[0].Summary, "start-limit-hit") || !strings.Contains(ps[0].Remediation, "systemctl reset-failed ssh.service") || ps[0].Unit != "ssh.service" {
+		t.Fatalf("failed unit finding: %+v", ps[0])
+	}
+	acts := Plan(f, ps, RepairOptions{})
+	if len(acts) != 2 || !strings.Contains(acts[0].Description, "reset-failed") || !acts[0].sshd {
+		t.Fatalf("plan: %+v", acts)
+	}
+
+	f = healthyFacts(t)
+	f.Units = loop
+	f.SSHDPID, f.SSHDSince = 77, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	ps = Judge(f, JudgeOptions{})
+	if got := ids(ps); !slices.Equal(got, []string{"guest.sshd_crash_loop"}) || ps[0].Severity != "warning" || !strings.Contains(ps[0].Summary, "4 times") || !strings.Contains(strings.Join(ps[0].Evidence, "\n"), "pid 77") {
+		t.Fatalf("crash loop: %+v", ps)
+	}
+	loop[0].NRestarts = 2
+	ps = Judge(f, JudgeOptions{})
+	if got := ids(ps); !slices.Equal(got, []string{"guest.ok"}) || !strings.Contains(ps[0].Evidence[0], "listening since 2026-11-25T10:00:00Z") {
+		t.Fatalf("2 restarts: %+v", ps)
 	}
 }

@@ -121,6 +121,9 @@ type Facts struct {
 	ServiceMgr    string              `json:"service_manager"`
 	Fstab         []Origin            `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
 	Disks         []DiskSpace         `json:"disks"`                 // file systems sshd writes to
+	SSHDPID       int                 `json:"sshd_listener_pid,omitempty"`
+	SSHDSince     time.Time           `json:"sshd_since,omitzero"` // when the listening sshd started
+	Units         []UnitState         `json:"systemd_units,omitempty"`
 	Log           *SSHDLog            `json:"sshd_log,omitempty"`
 	Port          int                 `json:"expected_port"`
 	Duration      time.Duration       `json:"-"`
@@ -183,6 +186,16 @@ func Gather(ctx context.Context, o Options) *Facts {
 	f.Fstab = fstabMissing()
 	f.Disks = diskSpaceWithin(diskPaths, 300*time.Millisecond)
 	f.Log = sshdLog(ctx, "")
+	for _, l := range f.Listeners {
+		if l.Command == "sshd" && l.PID > 0 {
+			f.SSHDPID = l.PID
+			f.SSHDSince, _ = processStart("/proc", l.PID)
+			break
+		}
+	}
+	if f.ServiceMgr == "systemd" {
+		f.Units = sshdUnits(ctx)
+	}
 	f.Duration = time.Since(start)
 	return f
 }

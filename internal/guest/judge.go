@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -17,6 +18,7 @@ type Problem struct {
 	User   string        `json:"user,omitempty"`
 	Origin *Origin       `json:"origin,omitempty"`
 	Rule   *FirewallRule `json:"-"`
+	Unit   string        `json:"unit,omitempty"` // the systemd unit
 	Paths  []PathMode    `json:"-"`
 }
 
@@ -72,6 +74,19 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	}
 	if !f.ConfigOK && len(ps) == 0 {
 		add(Problem{Finding: nf("guest.sshd_config_invalid", fmt.Sprintf("sshd -t fails at %s.", orDash(at(f.ConfigErrorAt))), f.ConfigError), Origin: f.ConfigErrorAt})
+	}
+	for _, u := range f.Units {
+		ev := []string{fmt.Sprintf("systemctl show %s: ActiveState=%s SubState=%s Result=%s NRestarts=%d ActiveEnterTimestamp=%s", u.Unit, u.ActiveState, u.SubState, u.Result, u.NRestarts, orDash(u.ActiveEnter))}
+		switch {
+		case u.ActiveState == "failed":
+			add(Problem{Finding: findings.New("guest.sshd_unit_failed", fmt.Sprintf("systemd gave up on %s (failed: %s, after %d automatic restart(s)): sshd stays down.", u.Unit, u.Result, u.NRestarts),
+				fmt.Sprintf("See why it failed (`journalctl -u %s -n 50`, sshd's log below), fix it, then `systemctl reset-failed %s && systemctl restart %s` (`sshdoctor guest repair` does).", u.Unit, u.Unit, u.Unit), ev...), Unit: u.Unit})
+		case u.NRestarts >= crashLoopRestarts:
+			if !f.SSHDSince.IsZero() {
+				ev = append(ev, fmt.Sprintf("the listening sshd (pid %d) started %s", f.SSHDPID, f.SSHDSince.UTC().Format(time.RFC3339)))
+			}
+			add(Problem{Finding: nf("guest.sshd_crash_loop", fmt.Sprintf("systemd restarted %s %d times (now %s/%s): sshd keeps dying, dropping connections and refusing new ones while it restarts.", u.Unit, u.NRestarts, u.ActiveState, u.SubState), ev...)})
+		}
 	}
 	ports := f.sshdPorts(f.Port)
 	var onPort, anyWild, sshdListens bool
@@ -143,7 +158,11 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		ps = append(ps, judgeUser(f, u, o)...)
 	}
 	if len(ps) == 0 {
-		add(Problem{Finding: nf("guest.ok", "sshd runs, listens where clients expect, and the checked accounts can log in.")})
+		var ev []string
+		if !f.SSHDSince.IsZero() {
+			ev = append(ev, fmt.Sprintf("sshd (pid %d) listening since %s", f.SSHDPID, f.SSHDSince.UTC().Format(time.RFC3339)))
+		}
+		add(Problem{Finding: nf("guest.ok", "sshd runs, listens where clients expect, and the checked accounts can log in.", ev...)})
 	}
 	// sshd's own words come last: evidence for the causes above.
 	if f.Log != nil && len(f.Log.Lines) > 0 {

@@ -87,6 +87,14 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				continue
 			}
 			add(p, fmt.Sprintf("disable the invalid line %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, disableLine(*p.Origin, "sshd -t rejected it"))
+		case "guest.sshd_unit_failed":
+			unit := "ssh.service"
+			if p.Unit != "" {
+				unit = p.Unit
+			}
+			add(p, "clear systemd's failed state of "+unit+" (systemctl reset-failed), then restart it", true, func(b *Backup) error {
+				return run("systemctl", "reset-failed", unit)
+			})
 		case "guest.sshd_not_running":
 			add(p, "start sshd through the service manager ("+f.ServiceMgr+")", true, nil)
 		case "guest.sshd_wrong_port":

@@ -3,8 +3,10 @@ package lab_test
 import (
 	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
@@ -59,8 +61,28 @@ func TestGuestCheckDiagnoses(t *testing.T) {
 	v := s.VMs[0]
 	g := &guestUserLab{t: t, s: s, v: v, bin: bin}
 
-	if code, ps := g.guestCheck(); code != 0 || problem(ps, "guest.ok") == nil {
+	code, ps := g.guestCheck()
+	if ok := problem(ps, "guest.ok"); code != 0 || ok == nil || len(ok.Evidence) != 1 || !strings.Contains(ok.Evidence[0], "listening since") {
 		t.Fatalf("healthy VM: exit %d %+v", code, ps)
+	} else {
+		// sshd started when the VM booted, moments ago.
+		since, err := time.Parse(time.RFC3339, ok.Evidence[0][strings.LastIndex(ok.Evidence[0], " ")+1:])
+		if err != nil || time.Since(since) > 10*time.Minute || time.Since(since) < -2*time.Second {
+			t.Fatalf("sshd start time %q (%v)", ok.Evidence[0], err)
+		}
+	}
+	// guest check stays fast: the best of 5 runs, all facts gathered.
+	best := time.Hour
+	for range 5 {
+		ms, err := strconv.Atoi(g.out("s=$(date +%s%N); sshdoctor guest check >/dev/null; e=$(date +%s%N); echo $(( (e-s)/1000000 ))"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		best = min(best, time.Duration(ms)*time.Millisecond)
+	}
+	t.Logf("guest check in the VM: %s (best of 5)", best)
+	if best > 300*time.Millisecond {
+		t.Errorf("guest check took %s, want well under 300ms", best)
 	}
 
 	t.Run("tmp-full", func(t *testing.T) {
