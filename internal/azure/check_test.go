@@ -79,11 +79,11 @@ func TestCheckHealthy(t *testing.T) {
 	}
 	// The serial log came from the SAS URI through the injected transport,
 	// without the ARM bearer token.
-	if r.SerialLogBytes != len(w.serial) || string(r.SerialLog) != string(w.serial) {
-		t.Errorf("serial log %d bytes, want %d", r.SerialLogBytes, len(w.serial))
+	if r.SerialLogBytes != len(w.Serial) || string(r.SerialLog) != string(w.Serial) {
+		t.Errorf("serial log %d bytes, want %d", r.SerialLogBytes, len(w.Serial))
 	}
-	if len(w.blobs) != 1 || w.blobs[0].Header.Get("Authorization") != "" {
-		t.Errorf("blob requests %d, auth %q", len(w.blobs), w.blobs[0].Header.Get("Authorization"))
+	if len(w.Blobs) != 1 || w.Blobs[0].Header.Get("Authorization") != "" {
+		t.Errorf("blob requests %d, auth %q", len(w.Blobs), w.Blobs[0].Header.Get("Authorization"))
 	}
 	if s := step(t, r, "boot"); s.Status != StatusOK || !strings.Contains(s.Summary, "serial log fetched:") {
 		t.Errorf("boot step %+v", s)
@@ -99,9 +99,9 @@ func TestCheckHealthy(t *testing.T) {
 }
 
 func TestCheckDeallocated(t *testing.T) {
-	p, w := newWorld(t, scenario{power: "deallocated", agentDown: true, health: armresourcehealth.AvailabilityStateValuesUnavailable})
-	w.network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = nil // must not be asked
-	w.network.InterfacesServer.BeginGetEffectiveRouteTable = nil
+	p, w := newWorld(t, scenario{Power: "deallocated", AgentDown: true, Health: armresourcehealth.AvailabilityStateValuesUnavailable})
+	w.Network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = nil // must not be asked
+	w.Network.InterfacesServer.BeginGetEffectiveRouteTable = nil
 	r := Check(context.Background(), p, vmName, "198.51.100.7", 22)
 	f := finding(t, r, "cloud.vm_deallocated")
 	if f.Severity != findings.Error || !strings.Contains(f.Remediation, "sshdoctor azure start -g rg -n web1") {
@@ -129,7 +129,7 @@ func TestCheckDeallocated(t *testing.T) {
 }
 
 func TestCheckAgentNotReady(t *testing.T) {
-	p, _ := newWorld(t, scenario{agentDown: true})
+	p, _ := newWorld(t, scenario{AgentDown: true})
 	r := Check(context.Background(), p, vmName, "auto", 22)
 	f := finding(t, r, "cloud.agent_not_ready")
 	if f.Severity != findings.Warning || !strings.Contains(strings.Join(f.Evidence, "\n"), "Not Ready") {
@@ -148,7 +148,7 @@ func TestCheckAgentNotReady(t *testing.T) {
 }
 
 func TestCheckNSGDenyAtSubnet(t *testing.T) {
-	p, _ := newWorld(t, scenario{effNSG: subnetDenyEffNSG})
+	p, _ := newWorld(t, scenario{EffNSG: subnetDenyEffNSG})
 	r := Check(context.Background(), p, vmName, "198.51.100.7", 22)
 	f := finding(t, r, "cloud.nsg_denies")
 	if f.Severity != findings.Error || r.OK {
@@ -191,7 +191,7 @@ func TestCheckNSGDenyAtSubnet(t *testing.T) {
 }
 
 func TestCheckNSGSourceRestricted(t *testing.T) {
-	p, _ := newWorld(t, scenario{effNSG: effNSG(`
+	p, _ := newWorld(t, scenario{EffNSG: effNSG(`
         {"name": "securityRules/Allow-SSH-Office", "protocol": "Tcp", "sourcePortRange": "0-65535", "destinationPortRange": "22-22",
          "sourceAddressPrefixes": ["198.51.100.0/24", "192.0.2.10"], "destinationAddressPrefix": "0.0.0.0/0", "access": "Allow", "priority": 150, "direction": "Inbound"},`,
 		allowSSHAnywhere)})
@@ -210,7 +210,7 @@ func TestCheckNSGSourceRestricted(t *testing.T) {
 
 func TestCheckNSGDenyBoth(t *testing.T) {
 	// Subnet and NIC NSGs both carry only the defaults: two rules needed.
-	p, _ := newWorld(t, scenario{effNSG: effNSG("", "")})
+	p, _ := newWorld(t, scenario{EffNSG: effNSG("", "")})
 	r := Check(context.Background(), p, vmName, "198.51.100.7", 2222)
 	finding(t, r, "cloud.nsg_denies")
 	if len(r.Suggestions) != 2 || r.Suggestions[0].Level != "subnet" || r.Suggestions[1].Level != "nic" || r.Suggestions[1].Rule.DestinationPortRanges[0] != "2222" {
@@ -235,7 +235,7 @@ func TestCheckRoutes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.id, func(t *testing.T) {
-			p, _ := newWorld(t, scenario{routes: routesJSON(c.udr)})
+			p, _ := newWorld(t, scenario{Routes: routesJSON(c.udr)})
 			r := Check(context.Background(), p, vmName, "198.51.100.7", 22)
 			f := finding(t, r, c.id)
 			if f.Severity != c.sev || r.ReturnRoute.Source != "User" {
@@ -249,11 +249,11 @@ func TestCheckRoutes(t *testing.T) {
 }
 
 func TestCheckBootDiagnosticsDisabled(t *testing.T) {
-	p, w := newWorld(t, scenario{noBootDiag: true})
+	p, w := newWorld(t, scenario{NoBootDiag: true})
 	r := Check(context.Background(), p, vmName, "auto", 22)
 	f := finding(t, r, "cloud.boot_diagnostics_disabled")
-	if f.Severity != findings.Warning || !strings.Contains(f.Remediation, "az vm boot-diagnostics enable -g rg -n web1") || len(w.blobs) != 0 {
-		t.Errorf("%+v blobs %d", f, len(w.blobs))
+	if f.Severity != findings.Warning || !strings.Contains(f.Remediation, "az vm boot-diagnostics enable -g rg -n web1") || len(w.Blobs) != 0 {
+		t.Errorf("%+v blobs %d", f, len(w.Blobs))
 	}
 	if _, err := p.SerialLog(context.Background(), vmName); !errors.Is(err, ErrBootDiagnosticsDisabled) {
 		t.Errorf("SerialLog: %v", err)
@@ -263,10 +263,10 @@ func TestCheckBootDiagnosticsDisabled(t *testing.T) {
 func TestSerialLog(t *testing.T) {
 	p, w := newWorld(t, scenario{})
 	got, err := p.SerialLog(context.Background(), vmName)
-	if err != nil || string(got) != string(w.serial) {
+	if err != nil || string(got) != string(w.Serial) {
 		t.Fatalf("%q %v", got, err)
 	}
-	w.serial = nil // blob gone: 404
+	w.Serial = nil // blob gone: 404
 	_, err = p.SerialLog(context.Background(), vmName)
 	if err == nil || !strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("err %v (must not show the SAS signature)", err)
@@ -278,7 +278,7 @@ func TestSerialLog(t *testing.T) {
 }
 
 func TestCheckNoPublicIP(t *testing.T) {
-	p, _ := newWorld(t, scenario{noPublicIP: true})
+	p, _ := newWorld(t, scenario{NoPublicIP: true})
 	r := Check(context.Background(), p, vmName, "auto", 22)
 	if f := finding(t, r, "cloud.no_public_ip"); f.Severity != findings.Warning || r.VM.PublicIP != "" {
 		t.Errorf("%+v", f)
@@ -286,10 +286,10 @@ func TestCheckNoPublicIP(t *testing.T) {
 }
 
 func TestCheckHealthDegraded(t *testing.T) {
-	p, _ := newWorld(t, scenario{health: armresourcehealth.AvailabilityStateValuesDegraded})
+	p, _ := newWorld(t, scenario{Health: armresourcehealth.AvailabilityStateValuesDegraded})
 	r := Check(context.Background(), p, vmName, "auto", 22)
 	finding(t, r, "cloud.health_degraded")
-	p, _ = newWorld(t, scenario{health: armresourcehealth.AvailabilityStateValuesUnavailable})
+	p, _ = newWorld(t, scenario{Health: armresourcehealth.AvailabilityStateValuesUnavailable})
 	r = Check(context.Background(), p, vmName, "auto", 22)
 	if f := finding(t, r, "cloud.health_unavailable"); f.Severity != findings.Error || r.OK {
 		t.Errorf("%+v", f)
@@ -299,7 +299,7 @@ func TestCheckHealthDegraded(t *testing.T) {
 func TestCheckARMErrors(t *testing.T) {
 	t.Run("vm 403", func(t *testing.T) {
 		p, w := newWorld(t, scenario{})
-		w.compute.VirtualMachinesServer.Get = func(context.Context, string, string, *armcompute.VirtualMachinesClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachinesClientGetResponse], errResp azfake.ErrorResponder) {
+		w.Compute.VirtualMachinesServer.Get = func(context.Context, string, string, *armcompute.VirtualMachinesClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachinesClientGetResponse], errResp azfake.ErrorResponder) {
 			errResp.SetResponseError(http.StatusForbidden, "AuthorizationFailed")
 			return
 		}
@@ -325,7 +325,7 @@ func TestCheckARMErrors(t *testing.T) {
 	})
 	t.Run("effective NSG 403", func(t *testing.T) {
 		p, w := newWorld(t, scenario{})
-		w.network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = func(context.Context, string, string, *armnetwork.InterfacesClientBeginListEffectiveNetworkSecurityGroupsOptions) (resp azfake.PollerResponder[armnetwork.InterfacesClientListEffectiveNetworkSecurityGroupsResponse], errResp azfake.ErrorResponder) {
+		w.Network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = func(context.Context, string, string, *armnetwork.InterfacesClientBeginListEffectiveNetworkSecurityGroupsOptions) (resp azfake.PollerResponder[armnetwork.InterfacesClientListEffectiveNetworkSecurityGroupsResponse], errResp azfake.ErrorResponder) {
 			errResp.SetResponseError(http.StatusForbidden, "AuthorizationFailed")
 			return
 		}
@@ -341,7 +341,7 @@ func TestCheckARMErrors(t *testing.T) {
 	})
 	t.Run("effective NSG 400 falls back", func(t *testing.T) {
 		p, w := newWorld(t, scenario{})
-		w.network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = func(context.Context, string, string, *armnetwork.InterfacesClientBeginListEffectiveNetworkSecurityGroupsOptions) (resp azfake.PollerResponder[armnetwork.InterfacesClientListEffectiveNetworkSecurityGroupsResponse], errResp azfake.ErrorResponder) {
+		w.Network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = func(context.Context, string, string, *armnetwork.InterfacesClientBeginListEffectiveNetworkSecurityGroupsOptions) (resp azfake.PollerResponder[armnetwork.InterfacesClientListEffectiveNetworkSecurityGroupsResponse], errResp azfake.ErrorResponder) {
 			errResp.SetResponseError(http.StatusBadRequest, "NetworkInterfaceNotAttachedToRunningVm")
 			return
 		}
@@ -353,7 +353,7 @@ func TestCheckARMErrors(t *testing.T) {
 }
 
 func TestCheckNSGUnevaluable(t *testing.T) {
-	p, _ := newWorld(t, scenario{effNSG: effNSG(`
+	p, _ := newWorld(t, scenario{EffNSG: effNSG(`
         {"name": "securityRules/Odd", "protocol": "Tcp", "sourcePortRange": "0-65535", "destinationPortRange": "22-x",
          "sourceAddressPrefix": "0.0.0.0/0", "destinationAddressPrefix": "0.0.0.0/0", "access": "Allow", "priority": 150, "direction": "Inbound"},`, "")})
 	r := Check(context.Background(), p, vmName, "auto", 22)
@@ -363,7 +363,7 @@ func TestCheckNSGUnevaluable(t *testing.T) {
 }
 
 func TestConfiguredNSGSubnetDeny(t *testing.T) {
-	p, _ := newWorld(t, scenario{power: "stopped", subnetRules: `{"name": "Deny-SSH", "properties": {"protocol": "Tcp", "sourcePortRange": "*",
+	p, _ := newWorld(t, scenario{Power: "stopped", SubnetRules: `{"name": "Deny-SSH", "properties": {"protocol": "Tcp", "sourcePortRange": "*",
   "destinationPortRange": "22", "sourceAddressPrefix": "Internet", "destinationAddressPrefix": "*", "access": "Deny", "priority": 150, "direction": "Inbound"}},
  {"name": "Allow-Storage", "properties": {"protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
   "sourceAddressPrefix": "Storage", "destinationAddressPrefix": "*", "access": "Allow", "priority": 160, "direction": "Inbound"}}`})

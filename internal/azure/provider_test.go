@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
 
+	"github.com/sshdoctor/sshdoctor/internal/azure/azurefake"
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/guest"
 )
@@ -30,7 +31,7 @@ func lro[T any](calls *int, result T) func() (azfake.PollerResponder[T], azfake.
 
 func TestVMActionsPollToCompletion(t *testing.T) {
 	p, w := newWorld(t, scenario{})
-	vms := &w.compute.VirtualMachinesServer
+	vms := &w.Compute.VirtualMachinesServer
 	var start, stop, restart, redeploy int
 	startF := lro(&start, armcompute.VirtualMachinesClientStartResponse{})
 	vms.BeginStart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginStartOptions) (azfake.PollerResponder[armcompute.VirtualMachinesClientStartResponse], azfake.ErrorResponder) {
@@ -60,7 +61,7 @@ func TestVMActionsPollToCompletion(t *testing.T) {
 	// Each was polled through both non-terminal responses: the request,
 	// then two polls.
 	for _, op := range []string{"start", "deallocate", "restart", "redeploy"} {
-		if n := w.hits[vmID+"/"+op]; n != 3 {
+		if n := w.Hits[vmID+"/"+op]; n != 3 {
 			t.Errorf("%s: %d requests, want 3", op, n)
 		}
 	}
@@ -89,7 +90,7 @@ func TestRunCommand(t *testing.T) {
 	p, w := newWorld(t, scenario{})
 	var got armcompute.RunCommandInput
 	msg := "Enable succeeded: \n[stdout]\nsshd is running\nPort 22\n\n[stderr]\nwarning: x\n"
-	w.compute.VirtualMachinesServer.BeginRunCommand = func(_ context.Context, _, _ string, in armcompute.RunCommandInput, _ *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
+	w.Compute.VirtualMachinesServer.BeginRunCommand = func(_ context.Context, _, _ string, in armcompute.RunCommandInput, _ *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
 		got = in
 		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
 		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
@@ -130,11 +131,11 @@ func TestParseRunOutput(t *testing.T) {
 }
 
 // extensionPUT returns the wire body of the last VMAccess PUT.
-func extensionPUT(t *testing.T, w *world, instance string) map[string]any {
+func extensionPUT(t *testing.T, w *azurefake.World, instance string) map[string]any {
 	t.Helper()
-	body := w.bodies[vmID+"/extensions/"+instance]
+	body := w.Bodies[vmID+"/extensions/"+instance]
 	if body == nil {
-		t.Fatalf("no PUT to extension %s; saw %v", instance, keys(w.bodies))
+		t.Fatalf("no PUT to extension %s; saw %v", instance, keys(w.Bodies))
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(body, &doc); err != nil {
@@ -155,7 +156,7 @@ func TestVMAccessPayloads(t *testing.T) {
 	p, w := newWorld(t, scenario{})
 	var calls []armcompute.VirtualMachineExtension
 	var names []string
-	w.compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, group, vm, name string, ext armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+	w.Compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, group, vm, name string, ext armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 		if group != rg || vm != vmName {
 			t.Errorf("extension on %s/%s", group, vm)
 		}
@@ -231,7 +232,7 @@ func TestVMAccessPayloads(t *testing.T) {
 	if err := p.ResetUser(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
 		t.Fatal(err)
 	}
-	raw := string(w.bodies[vmID+"/extensions/enablevmaccess"])
+	raw := string(w.Bodies[vmID+"/extensions/enablevmaccess"])
 	if strings.Count(raw, "S3cret!pass") != 1 {
 		t.Errorf("password not exactly once: %s", raw)
 	}
@@ -253,12 +254,12 @@ func TestVMAccessReusesInstance(t *testing.T) {
 	vm := must[armcompute.VirtualMachine](t, vmJSON(scenario{}))
 	vm.Resources = []*armcompute.VirtualMachineExtension{{Name: ptr("VMAccessForLinux"), Properties: &armcompute.VirtualMachineExtensionProperties{
 		Publisher: ptr(VMAccessPublisher), Type: ptr(VMAccessType)}}}
-	w.compute.VirtualMachinesServer.Get = func(context.Context, string, string, *armcompute.VirtualMachinesClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachinesClientGetResponse], errResp azfake.ErrorResponder) {
+	w.Compute.VirtualMachinesServer.Get = func(context.Context, string, string, *armcompute.VirtualMachinesClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachinesClientGetResponse], errResp azfake.ErrorResponder) {
 		resp.SetResponse(http.StatusOK, armcompute.VirtualMachinesClientGetResponse{VirtualMachine: vm}, nil)
 		return
 	}
 	var name string
-	w.compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, _, _, n string, _ armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+	w.Compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, _, _, n string, _ armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 		name = n
 		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse{}, nil)
 		return
@@ -272,13 +273,13 @@ func TestNSGRules(t *testing.T) {
 	p, w := newWorld(t, scenario{})
 	var got armnetwork.SecurityRule
 	var where []string
-	w.network.SecurityRulesServer.BeginCreateOrUpdate = func(_ context.Context, group, nsg, name string, r armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+	w.Network.SecurityRulesServer.BeginCreateOrUpdate = func(_ context.Context, group, nsg, name string, r armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 		got, where = r, append(where, group+"/"+nsg+"/"+name)
 		resp.AddNonTerminalResponse(http.StatusCreated, nil)
 		resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientCreateOrUpdateResponse{}, nil)
 		return
 	}
-	w.network.SecurityRulesServer.BeginDelete = func(_ context.Context, group, nsg, name string, _ *armnetwork.SecurityRulesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientDeleteResponse], errResp azfake.ErrorResponder) {
+	w.Network.SecurityRulesServer.BeginDelete = func(_ context.Context, group, nsg, name string, _ *armnetwork.SecurityRulesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientDeleteResponse], errResp azfake.ErrorResponder) {
 		where = append(where, "delete "+group+"/"+nsg+"/"+name)
 		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
 		resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientDeleteResponse{}, nil)
