@@ -2,6 +2,7 @@ package guest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -376,5 +377,92 @@ ActiveEnterTimestamp=Wed 2026-11-25 10:00:00 UTC
 	ps = Judge(f, JudgeOptions{})
 	if got := ids(ps); !slices.Equal(got, []string{"guest.ok"}) || !strings.Contains(ps[0].Evidence[0], "listening since 2026-11-25T10:00:00Z") {
 		t.Fatalf("2 restarts: %+v", ps)
+	}
+}
+
+// SELinux cannot be enforced on the test machine or in the lab: the
+// enforce switch is a file under a test root and the labels come from an
+// injected reader; the judgement and the plan are the real ones.
+func TestJudgeSELinuxContext(t *testing.T) {
+	root := t.TempDir()
+	if selinuxEnforcing(root) {
+		t.Fatal("enforcing without /sys/fs/selinux/enforce")
+	}
+	if err := os.MkdirAll(filepath.Join(root, "sys/fs/selinux"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ content string }{{"0\n"}, {"1\n"}} {
+		if err := os.WriteFile(filepath.Join(root, "sys/fs/selinux/enforce"), []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := selinuxEnforcing(root); got != (c.content == "1\n") {
+			t.Fatalf("enforce %q: %v", c.content, got)
+		}
+	}
+	labels := map[string]string{
+		root + "/home/alice/.ssh":                 "unconfined_u:object_r:ssh_home_t:s0",
+		root + "/home/alice/.ssh/authorized_keys": "unconfined_u:object_r:user_home_t:s0",
+		root + "/home/bob/.ssh":                   "unconfined_u:object_r:ssh_home_t:s0",
+		root + "/home/bob/.ssh/authorized_keys":   "unconfined_u:object_r:ssh_home_t:s0",
+		root + "/root/.ssh":                       "unconfined_u:object_r:admin_home_t:s0",
+		root + "/etc/ssh/keys/carol":              "system_u:object_r:etc_t:s0",
+	}
+	var asked []string
+	read := func(p string) (string, error) {
+		asked = append(asked, strings.TrimPrefix(p, root))
+		if l, ok := labels[p]; ok {
+			return l, nil
+		}
+		return "", os.ErrNotExist
+	}
+	kf := func(p string) []KeyFile { return []KeyFile{{Path: p, Found: true, Keys: []string{"ssh-ed25519"}}} }
+	f := healthyFacts(t)
+	f.SELinux = true
+	f.Users = []UserFacts{
+		{Name: "alice", Exists: true, Home: "/home/alice", ShellOK: true, KeyFiles: kf("/home/alice/.ssh/authorized_keys")},
+		{Name: "bob", Exists: true, Home: "/home/bob", ShellOK: true, KeyFiles: kf("/home/bob/.ssh/authorized_keys")},
+		{Name: "root", Exists: true, Home: "/root", ShellOK: true, KeyFiles: append(kf("/root/.ssh/authorized_keys"), KeyFile{Path: "/root/.ssh/authorized_keys2"})},
+		{Name: "carol", Exists: true, Home: "/home/carol", ShellOK: true, KeyFiles: kf("/etc/ssh/keys/carol")},
+	}
+	f.Labels = sshLabels(root, f.Users, read)
+	// Key files outside the home are not ssh_home_t by design: not read.
+	if want := []string{"/home/alice/.ssh", "/home/alice/.ssh/authorized_keys", "/home/bob/.ssh", "/home/bob/.ssh/authorized_keys", "/root/.ssh", "/root/.ssh/authorized_keys", "/home/carol/.ssh"}; !slices.Equal(asked, want) {
+		t.Fatalf("read labels of %q, want %q", asked, want)
+	}
+	ps := Judge(f, JudgeOptions{})
+	var got []string
+	for _, p := range ps {
+		if p.ID == "guest.selinux_context" {
+			got = append(got, p.User+" "+typeOf(p.Paths[0].Reason))
+			if !strings.Contains(p.Remediation, "restorecon -Rv "+filepath.Join(f.Users[slices.IndexFunc(f.Users, func(u UserFacts) bool { return u.Name == p.User })].Home, ".ssh")) {
+				t.Errorf("remediation: %s", p.Remediation)
+			}
+		}
+	}
+	if !slices.Equal(got, []string{"alice user_home_t", "root admin_home_t"}) {
+		t.Fatalf("selinux findings %v in %v", got, ids(ps))
+	}
+	acts := Plan(f, ps, RepairOptions{})
+	for _, a := range acts {
+		if a.For != "guest.selinux_context" {
+			continue
+		}
+		if _, err := exec.LookPath("restorecon"); err != nil {
+			if !strings.Contains(a.Skipped, "restorecon is not installed") {
+				t.Errorf("without restorecon: %+v", a)
+			}
+		} else if !strings.Contains(a.Description, "restorecon -R") {
+			t.Errorf("with restorecon: %+v", a)
+		}
+	}
+	// Not enforcing: labels are not read, nothing is judged.
+	f.SELinux, f.Labels = false, nil
+	if p := find(Judge(f, JudgeOptions{}), "guest.selinux_context"); p != nil {
+		t.Fatalf("judged without labels: %+v", p)
+	}
+	// The real reader on a file without a label (this machine) fails
+	// cleanly instead of inventing one.
+	if l, err := lgetxattrLabel(t.TempDir()); err == nil && l == "" {
+		t.Fatalf("empty label without an error")
 	}
 }

@@ -124,6 +124,8 @@ type Facts struct {
 	SSHDPID       int                 `json:"sshd_listener_pid,omitempty"`
 	SSHDSince     time.Time           `json:"sshd_since,omitzero"` // when the listening sshd started
 	Units         []UnitState         `json:"systemd_units,omitempty"`
+	SELinux       bool                `json:"selinux_enforcing"`
+	Labels        []Label             `json:"selinux_labels,omitempty"` // read when SELinux enforces
 	Log           *SSHDLog            `json:"sshd_log,omitempty"`
 	Port          int                 `json:"expected_port"`
 	Duration      time.Duration       `json:"-"`
@@ -186,6 +188,9 @@ func Gather(ctx context.Context, o Options) *Facts {
 	f.Fstab = fstabMissing()
 	f.Disks = diskSpaceWithin(diskPaths, 300*time.Millisecond)
 	f.Log = sshdLog(ctx, "")
+	if f.SELinux = selinuxEnforcing("/"); f.SELinux {
+		f.Labels = sshLabels("/", f.Users, lgetxattrLabel)
+	}
 	for _, l := range f.Listeners {
 		if l.Command == "sshd" && l.PID > 0 {
 			f.SSHDPID = l.PID

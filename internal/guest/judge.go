@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,6 +227,19 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		p := add("guest.strict_modes", fmt.Sprintf("StrictModes makes sshd ignore %s's keys: %s.", u.Name, u.BadModes[0].Reason), ev...)
 		p.Paths = u.BadModes
 	}
+	var wrong []PathMode
+	var ev []string
+	for _, l := range f.Labels {
+		if l.User == u.Name && l.Type != "ssh_home_t" {
+			wrong = append(wrong, PathMode{Path: l.Path, Reason: l.Context})
+			ev = append(ev, l.Path+" "+l.Context)
+		}
+	}
+	if len(wrong) > 0 {
+		dir := filepath.Join(u.Home, ".ssh")
+		ps = append(ps, Problem{Finding: findings.New("guest.selinux_context", fmt.Sprintf("SELinux enforces and %s is labelled %s, not ssh_home_t: sshd may not read %s's keys.", wrong[0].Path, typeOf(wrong[0].Reason), u.Name),
+			fmt.Sprintf("`restorecon -Rv %s` (`sshdoctor guest repair` does); if the label comes back, `semanage fcontext` has a rule for it.", dir), ev...), User: u.Name, Paths: wrong})
+	}
 	keys := 0
 	var types []string
 	for _, kf := range u.KeyFiles {
@@ -283,4 +297,11 @@ func firstN(s []string, n int) []string {
 		return s[:n]
 	}
 	return s
+}
+
+func typeOf(context string) string {
+	if f := strings.Split(context, ":"); len(f) >= 3 {
+		return f[2]
+	}
+	return context
 }

@@ -195,6 +195,19 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			}))
 		case "guest.strict_modes":
 			add(p, "fix owner and modes StrictModes refuses for "+p.User, false, fixModes(f, p))
+		case "guest.selinux_context":
+			restorecon, err := exec.LookPath("restorecon")
+			if err != nil {
+				skip(p, "restorecon is not installed (policycoreutils): run `chcon -R -t ssh_home_t` on the paths")
+				continue
+			}
+			var paths []string
+			for _, pm := range p.Paths {
+				paths = append(paths, pm.Path)
+			}
+			add(p, "restore the SELinux labels of "+strings.Join(paths, " ")+" (restorecon -R)", false, func(b *Backup) error {
+				return run(restorecon, append([]string{"-R", "--"}, paths...)...)
+			})
 		case "guest.no_authorized_keys", "guest.key_not_authorized":
 			if len(o.Keys) == 0 {
 				skip(p, "give the user's public key with --ssh-key or --ssh-key-file")
