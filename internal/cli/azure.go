@@ -43,7 +43,11 @@ type AzureOptions struct {
 }
 
 // NewCmdAzure builds `sshdoctor azure` and its subcommands.
-func NewCmdAzure(ios *IOStreams) *cobra.Command { return newCmdAzure(ios, azureProvider) }
+func NewCmdAzure(ios *IOStreams) *cobra.Command { return newCmdAzure(ios, newAzureProvider) }
+
+// newAzureProvider signs in; tests replace it with one over the SDK's
+// fakes (internal/azure/azurefake).
+var newAzureProvider = azureProvider
 
 // newCmdAzure takes the provider constructor, which tests replace with
 // one over the SDK's fakes.

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
+
+	"github.com/sshdoctor/sshdoctor/internal/azure"
+	"github.com/sshdoctor/sshdoctor/internal/azure/azurefake"
+)
+
+// azureRun runs `sshdoctor ARGS` with the Azure provider over world w
+// (nil: the provider must not be built). It returns the result and how
+// many times the provider was built (signing in happens there).
+func azureRun(t *testing.T, w *azurefake.World, stdin string, args ...string) (checkResult, int) {
+	t.Helper()
+	built := 0
+	old := newAzureProvider
+	newAzureProvider = func(_ context.Context, o *AzureOptions) (*azure.Provider, error) {
+		built++
+		if w == nil {
+			t.Fatal("the provider was built although the input is bad")
+		}
+		p, err := azure.New(o.Subscription, o.ResourceGroup, azurefake.Credential(), w.Options())
+		if err != nil {
+			return nil, err
+		}
+		p.PollFrequency = time.Millisecond
+		return p, nil
+	}
+	defer func() { newAzureProvider = old }()
+	var out, errb bytes.Buffer
+	ios := &IOStreams{In: strings.NewReader(stdin), Out: &out, Err: &errb}
+	code := Main(ios, args)
+	return checkResult{code: code, stdout: out.String(), stderr: errb.String()}, built
+}
+
+var vmArgs = []string{"-g", azurefake.RG, "-n", azurefake.VMName, "--subscription", azurefake.Sub}
+
+func azureArgs(cmd ...string) []string { return append(append([]string{"azure"}, cmd...), vmArgs...) }
+
+// azureJSON is the part of sshdoctor.azure.check/v1 the tests read.
+type azureJSON struct {
+	Schema   string `json:"schema"`
+	ExitCode int    `json:"exit_code"`
+	OK       bool   `json:"ok"`
+	Findings []struct {
+		ID       string   `json:"id"`
+		Severity string   `json:"severity"`
+		Evidence []string `json:"evidence"`
+	} `json:"findings"`
+	Suggestions []json.RawMessage `json:"suggestions"`
+}
+
+func (d azureJSON) has(id string) bool {
+	for _, f := range d.Findings {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAzureCheck(t *testing.T) {
+	cases := []struct {
+		name   string
+		s      azurefake.Scenario
+		extra  []string
+		code   int
+		want   string // a finding ID that must be reported ("" = none of severity error)
+		inText string
+	}{
+		{"healthy", azurefake.Scenario{}, nil, ExitOK, "", "Azure shows nothing that stops SSH"},
+		{"deallocated", azurefake.Scenario{Power: "deallocated", AgentDown: true}, nil, ExitProblem, "cloud.vm_deallocated", "sshdoctor azure start"},
+		{"subnet nsg denies", azurefake.Scenario{EffNSG: azurefake.SubnetDenyEffNSG}, []string{"--source-ip", "1.2.3.4"}, ExitProblem, "cloud.nsg_denies", "Deny-SSH-Internet"},
+		// A warning: the VM may be reached privately (VPN, Bastion).
+		{"no public ip", azurefake.Scenario{NoPublicIP: true}, nil, ExitOK, "cloud.no_public_ip", "no public IP address"},
+		{"boot diagnostics off", azurefake.Scenario{NoBootDiag: true}, nil, ExitOK, "cloud.boot_diagnostics_disabled", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(azureArgs("check"), c.extra...)
+			w := azurefake.NewWorld(t, c.s)
+			r, _ := azureRun(t, w, "", append(args, "--output", "json")...)
+			var doc azureJSON
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Schema != AzureSchema {
+				t.Fatalf("not %s JSON (%v): %s\n%s", AzureSchema, err, r.stdout, r.stderr)
+			}
+			if r.code != c.code || doc.ExitCode != c.code || doc.OK != (c.code == ExitOK) {
+				t.Errorf("exit %d, JSON exit_code %d ok %v; want %d", r.code, doc.ExitCode, doc.OK, c.code)
+			}
+			if c.want != "" && !doc.has(c.want) {
+				t.Errorf("findings %+v lack %s", doc.Findings, c.want)
+			}
+			// Text: the same verdict, the root cause first.
+			r, _ = azureRun(t, azurefake.NewWorld(t, c.s), "", args...)
+			if r.code != c.code || !strings.Contains(r.stdout, c.inText) {
+				t.Errorf("text: exit %d, want %d and %q:\n%s", r.code, c.code, c.inText, r.stdout)
+			}
+			if c.code == ExitProblem && !strings.Contains(r.stdout, "["+c.want+"]") {
+				t.Errorf("text does not name %s:\n%s", c.want, r.stdout)
+			}
+		})
+	}
+}
+
+// ARM refusals are diagnosed problems (exit 1) with what to do, never a
+// stack trace or an internal error.
+func TestAzureARMErrors(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status int
+		code   string
+		want   []string
+	}{
+		{"forbidden", http.StatusForbidden, "AuthorizationFailed", []string{"cloud.access_denied", "Microsoft.Compute/virtualMachines/read"}},
+		{"not found", http.StatusNotFound, "ResourceNotFound", []string{"cloud.not_found"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := azurefake.NewWorld(t, azurefake.Scenario{})
+			w.Compute.VirtualMachinesServer.Get = func(context.Context, string, string, *armcompute.VirtualMachinesClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachinesClientGetResponse], errResp azfake.ErrorResponder) {
+				errResp.SetResponseError(c.status, c.code)
+				return
+			}
+			r, _ := azureRun(t, w, "", azureArgs("check")...)
+			if r.code != ExitProblem {
+				t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			for _, s := range c.want {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("output lacks %q:\n%s", s, r.stdout)
+				}
+			}
+			if strings.Contains(r.stdout+r.stderr, "goroutine") || strings.Contains(r.stdout+r.stderr, "panic") {
+				t.Errorf("a stack trace:\n%s%s", r.stdout, r.stderr)
+			}
+			// An action refused by ARM: exit 1, one line saying why and what to do.
+			w.Compute.VirtualMachinesServer.BeginStart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginStartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientStartResponse], errResp azfake.ErrorResponder) {
+				errResp.SetResponseError(c.status, c.code)
+				return
+			}
+			r, _ = azureRun(t, w, "", append(azureArgs("start"), "--yes")...)
+			if r.code != ExitProblem || !strings.Contains(r.stderr, c.code) {
+				t.Errorf("start refused by ARM: exit %d\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+// Bad input: exit 2, one line, and no sign-in (the provider is not built).
+func TestAzureBadInput(t *testing.T) {
+	t.Setenv("AZURE_SUBSCRIPTION_ID", "")
+	for _, c := range []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{"no subscription", "", []string{"azure", "check", "-g", "rg", "-n", "web1"}},
+		{"no resource group", "", []string{"azure", "check", "-n", "web1", "--subscription", azurefake.Sub}},
+		{"bad source ip", "", append(azureArgs("check"), "--source-ip", "300.1.1.1")},
+		{"bad port", "", append(azureArgs("check"), "--port", "70000")},
+		{"bad output", "", append(azureArgs("check"), "--output", "yaml")},
+		{"allow-ssh without source", "", append(azureArgs("nsg", "allow-ssh"), "--yes")},
+		{"allow-ssh with auto", "", append(azureArgs("nsg", "allow-ssh"), "--source-ip", "auto", "--yes")},
+		{"redeploy without --yes", "", azureArgs("redeploy")},
+		{"reset-user bad name", "", append(azureArgs("reset-user"), "--username", "../root", "--ssh-key", "x", "--yes")},
+		{"reset-user nothing to set", "", append(azureArgs("reset-user"), "--username", "alice", "--yes")},
+		{"reset-user private key", "", append(azureArgs("reset-user"), "--username", "alice", "--ssh-key", "-----BEGIN OPENSSH PRIVATE KEY-----", "--yes")},
+		{"reset-user empty password", "\n", append(azureArgs("reset-user"), "--username", "alice", "--password-stdin", "--yes")},
+		{"reset-user password without --yes", "pw\n", append(azureArgs("reset-user"), "--username", "alice", "--password-stdin")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, built := azureRun(t, nil, c.stdin, c.args...)
+			msg := strings.TrimSpace(r.stderr)
+			if r.code != ExitUsage || built != 0 || msg == "" {
+				t.Fatalf("exit %d, provider built %d times, stderr %q; want exit 2, no sign-in", r.code, built, msg)
+			}
+			if c.name != "redeploy without --yes" && strings.Contains(msg, "\n") {
+				t.Errorf("more than one line: %q", msg)
+			}
+		})
+	}
+}
+
+func TestAzureActionsConfirm(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{Power: "deallocated"})
+	started := 0
+	w.Compute.VirtualMachinesServer.BeginStart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginStartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientStartResponse], errResp azfake.ErrorResponder) {
+		started++
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientStartResponse{}, nil)
+		return
+	}
+	// Declined: nothing is done.
+	r, _ := azureRun(t, w, "n\n", azureArgs("start")...)
+	if r.code != ExitUsage || started != 0 || !strings.Contains(r.stderr, "Start VM rg/web1?") {
+		t.Fatalf("declined start: exit %d, started %d\n%s", r.code, started, r.stderr)
+	}
+	// Confirmed on stdin, and with --yes.
+	if r, _ = azureRun(t, w, "y\n", azureArgs("start")...); r.code != ExitOK || started != 1 {
+		t.Fatalf("confirmed start: exit %d, started %d\n%s%s", r.code, started, r.stdout, r.stderr)
+	}
+	if r, _ = azureRun(t, w, "", append(azureArgs("start"), "--yes")...); r.code != ExitOK || started != 2 || !strings.Contains(r.stdout, "started") {
+		t.Fatalf("start --yes: exit %d, started %d\n%s%s", r.code, started, r.stdout, r.stderr)
+	}
+}
+
+func TestAzureResetUserPassword(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{})
+	var body []byte
+	w.Compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, _, _, _ string, ext armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		body, _ = json.Marshal(ext)
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse{VirtualMachineExtension: ext}, nil)
+		return
+	}
+	const pw = "Corr3ct-Horse-Battery"
+	r, _ := azureRun(t, w, pw+"\n", append(azureArgs("reset-user"), "--username", "alice", "--password-stdin", "--yes")...)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, pw) {
+		t.Fatal("the password is in the output")
+	}
+	var ext struct {
+		Properties struct {
+			Settings          map[string]any `json:"settings"`
+			ProtectedSettings map[string]any `json:"protectedSettings"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(body, &ext); err != nil {
+		t.Fatal(err)
+	}
+	if ext.Properties.ProtectedSettings["password"] != pw || ext.Properties.ProtectedSettings["username"] != "alice" || len(ext.Properties.Settings) != 0 {
+		t.Fatalf("extension settings: public %v, protected keys %d", ext.Properties.Settings, len(ext.Properties.ProtectedSettings))
+	}
+}
+
+func TestAzureAllowSSH(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{EffNSG: azurefake.SubnetDenyEffNSG})
+	w.Network.SecurityRulesServer.BeginCreateOrUpdate = func(_ context.Context, _, _, _ string, rule armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		resp.AddNonTerminalResponse(http.StatusCreated, nil)
+		resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientCreateOrUpdateResponse{SecurityRule: rule}, nil)
+		return
+	}
+	r, _ := azureRun(t, w, "n\n", append(azureArgs("nsg", "allow-ssh"), "--source-ip", "1.2.3.4")...)
+	if r.code != ExitUsage || len(w.Bodies) != 0 {
+		t.Fatalf("declined allow-ssh: exit %d, PUTs %v\n%s%s", r.code, w.Bodies, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "1.2.3.4/32") || !strings.Contains(r.stdout, "az network nsg rule create") {
+		t.Errorf("the plan does not show the rule and the az command:\n%s", r.stdout)
+	}
+	r, _ = azureRun(t, w, "", append(azureArgs("nsg", "allow-ssh"), "--source-ip", "1.2.3.4", "--yes")...)
+	if r.code != ExitOK {
+		t.Fatalf("allow-ssh --yes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var put []byte
+	for path, b := range w.Bodies {
+		if strings.Contains(path, "/networkSecurityGroups/web-subnet-nsg/securityRules/") {
+			put = b
+		}
+	}
+	var rule struct {
+		Properties struct {
+			Access                string   `json:"access"`
+			Priority              int      `json:"priority"`
+			SourceAddressPrefix   string   `json:"sourceAddressPrefix"`
+			SourceAddressPrefixes []string `json:"sourceAddressPrefixes"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(put, &rule); err != nil {
+		t.Fatalf("no rule PUT to the subnet NSG (%v): %v", err, w.Bodies)
+	}
+	src := append([]string{rule.Properties.SourceAddressPrefix}, rule.Properties.SourceAddressPrefixes...)
+	if rule.Properties.Access != "Allow" || rule.Properties.Priority >= 200 || !strings.Contains(strings.Join(src, ","), "1.2.3.4/32") || strings.Contains(strings.Join(src, ","), "*") {
+		t.Fatalf("rule %s: want Allow from 1.2.3.4/32 only, priority above the deny's 200", put)
+	}
+}
