@@ -100,6 +100,7 @@ type FirewallRule struct {
 // Facts is what gather saw.
 type Facts struct {
 	SSHDPath      string              `json:"sshd_path"`
+	SSHDPresent   bool                `json:"sshd_present"`
 	SSHDVersion   string              `json:"sshd_version"`
 	SSHDPIDs      []int               `json:"sshd_pids"`
 	ConfigOK      bool                `json:"config_ok"`
@@ -145,6 +146,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 	o.defaults()
 	start := time.Now()
 	f := &Facts{SSHDPath: o.SSHD, Port: o.Port, Origins: map[string]Origin{}}
+	_, _, _, f.SSHDPresent = fileStat(o.SSHD)
 	if out, err := exec.CommandContext(ctx, o.SSHD, "-V").CombinedOutput(); err == nil || len(out) > 0 {
 		f.SSHDVersion = strings.TrimSpace(strings.SplitN(string(out), ",", 2)[0])
 	}

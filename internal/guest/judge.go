@@ -49,7 +49,7 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	add := func(p Problem) { ps = append(ps, p) }
 	nf := func(id, summary string, ev ...string) findings.Finding { return findings.New(id, summary, "", ev...) }
 
-	if _, _, _, ok := fileStat(f.SSHDPath); !ok {
+	if !f.SSHDPresent {
 		add(Problem{Finding: nf("guest.sshd_missing", f.SSHDPath+" does not exist.")})
 		return ps
 	}

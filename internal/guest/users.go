@@ -54,13 +54,18 @@ func gatherUsers(ctx context.Context, o Options, f *Facts) []UserFacts {
 	// with an authorized key file or a usable password. A locked account
 	// without keys is a disabled account, not a problem to repair.
 	for _, n := range loginUsers() {
-		u := gatherUser(ctx, o, f, n)
-		hasKeys := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Found })
-		if hasKeys || (u.HasPassword && !u.Locked) {
+		if u := gatherUser(ctx, o, f, n); loginAccount(u) {
 			out = append(out, u)
 		}
 	}
 	return out
+}
+
+// loginAccount says whether an account is one people log in to over SSH:
+// it has an authorized key file or a usable password.
+func loginAccount(u UserFacts) bool {
+	hasKeys := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Found })
+	return hasKeys || (u.HasPassword && !u.Locked)
 }
 
 func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts {
@@ -176,15 +181,7 @@ func strictModes(file string, u UserFacts) []PathMode {
 		if !ok {
 			break
 		}
-		reason := ""
-		switch {
-		case uid != 0 && uid != u.UID:
-			reason = fmt.Sprintf("owned by uid %d, not %s or root", uid, u.Name)
-		case mode.Perm()&0o002 != 0:
-			reason = "writable by everyone"
-		case mode.Perm()&0o020 != 0 && !privateGroup(gid, u):
-			reason = "writable by a shared group"
-		}
+		reason := strictModeReason(int(mode.Perm()), uid, gid, u, gid == u.GID && privateGroup(gid, u))
 		if reason != "" {
 			bad = append([]PathMode{{Path: p, Mode: fmt.Sprintf("%04o", mode.Perm()), UID: uid, GID: gid, Reason: reason}}, bad...)
 		}
@@ -206,34 +203,7 @@ func privateGroup(gid int, u UserFacts) bool {
 
 // deniedBy returns the AllowUsers/DenyUsers/AllowGroups/DenyGroups
 // directive that refuses u, as sshd's allowed_user() would ("" = allowed).
-func deniedBy(u UserFacts, f *Facts) string {
-	groups := userGroups(u)
-	matchAny := func(list string, name ...string) bool {
-		for _, pat := range strings.Fields(list) {
-			pat, _, _ = strings.Cut(pat, "@") // user@host: the user part
-			for _, n := range name {
-				if ok, _ := path.Match(pat, n); ok {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	e := u.Effective
-	switch {
-	case e["denyusers"] != "" && matchAny(e["denyusers"], u.Name):
-		return "DenyUsers"
-	case e["allowusers"] != "" && !matchAny(e["allowusers"], u.Name):
-		return "AllowUsers"
-	case e["denygroups"] != "" && matchAny(e["denygroups"], groups...):
-		return "DenyGroups"
-	case e["allowgroups"] != "" && !matchAny(e["allowgroups"], groups...):
-		return "AllowGroups"
-	case u.Name == "root" && e["permitrootlogin"] == "no":
-		return "PermitRootLogin"
-	}
-	return ""
-}
+func deniedBy(u UserFacts, _ *Facts) string { return deniedByGroups(u, userGroups(u)) }
 
 func userGroups(u UserFacts) []string {
 	var gs []string

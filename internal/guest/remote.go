@@ -1,0 +1,337 @@
+package guest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// remoteScript gathers guest facts with POSIX sh and the base system's
+// tools, for VMs sshdoctor is not installed on (cloud run-command).
+//
+//go:embed remote.sh
+var remoteScript string
+
+// RemoteScript is the script `azure guest-check` sends through run-command:
+// read-only, printing the facts Judge needs (never a password hash or a
+// key), compressed to fit run-command's 4096-byte output window.
+func RemoteScript(users []string, port int) (string, error) {
+	for _, u := range users {
+		if !remoteUserName.MatchString(u) {
+			return "", fmt.Errorf("%q is not a valid user name", u)
+		}
+	}
+	if port < 1 || port > 65535 {
+		return "", fmt.Errorf("port %d is out of range", port)
+	}
+	head := fmt.Sprintf("USERS=%q\nPORT=%d\n", strings.Join(users, " "), port)
+	return strings.Replace(remoteScript, "PATH=/usr/sbin", head+"PATH=/usr/sbin", 1), nil
+}
+
+// remoteUserName is what may be put into the script: useradd's default
+// NAME_REGEX, nothing the shell would interpret.
+var remoteUserName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
+// maxRemoteFacts bounds the decompressed facts.
+const maxRemoteFacts = 1 << 20
+
+// ErrRemoteTruncated means run-command cut the script's output: the VM
+// printed more than it keeps.
+var ErrRemoteTruncated = errors.New("the facts were cut off by run-command's output limit (4096 bytes): check fewer users with --user")
+
+// FactsFromRemote builds Facts from RemoteScript's output, so that Judge —
+// the same code as `sshdoctor guest check` — analyses a VM sshdoctor is
+// not installed on. port is the port clients expect sshd on.
+func FactsFromRemote(out []byte, port int) (*Facts, error) {
+	text, err := decodeRemote(out)
+	if err != nil {
+		return nil, err
+	}
+	f := &Facts{SSHDPath: "/usr/sbin/sshd", Port: port, Origins: map[string]Origin{}, SSHDPresent: true}
+	users := map[string]*UserFacts{}
+	var order []string
+	user := func(name string) *UserFacts {
+		if u, ok := users[name]; ok {
+			return u
+		}
+		users[name] = &UserFacts{Name: name, HomeOwnerUID: -1}
+		order = append(order, name)
+		return users[name]
+	}
+	groups := map[string][]string{}
+	private := map[string]bool{}
+	type stat struct {
+		path     string
+		mode     int64
+		uid, gid int
+		ok       bool
+	}
+	stats := map[string][]stat{}
+	var ruleset []string
+	var hostsDeny []string
+	seen := map[string]bool{}
+	diskDev := map[string]int{}
+	auto := false // the script chose the users: filter them as gatherUsers does
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	header, end := false, false
+	for sc.Scan() {
+		fs := strings.Split(sc.Text(), "\t")
+		get := func(i int) string {
+			if i < len(fs) {
+				return fs[i]
+			}
+			return ""
+		}
+		switch fs[0] {
+		case "F":
+			header = get(1) == "sdfacts1"
+		case "E":
+			end = true
+		case "bin":
+			f.SSHDPresent = get(1) == "1"
+		case "v":
+			f.SSHDVersion = strings.TrimSpace(strings.SplitN(get(1), ",", 2)[0])
+		case "pid":
+			if n, err := strconv.Atoi(get(1)); err == nil {
+				f.SSHDPIDs = append(f.SSHDPIDs, n)
+			}
+		case "t":
+			f.ConfigOK = get(1) == "0"
+			if !f.ConfigOK {
+				f.ConfigError = strings.TrimSpace(get(2))
+				if o := errorOrigin(f.ConfigError); o != nil {
+					o.Text = "" // errorOrigin reads this machine's file, not the VM's
+					f.ConfigErrorAt = o
+				}
+			}
+		case "T":
+			k, v := splitKV(get(1))
+			if f.Effective == nil {
+				f.Effective = map[string][]string{}
+			}
+			f.Effective[k] = append(f.Effective[k], v)
+		case "L":
+			p, _ := strconv.Atoi(get(1))
+			addr, _ := decodeAddr(get(2) + ":0000")
+			l := Listener{Addr: addr, Port: p}
+			if get(3) == "1" {
+				l.Command = "sshd"
+			}
+			f.Listeners = append(f.Listeners, l)
+		case "privsep":
+			f.PrivsepDir = get(1) == "1"
+		case "privuser":
+			f.PrivsepUser = get(1) == "1"
+		case "hk":
+			if !seen[get(1)] {
+				seen[get(1)] = true
+				f.HostKeys = append(f.HostKeys, get(1))
+			}
+		case "df":
+			var n [5]uint64
+			ok := get(2) != ""
+			for i := range n {
+				v, err := strconv.ParseUint(get(3+i), 10, 64)
+				n[i], ok = v, ok && err == nil
+			}
+			if !ok {
+				continue
+			}
+			if i, dup := diskDev[get(2)]; dup {
+				f.Disks[i].Paths = append(f.Disks[i].Paths, get(1))
+				continue
+			}
+			diskDev[get(2)] = len(f.Disks)
+			f.Disks = append(f.Disks, DiskSpace{Paths: []string{get(1)}, TotalBytes: n[0] * n[2], FreeBytes: n[1] * n[2], TotalInodes: n[3], FreeInodes: n[4]})
+		case "nologin":
+			f.Nologin = true
+		case "auto":
+			auto = true
+		case "hd":
+			hostsDeny = append(hostsDeny, strings.TrimPrefix(sc.Text(), "hd\t"))
+		case "fw": // nft indents with tabs: the rest of the line is the text
+			ruleset = append(ruleset, strings.TrimPrefix(sc.Text(), "fw\t"))
+		case "mgr":
+			f.ServiceMgr = get(1)
+		case "u":
+			u := user(get(1))
+			u.Exists = get(2) == "1"
+			if !u.Exists {
+				continue
+			}
+			u.UID, _ = strconv.Atoi(get(3))
+			u.GID, _ = strconv.Atoi(get(4))
+			u.Home, u.Shell = get(5), get(6)
+			u.ShellOK = get(7) == "1"
+			u.Locked, u.HasPassword = get(8) == "1", get(9) == "1"
+			u.AccountExpired, u.PasswordExpired = get(10) == "1", get(11) == "1"
+		case "ug":
+			groups[get(1)] = strings.FieldsFunc(get(2), func(r rune) bool { return r == ',' })
+			private[get(1)] = get(3) == "1"
+		case "uT":
+			u := user(get(1))
+			if u.Effective == nil {
+				u.Effective = map[string]string{}
+			}
+			k, v := splitKV(get(2))
+			if cur, ok := u.Effective[k]; ok {
+				v = cur + " " + v
+			}
+			u.Effective[k] = v
+		case "kf":
+			u := user(get(1))
+			kf := KeyFile{Path: get(2), Found: get(3) == "1"}
+			for _, t := range strings.Split(get(4), ",") {
+				if t != "" {
+					kf.Keys = append(kf.Keys, t)
+				}
+			}
+			kf.Bad, _ = strconv.Atoi(get(5))
+			u.KeyFiles = append(u.KeyFiles, kf)
+		case "st":
+			s := stat{path: get(2)}
+			var err1, err2, err3 error
+			s.mode, err1 = strconv.ParseInt(get(3), 8, 32)
+			s.uid, err2 = strconv.Atoi(get(4))
+			s.gid, err3 = strconv.Atoi(get(5))
+			s.ok = err1 == nil && err2 == nil && err3 == nil
+			stats[get(1)] = append(stats[get(1)], s)
+		}
+	}
+	switch {
+	case !header:
+		return nil, errors.New("the output is not sshdoctor's remote facts (did the script run?)")
+	case !end:
+		return nil, ErrRemoteTruncated
+	}
+	f.Firewall, f.SourceBans = parseRuleset(strings.Join(ruleset, "\n"), f.sshdPorts(port))
+	f.HostsDeny = remoteHostsDeny(hostsDeny)
+	for _, name := range order {
+		u := users[name]
+		if u.Exists && f.ConfigOK {
+			u.AllowedBy = deniedByGroups(*u, groups[name])
+		}
+		// StrictModes: the script stat'ed each key file and its parents.
+		for _, s := range stats[name] {
+			if !s.ok {
+				continue
+			}
+			if reason := strictModeReason(int(s.mode), s.uid, s.gid, *u, private[name]); reason != "" {
+				// outermost first, as strictModes reports them
+				u.BadModes = append([]PathMode{{Path: s.path, Mode: fmt.Sprintf("%04o", s.mode), UID: s.uid, GID: s.gid, Reason: reason}}, u.BadModes...)
+			}
+		}
+		if auto && !loginAccount(*u) {
+			continue
+		}
+		f.Users = append(f.Users, *u)
+	}
+	return f, nil
+}
+
+// decodeRemote undoes the script's gzip+base64 ("SDGZ:" prefix); plain
+// output passes through.
+func decodeRemote(out []byte) (string, error) {
+	i := bytes.Index(out, []byte("SDGZ:"))
+	if i < 0 {
+		return string(out), nil
+	}
+	b64 := bytes.TrimSpace(out[i+len("SDGZ:"):])
+	if j := bytes.IndexAny(b64, " \r\n"); j >= 0 {
+		b64 = b64[:j]
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(b64))
+	if err != nil {
+		return "", fmt.Errorf("the facts are not valid base64 (%v): %w", err, ErrRemoteTruncated)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return "", fmt.Errorf("the facts are not gzip data: %v", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(zr, maxRemoteFacts))
+	if err != nil {
+		return "", fmt.Errorf("the facts are cut short (%v): %w", err, ErrRemoteTruncated)
+	}
+	return string(data), nil
+}
+
+// remoteHostsDeny keeps the /etc/hosts.deny lines ("N:text") that apply to
+// sshd, as hostsDeny does for the local file.
+func remoteHostsDeny(lines []string) []Origin {
+	var out []Origin
+	for _, l := range lines {
+		num, text, ok := strings.Cut(l, ":")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			continue
+		}
+		daemons, _, ok := strings.Cut(text, ":")
+		if !ok {
+			continue
+		}
+		for _, d := range strings.FieldsFunc(daemons, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+			if d == "sshd" || d == "ALL" {
+				out = append(out, Origin{File: "/etc/hosts.deny", Line: n, Text: strings.TrimSpace(text)})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// strictModeReason is why sshd's StrictModes refuses a path with this
+// mode and owner for u ("" = it does not): an owner other than u or root,
+// or group/world write (group write is fine for u's private group, as
+// Debian's sshd allows).
+func strictModeReason(mode, uid, gid int, u UserFacts, privateGroup bool) string {
+	switch {
+	case uid != 0 && uid != u.UID:
+		return fmt.Sprintf("owned by uid %d, not %s or root", uid, u.Name)
+	case mode&0o002 != 0:
+		return "writable by everyone"
+	case mode&0o020 != 0 && !(privateGroup && gid == u.GID):
+		return "writable by a shared group"
+	}
+	return ""
+}
+
+// deniedByGroups is sshd's allowed_user() for u with its groups: the
+// AllowUsers/DenyUsers/AllowGroups/DenyGroups (or PermitRootLogin no)
+// directive that refuses u, "" when u is allowed.
+func deniedByGroups(u UserFacts, groups []string) string {
+	matchAny := func(list string, name ...string) bool {
+		for _, pat := range strings.Fields(list) {
+			pat, _, _ = strings.Cut(pat, "@") // user@host: the user part
+			for _, n := range name {
+				if ok, _ := filepath.Match(pat, n); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	e := u.Effective
+	switch {
+	case e["denyusers"] != "" && matchAny(e["denyusers"], u.Name):
+		return "DenyUsers"
+	case e["allowusers"] != "" && !matchAny(e["allowusers"], u.Name):
+		return "AllowUsers"
+	case e["denygroups"] != "" && matchAny(e["denygroups"], groups...):
+		return "DenyGroups"
+	case e["allowgroups"] != "" && !matchAny(e["allowgroups"], groups...):
+		return "AllowGroups"
+	case u.Name == "root" && e["permitrootlogin"] == "no":
+		return "PermitRootLogin"
+	}
+	return ""
+}
