@@ -18,7 +18,7 @@ func healthyFacts(t *testing.T) *Facts {
 		t.Fatal(err)
 	}
 	return &Facts{
-		SSHDPath: self, ConfigOK: true, PrivsepDir: true, Port: 22,
+		SSHDPath: self, SSHDPresent: true, ConfigOK: true, PrivsepDir: true, Port: 22,
 		HostKeys:  []string{"/etc/ssh/ssh_host_ed25519_key"},
 		Listeners: []Listener{{Addr: "0.0.0.0", Port: 22, PID: 1, Command: "sshd"}},
 		Effective: map[string][]string{"port": {"22"}},
