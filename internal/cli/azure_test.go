@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -283,3 +285,71 @@ func TestAzureAllowSSH(t *testing.T) {
 		t.Fatalf("rule %s: want Allow from 1.2.3.4/32 only, priority above the deny's 200", put)
 	}
 }
+
+// remoteFacts is what guest.RemoteScript prints, gzip+base64 as on a VM.
+func remoteFacts(t *testing.T, lines ...string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	zw.Close()
+	return "SDGZ:" + base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+func TestAzureGuestCheck(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{})
+	var script string
+	stdout := ""
+	w.Compute.VirtualMachinesServer.BeginRunCommand = func(_ context.Context, _, _ string, in armcompute.RunCommandInput, _ *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
+		if in.CommandID == nil || *in.CommandID != "RunShellScript" {
+			t.Errorf("command %v", in.CommandID)
+		}
+		var lines []string
+		for _, l := range in.Script {
+			lines = append(lines, *l)
+		}
+		script = strings.Join(lines, "\n")
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
+			Value: []*armcompute.InstanceViewStatus{{Code: ptrTo("ProvisioningState/succeeded"), Message: ptrTo("Enable succeeded: \n[stdout]\n" + stdout + "\n[stderr]\n")}},
+		}}, nil)
+		return
+	}
+	// sshd is installed and its configuration is valid, but it does not
+	// run: something else listens on 22.
+	stdout = remoteFacts(t, "F\tsdfacts1", "bin\t1", "v\tOpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15", "t\t0\t",
+		"T\tport 22", "L\t22\t00000000\t0", "privsep\t1", "privuser\t1", "hk\t/etc/ssh/ssh_host_ed25519_key",
+		"u\talice\t1\t1000\t1000\t/home/alice\t/bin/bash\t1\t0\t0\t0\t0", "ug\talice\talice\t1",
+		"kf\talice\t/home/alice/.ssh/authorized_keys\t1\tssh-ed25519,\t0", "E\tend")
+	r, _ := azureRun(t, w, "", append(azureArgs("guest-check"), "--user", "alice", "--output", "json")...)
+	if r.code != ExitProblem || !strings.Contains(r.stdout, `"guest.sshd_not_running"`) || !strings.Contains(r.stdout, `"sshdoctor.guest/v1"`) {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.HasPrefix(script, "#!/bin/sh") || !strings.Contains(script, `USERS="alice"`) || !strings.Contains(script, "PORT=22") {
+		t.Errorf("script sent:\n%.300s", script)
+	}
+	// A healthy guest: exit 0.
+	stdout = remoteFacts(t, "F\tsdfacts1", "bin\t1", "v\tOpenSSH_9.2p1", "pid\t1", "t\t0\t", "T\tport 22", "L\t22\t00000000\t1",
+		"privsep\t1", "privuser\t1", "hk\t/etc/ssh/ssh_host_ed25519_key", "E\tend")
+	if r, _ = azureRun(t, w, "", azureArgs("guest-check")...); r.code != ExitOK {
+		t.Fatalf("healthy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Output cut by run-command: a clear line, exit 1.
+	for _, cut := range []string{"SDGZ:H4sIAAAAAAAA", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="} {
+		stdout = cut
+		if r, _ = azureRun(t, w, "", azureArgs("guest-check")...); r.code != ExitProblem || !strings.Contains(r.stderr, "4096") {
+			t.Fatalf("truncated %q: exit %d\n%s%s", cut, r.code, r.stdout, r.stderr)
+		}
+	}
+	// Bad input never signs in.
+	if r, built := azureRun(t, nil, "", append(azureArgs("guest-check"), "--user", "a;reboot")...); r.code != ExitUsage || built != 0 {
+		t.Fatalf("bad user: exit %d, built %d", r.code, built)
+	}
+	// The agent is not ready: run-command cannot work; exit 1 with why.
+	w2 := azurefake.NewWorld(t, azurefake.Scenario{AgentDown: true})
+	if r, _ = azureRun(t, w2, "", azureArgs("guest-check")...); r.code != ExitProblem || !strings.Contains(r.stderr, "agent") {
+		t.Fatalf("agent down: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

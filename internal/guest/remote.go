@@ -244,6 +244,11 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 func decodeRemote(out []byte) (string, error) {
 	i := bytes.Index(out, []byte("SDGZ:"))
 	if i < 0 {
+		// run-command keeps the end of the output: a cut leaves base64
+		// without its prefix.
+		if t := bytes.TrimSpace(out); len(t) > 0 && len(bytes.Trim(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")) == 0 {
+			return "", ErrRemoteTruncated
+		}
 		return string(out), nil
 	}
 	b64 := bytes.TrimSpace(out[i+len("SDGZ:"):])
@@ -255,6 +260,9 @@ func decodeRemote(out []byte) (string, error) {
 		return "", fmt.Errorf("the facts are not valid base64 (%v): %w", err, ErrRemoteTruncated)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "", ErrRemoteTruncated
+	}
 	if err != nil {
 		return "", fmt.Errorf("the facts are not gzip data: %v", err)
 	}
