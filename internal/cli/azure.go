@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +42,12 @@ type AzureOptions struct {
 	PasswordStdin bool
 	SSHKey        string
 	SSHKeyFile    string
+
+	// NoRecheck skips the SSH answer check after an action.
+	NoRecheck bool
+	// RecheckWait is how long the re-check waits for sshd to answer
+	// (a VM that was just started or restarted needs its boot).
+	RecheckWait time.Duration
 
 	// NewProvider signs in and builds the Azure client.
 	NewProvider func(ctx context.Context, o *AzureOptions) (*azure.Provider, error)
@@ -154,11 +163,13 @@ Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
 				if err := f(p, ctx, o.VM); err != nil {
 					return err
 				}
-				fmt.Fprintf(o.IO.Out, "%s/%s: %s\nNext: sshdoctor azure check -g %s -n %s, then try SSH again.\n", o.ResourceGroup, o.VM, done, o.ResourceGroup, o.VM)
+				fmt.Fprintf(o.IO.Out, "%s/%s: %s\n", o.ResourceGroup, o.VM, done)
+				recheckSSH(ctx, o, p)
 				return nil
 			}),
 		}
 		vmFlags(c)
+		recheckFlags(c, o)
 		c.Flags().BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 		return c
 	}
@@ -182,10 +193,12 @@ Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
 				return err
 			}
 			fmt.Fprintf(o.IO.Out, "%s/%s: redeployed. Its address may have changed: sshdoctor azure check -g %s -n %s shows the new one.\n", o.ResourceGroup, o.VM, o.ResourceGroup, o.VM)
+			recheckSSH(ctx, o, p)
 			return nil
 		}),
 	}
 	vmFlags(redeploy)
+	recheckFlags(redeploy, o)
 	redeploy.Flags().BoolVar(&o.Yes, "yes", false, "confirm: the temporary disk is lost and a dynamic IP changes")
 
 	var password, key string
@@ -206,11 +219,13 @@ only in the extension's protected settings, which Azure encrypts.`,
 			if err := p.ResetUser(ctx, o.VM, o.Username, password, key); err != nil {
 				return err
 			}
-			fmt.Fprintf(o.IO.Out, "%s/%s: user %s reset.\nNext: sshdoctor check %s@HOST\n", o.ResourceGroup, o.VM, o.Username, o.Username)
+			fmt.Fprintf(o.IO.Out, "%s/%s: user %s reset.\n", o.ResourceGroup, o.VM, o.Username)
+			recheckSSH(ctx, o, p)
 			return nil
 		}),
 	}
 	vmFlags(resetUser)
+	recheckFlags(resetUser, o)
 	resetUser.Flags().StringVar(&o.Username, "username", "", "the user to reset or create (required)")
 	resetUser.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the new password from the first line of standard input")
 	resetUser.Flags().StringVar(&o.SSHKey, "ssh-key", "", "an OpenSSH public key (one line) to add")
@@ -234,8 +249,8 @@ or both. Shows the rules (and the equivalent az commands) first.`,
 		}, allowSSH),
 	}
 	vmFlags(allow)
+	recheckFlags(allow, o)
 	allow.Flags().StringVar(&o.SourceIP, "source-ip", "", "the address to allow: your public IP as Azure sees it (required)")
-	allow.Flags().IntVarP(&o.Port, "port", "p", 22, "sshd's port")
 	allow.Flags().BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 	nsg.AddCommand(allow)
 
@@ -280,6 +295,86 @@ Exit status: 0 nothing inside the guest stops SSH, 1 a problem was found,
 
 	cmd.AddCommand(check, start, restart, redeploy, resetSSH, resetUser, nsg, guestCheck)
 	return cmd
+}
+
+func recheckFlags(c *cobra.Command, o *AzureOptions) {
+	c.Flags().BoolVar(&o.NoRecheck, "no-recheck", false, "do not try SSH on the VM's public address afterwards")
+	c.Flags().IntVarP(&o.Port, "port", "p", 22, "sshd's port (evaluated in the NSGs, and tried by the re-check)")
+	c.Flags().DurationVar(&o.RecheckWait, "recheck-wait", 2*time.Minute, "how long the re-check waits for sshd to answer (a booting VM needs a while)")
+}
+
+// sshDial opens the re-check's TCP connection; tests make sure it only
+// ever goes to loopback.
+var sshDial = func(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// recheckSSH proves the action from where the user sits: it connects to
+// the VM's public address and waits for sshd's banner, as the seed says
+// ("try to connect again after each step"). It reports and never fails
+// the action; without a public address it says how to check instead.
+func recheckSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) {
+	if o.NoRecheck {
+		return
+	}
+	w := o.IO.Out
+	vm, err := p.GetVM(ctx, o.VM)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "Re-check skipped: %v\nNext: sshdoctor azure check -g %s -n %s\n", oneLine(err.Error()), o.ResourceGroup, o.VM)
+		return
+	case vm.PublicIP == "":
+		fmt.Fprintf(w, "Re-check: %s has no public IP; from inside its network: sshdoctor check USER@%s\n", o.VM, vm.PrivateIP)
+		return
+	}
+	addr := net.JoinHostPort(vm.PublicIP, strconv.Itoa(o.Port))
+	wait := o.RecheckWait
+	if wait <= 0 {
+		wait = 2 * time.Minute
+	}
+	deadline := time.Now().Add(wait)
+	var last error
+	for {
+		banner, err := sshBanner(ctx, addr)
+		if err == nil {
+			fmt.Fprintf(w, "Re-check: SSH answers on %s (%s).\nNext: sshdoctor check USER@%s -p %d\n", addr, banner, vm.PublicIP, o.Port)
+			return
+		}
+		last = err
+		if time.Now().Add(3 * time.Second).After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(3 * time.Second):
+		}
+	}
+	fmt.Fprintf(w, "Re-check: no SSH answer on %s within %s (%v).\nNext: sshdoctor azure check -g %s -n %s, then sshdoctor check USER@%s\n", addr, wait, last, o.ResourceGroup, o.VM, vm.PublicIP)
+}
+
+// sshBanner connects and reads sshd's identification line.
+func sshBanner(ctx context.Context, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := sshDial(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	line, err := bufio.NewReader(io.LimitReader(c, 512)).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if !strings.HasPrefix(line, "SSH-") {
+		if err == nil {
+			err = fmt.Errorf("the server said %.60q, not an SSH banner", line)
+		}
+		return "", err
+	}
+	return line, nil
 }
 
 // azureGuestCheck runs guest.RemoteScript through run-command and judges
@@ -433,6 +528,7 @@ func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 	} else {
 		fmt.Fprintln(o.IO.Out, "Azure does not show the new rules in effect yet; run `sshdoctor azure check` again in a minute.")
 	}
+	recheckSSH(ctx, o, p)
 	return nil
 }
 

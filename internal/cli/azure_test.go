@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/sshdoctor/sshdoctor/internal/azure"
 	"github.com/sshdoctor/sshdoctor/internal/azure/azurefake"
+	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
 )
 
 // azureRun runs `sshdoctor ARGS` with the Azure provider over world w
@@ -38,7 +41,15 @@ func azureRun(t *testing.T, w *azurefake.World, stdin string, args ...string) (c
 		p.PollFrequency = time.Millisecond
 		return p, nil
 	}
-	defer func() { newAzureProvider = old }()
+	oldDial := sshDial
+	sshDial = func(ctx context.Context, addr string) (net.Conn, error) {
+		if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
+			t.Errorf("the re-check connects to %s: tests may only reach loopback (pass --no-recheck, or a loopback PublicIP)", addr)
+			return nil, errors.New("not loopback")
+		}
+		return oldDial(ctx, addr)
+	}
+	defer func() { newAzureProvider, sshDial = old, oldDial }()
 	var out, errb bytes.Buffer
 	ios := &IOStreams{In: strings.NewReader(stdin), Out: &out, Err: &errb}
 	code := Main(ios, args)
@@ -207,10 +218,10 @@ func TestAzureActionsConfirm(t *testing.T) {
 		t.Fatalf("declined start: exit %d, started %d\n%s", r.code, started, r.stderr)
 	}
 	// Confirmed on stdin, and with --yes.
-	if r, _ = azureRun(t, w, "y\n", azureArgs("start")...); r.code != ExitOK || started != 1 {
+	if r, _ = azureRun(t, w, "y\n", append(azureArgs("start"), "--no-recheck")...); r.code != ExitOK || started != 1 {
 		t.Fatalf("confirmed start: exit %d, started %d\n%s%s", r.code, started, r.stdout, r.stderr)
 	}
-	if r, _ = azureRun(t, w, "", append(azureArgs("start"), "--yes")...); r.code != ExitOK || started != 2 || !strings.Contains(r.stdout, "started") {
+	if r, _ = azureRun(t, w, "", append(azureArgs("start"), "--yes", "--no-recheck")...); r.code != ExitOK || started != 2 || !strings.Contains(r.stdout, "started") {
 		t.Fatalf("start --yes: exit %d, started %d\n%s%s", r.code, started, r.stdout, r.stderr)
 	}
 }
@@ -224,7 +235,7 @@ func TestAzureResetUserPassword(t *testing.T) {
 		return
 	}
 	const pw = "Corr3ct-Horse-Battery"
-	r, _ := azureRun(t, w, pw+"\n", append(azureArgs("reset-user"), "--username", "alice", "--password-stdin", "--yes")...)
+	r, _ := azureRun(t, w, pw+"\n", append(azureArgs("reset-user"), "--username", "alice", "--password-stdin", "--yes", "--no-recheck")...)
 	if r.code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -259,7 +270,7 @@ func TestAzureAllowSSH(t *testing.T) {
 	if !strings.Contains(r.stdout, "1.2.3.4/32") || !strings.Contains(r.stdout, "az network nsg rule create") {
 		t.Errorf("the plan does not show the rule and the az command:\n%s", r.stdout)
 	}
-	r, _ = azureRun(t, w, "", append(azureArgs("nsg", "allow-ssh"), "--source-ip", "1.2.3.4", "--yes")...)
+	r, _ = azureRun(t, w, "", append(azureArgs("nsg", "allow-ssh"), "--source-ip", "1.2.3.4", "--yes", "--no-recheck")...)
 	if r.code != ExitOK {
 		t.Fatalf("allow-ssh --yes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -353,3 +364,37 @@ func TestAzureGuestCheck(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// After an action, sshdoctor connects to the VM's public address and
+// waits for sshd's banner: here a real sshd on loopback plays the VM.
+func TestAzureActionRechecksSSH(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	w := azurefake.NewWorld(t, azurefake.Scenario{PublicIP: host})
+	w.Compute.VirtualMachinesServer.BeginRestart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginRestartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRestartResponse], errResp azfake.ErrorResponder) {
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRestartResponse{}, nil)
+		return
+	}
+	r, _ := azureRun(t, w, "", append(azureArgs("restart"), "--yes", "--port", port)...)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Re-check: SSH answers on "+srv.Addr+" (SSH-2.0-OpenSSH") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Nothing answers: reported after --recheck-wait, the action still succeeded.
+	closed := freePort(t)
+	r, _ = azureRun(t, w, "", append(azureArgs("restart"), "--yes", "--port", closed, "--recheck-wait", "1s")...)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Re-check: no SSH answer on "+net.JoinHostPort(host, closed)) {
+		t.Fatalf("closed port: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// freePort is a loopback port nothing listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	return p
+}
