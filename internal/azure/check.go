@@ -93,6 +93,8 @@ type Report struct {
 	// ReturnRoute is the effective route the VM's replies to the client take.
 	ReturnRoute *cloud.Route `json:"return_route,omitempty"`
 	Problems    []Problem    `json:"problems,omitempty"`
+	// Watcher is Network Watcher's answer (--network-watcher).
+	Watcher *WatcherResult `json:"network_watcher,omitempty"`
 
 	Steps    []Step             `json:"steps"`
 	Findings []findings.Finding `json:"findings"`

@@ -46,8 +46,10 @@ type Provider struct {
 	nsgs    *armnetwork.SecurityGroupsClient
 	rules   *armnetwork.SecurityRulesClient
 	subnets *armnetwork.SubnetsClient
-	vnets   *armnetwork.VirtualNetworksClient
-	health  *armresourcehealth.AvailabilityStatusesClient
+	// watchers answers --network-watcher's cross-check.
+	watchers *armnetwork.WatchersClient
+	vnets    *armnetwork.VirtualNetworksClient
+	health   *armresourcehealth.AvailabilityStatusesClient
 	// blob fetches the serial log from its SAS URI: the same transport as
 	// ARM, but no bearer token, since the SAS signature is the credential.
 	blob runtime.Pipeline
@@ -94,8 +96,9 @@ func New(subscription, resourceGroup string, cred azcore.TokenCredential, opts *
 		nics: network.NewInterfacesClient(), pips: network.NewPublicIPAddressesClient(),
 		nsgs: network.NewSecurityGroupsClient(), rules: network.NewSecurityRulesClient(),
 		subnets: network.NewSubnetsClient(), vnets: network.NewVirtualNetworksClient(),
-		health: health,
-		blob:   runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
+		watchers: network.NewWatchersClient(),
+		health:   health,
+		blob:     runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
 	}, nil
 }
 

@@ -43,6 +43,9 @@ type AzureOptions struct {
 	SSHKey        string
 	SSHKeyFile    string
 
+	// NetworkWatcher cross-checks check's NSG and route verdicts with
+	// Network Watcher.
+	NetworkWatcher bool
 	// NoRecheck skips the SSH answer check after an action.
 	NoRecheck bool
 	// RecheckWait is how long the re-check waits for sshd to answer
@@ -125,7 +128,9 @@ AZURE_SUBSCRIPTION_ID. See docs/azure.md.`,
 		Long: `Reads the VM (power, provisioning, agent), Resource Health, the boot-diagnostics
 serial log, NIC and public IP, evaluates the effective NSGs for TCP from
 --source-ip to the VM's private address on --port, and finds the effective
-route the replies take. Changes nothing.
+route the replies take. Changes nothing. --network-watcher also asks the
+region's Network Watcher (IP flow verify, next hop) the same questions and
+reports any disagreement (cloud.watcher_disagrees).
 
 --source-ip auto (the default) evaluates an arbitrary Internet address
 (203.0.113.1, a documentation address), so it answers "is SSH open to the
@@ -144,13 +149,18 @@ Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
 			}
 			return nil
 		}, func(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
-			return printAzureCheck(o, azure.Check(ctx, p, o.VM, o.SourceIP, o.Port))
+			r := azure.Check(ctx, p, o.VM, o.SourceIP, o.Port)
+			if o.NetworkWatcher {
+				p.CrossCheckNetworkWatcher(ctx, r)
+			}
+			return printAzureCheck(o, r)
 		}),
 	}
 	vmFlags(check)
 	check.Flags().StringVar(&o.SourceIP, "source-ip", "auto", "your public IP address as Azure sees it, or auto (an arbitrary Internet address)")
 	check.Flags().IntVarP(&o.Port, "port", "p", 22, "sshd's port")
 	check.Flags().StringVar(&o.Output, "output", "text", "output format: text or json")
+	check.Flags().BoolVar(&o.NetworkWatcher, "network-watcher", false, "also ask the region's Network Watcher (IP flow verify, next hop) and compare; slower: two long-running calls")
 
 	action := func(use, short, question string, f func(p *azure.Provider, ctx context.Context, vm string) error, done string) *cobra.Command {
 		c := &cobra.Command{

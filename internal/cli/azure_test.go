@@ -398,3 +398,31 @@ func freePort(t *testing.T) string {
 	l.Close()
 	return p
 }
+
+func TestAzureCheckNetworkWatcher(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{})
+	calls := 0
+	w.Network.WatchersServer.NewListAllPager = func(*armnetwork.WatchersClientListAllOptions) (resp azfake.PagerResponder[armnetwork.WatchersClientListAllResponse]) {
+		calls++
+		resp.AddPage(http.StatusOK, armnetwork.WatchersClientListAllResponse{WatcherListResult: armnetwork.WatcherListResult{Value: []*armnetwork.Watcher{
+			{Name: ptrTo("NetworkWatcher_westeurope"), Location: ptrTo("westeurope"), ID: ptrTo("/subscriptions/" + azurefake.Sub + "/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westeurope")},
+		}}}, nil)
+		return
+	}
+	w.Network.WatchersServer.BeginVerifyIPFlow = func(context.Context, string, string, armnetwork.VerificationIPFlowParameters, *armnetwork.WatchersClientBeginVerifyIPFlowOptions) (resp azfake.PollerResponder[armnetwork.WatchersClientVerifyIPFlowResponse], errResp azfake.ErrorResponder) {
+		resp.SetTerminalResponse(http.StatusOK, armnetwork.WatchersClientVerifyIPFlowResponse{VerificationIPFlowResult: armnetwork.VerificationIPFlowResult{Access: ptrTo(armnetwork.AccessDeny), RuleName: ptrTo("AdminRule_DenySSH")}}, nil)
+		return
+	}
+	w.Network.WatchersServer.BeginGetNextHop = func(context.Context, string, string, armnetwork.NextHopParameters, *armnetwork.WatchersClientBeginGetNextHopOptions) (resp azfake.PollerResponder[armnetwork.WatchersClientGetNextHopResponse], errResp azfake.ErrorResponder) {
+		resp.SetTerminalResponse(http.StatusOK, armnetwork.WatchersClientGetNextHopResponse{NextHopResult: armnetwork.NextHopResult{NextHopType: ptrTo(armnetwork.NextHopTypeInternet)}}, nil)
+		return
+	}
+	// Without the flag, Network Watcher is not asked.
+	if r, _ := azureRun(t, w, "", append(azureArgs("check"), "--source-ip", "1.2.3.4")...); r.code != ExitOK || calls != 0 {
+		t.Fatalf("without --network-watcher: exit %d, watcher calls %d", r.code, calls)
+	}
+	r, _ := azureRun(t, w, "", append(azureArgs("check"), "--source-ip", "1.2.3.4", "--network-watcher")...)
+	if calls != 1 || !strings.Contains(r.stdout, "watcher") || !strings.Contains(r.stdout, "[cloud.watcher_disagrees]") || !strings.Contains(r.stdout, "AdminRule_DenySSH") {
+		t.Fatalf("exit %d, calls %d\n%s%s", r.code, calls, r.stdout, r.stderr)
+	}
+}

@@ -36,6 +36,8 @@ func init() {
 			"Remove or change the user-defined route named in the evidence (`az network route-table route delete|update`), or add a more specific route to the client with next hop Internet."},
 		Def{"cloud.route_appliance", LayerCloud, Warning, "Replies to the client go through a virtual appliance (user-defined route): unless the appliance forwards them symmetrically, the connection stalls.",
 			"Check that the appliance at the next hop is up and forwards this traffic, or add a more specific route to the client with next hop Internet (`az network route-table route create --next-hop-type Internet`)."},
+		Def{"cloud.watcher_disagrees", LayerCloud, Warning, "Network Watcher (IP flow verify, next hop) answers differently from sshdoctor's evaluation of the effective rules and routes.",
+			"Trust Network Watcher's answer for the rule or route it names (it also sees rules the effective view leaves out, e.g. security admin rules), and report the difference: https://github.com/sshdoctor/sshdoctor/issues."},
 		Def{"cloud.access_denied", LayerCloud, Error, "Azure refused a call: the signed-in identity lacks a permission sshdoctor needs.",
 			"Grant the permission named in the evidence on the VM's resource group (the Reader role covers reads, Virtual Machine Contributor the actions), or sign in as another identity (`az login`)."},
 		Def{"cloud.not_found", LayerCloud, Error, "A resource sshdoctor looked up does not exist (wrong name, resource group or subscription).",
