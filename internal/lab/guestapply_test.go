@@ -3,12 +3,10 @@ package lab_test
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sshdoctor/sshdoctor/internal/lab"
-	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
 )
 
 // applyJSON is `sshdoctor guest apply --output json`.
@@ -58,18 +56,7 @@ func (g *guestUserLab) applyOK(settings, protected string) applyJSON {
 // remove_user, idempotence, rollback of every part when a later part
 // fails, and bad settings that change nothing.
 func TestGuestApply(t *testing.T) {
-	sshdtest.NeedRoot(t)
-	bin := binary(t)
-	dir := filepath.Join(t.TempDir(), "lab")
-	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "a", Prefix: "sdla", Self: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Down(s); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
+	s, bin := upLab(t, "a", "sdla")
 	v := s.VMs[0]
 	g := &guestUserLab{t: t, s: s, v: v, bin: bin}
 	healthy := func(t *testing.T, what string) {

@@ -2,14 +2,10 @@ package lab_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sshdoctor/sshdoctor/internal/lab"
-	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
 )
 
 // guestProblem is one problem of `sshdoctor guest check --output json`.
@@ -47,17 +43,7 @@ func problem(ps []guestProblem, id string) *guestProblem {
 // (a full file system, a source ban in the guest firewall, refusals in
 // sshd's log) and checks what `guest check` says inside the VM.
 func TestGuestCheckDiagnoses(t *testing.T) {
-	sshdtest.NeedRoot(t)
-	bin := binary(t)
-	s, err := lab.Up(filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "d", Prefix: "sdld", Self: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Down(s); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
+	s, bin := upLab(t, "d", "sdld")
 	v := s.VMs[0]
 	g := &guestUserLab{t: t, s: s, v: v, bin: bin}
 

@@ -19,7 +19,6 @@ import (
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 	"github.com/sshdoctor/sshdoctor/internal/render"
-	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
 )
 
 // userJSON is `sshdoctor guest user … --output json`.
@@ -141,21 +140,10 @@ func clientKeyPair(t *testing.T, s *lab.State, user string) (path, line string) 
 // proves the result from the client: key and password logins, sudo
 // drop-ins, idempotence, refusals that change nothing, and rollback.
 func TestGuestUser(t *testing.T) {
-	sshdtest.NeedRoot(t)
-	bin := binary(t)
+	s, bin := upLab(t, "u", "sdlu")
 	if out, err := exec.Command(bin, "guest", "user", "set", "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "--password-stdin") {
 		t.Fatalf("the binary has no `guest user set` (is NewCmdGuestUser added to the guest command?): %v\n%s", err, out)
 	}
-	dir := filepath.Join(t.TempDir(), "lab")
-	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "u", Prefix: "sdlu", Self: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Down(s); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
 	v := s.VMs[0]
 	g := &guestUserLab{t: t, s: s, v: v, bin: bin}
 	target := "bob@lab-" + v.Name

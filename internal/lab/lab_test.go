@@ -30,6 +30,24 @@ func binary(t *testing.T) string {
 	return bin
 }
 
+// upLab builds sshdoctor and brings up a one-VM lab (VM name, namespace
+// prefix) for the test; it goes down when the test ends.
+func upLab(t *testing.T, name, prefix string) (s *lab.State, bin string) {
+	t.Helper()
+	sshdtest.NeedRoot(t)
+	bin = binary(t)
+	s, err := lab.Up(filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: name, Prefix: prefix, Self: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Down(s); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	return s, bin
+}
+
 // labCheck runs `sshdoctor check` for v in the client namespace.
 func labCheck(t *testing.T, s *lab.State, bin string, v *lab.VMState, f *lab.Fault) (int, render.CheckJSON) {
 	t.Helper()

@@ -3,7 +3,6 @@ package lab_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/sshdoctor/sshdoctor/internal/findings"
 	"github.com/sshdoctor/sshdoctor/internal/guest"
 	"github.com/sshdoctor/sshdoctor/internal/lab"
-	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
 )
 
 // remoteOnly are the guest faults whose facts the run-command script does
@@ -28,14 +26,7 @@ var remoteOnly = []string{"maxstartups-full", "boot-fstab-error"}
 // `sshdoctor guest check` names it inside the same VM, and the output
 // must fit run-command's 4096-byte window.
 func TestRemoteFactsMatchGuestCheck(t *testing.T) {
-	sshdtest.NeedRoot(t)
-	bin := binary(t)
-	dir := filepath.Join(t.TempDir(), "lab")
-	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "r", Prefix: "sdlr", Self: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lab.Down(s) })
+	s, bin := upLab(t, "r", "sdlr")
 	v := s.VMs[0]
 	remote := func(t *testing.T, users []string, o guest.JudgeOptions) (map[string]bool, *guest.Facts) {
 		t.Helper()
