@@ -93,6 +93,8 @@ type Report struct {
 	// ReturnRoute is the effective route the VM's replies to the client take.
 	ReturnRoute *cloud.Route `json:"return_route,omitempty"`
 	Problems    []Problem    `json:"problems,omitempty"`
+	// Location is the VM's Azure region.
+	Location string `json:"location,omitempty"`
 	// Watcher is Network Watcher's answer (--network-watcher).
 	Watcher *WatcherResult `json:"network_watcher,omitempty"`
 
@@ -169,6 +171,7 @@ func gather(ctx context.Context, p *Provider, r *Report, src netip.Addr, srcErr 
 		return
 	}
 	r.VM = vmView(vm)
+	r.Location = deref(vm.Location)
 	_, r.ProvisioningDetail = provisioning(vm)
 	_, r.Agent = agentState(vm)
 

@@ -44,12 +44,7 @@ func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
 		add(StatusSkip, "Network Watcher needs a running VM with a private address")
 		return
 	}
-	vm, err := p.vm(ctx, r.Target.VM)
-	if err != nil {
-		add(StatusWarn, "Network Watcher: "+errLine(err))
-		return
-	}
-	loc := strings.ToLower(strings.ReplaceAll(deref(vm.Location), " ", ""))
+	loc := strings.ToLower(strings.ReplaceAll(r.Location, " ", ""))
 	var watcherID, watcherName string
 	pager := p.watchers.NewListAllPager(nil)
 	for pager.More() && watcherID == "" {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -322,7 +323,7 @@ func TestAzureGuestCheck(t *testing.T) {
 		script = strings.Join(lines, "\n")
 		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
 		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
-			Value: []*armcompute.InstanceViewStatus{{Code: ptrTo("ProvisioningState/succeeded"), Message: ptrTo("Enable succeeded: \n[stdout]\n" + stdout + "\n[stderr]\n")}},
+			Value: []*armcompute.InstanceViewStatus{{Code: azurefake.Ptr("ProvisioningState/succeeded"), Message: azurefake.Ptr("Enable succeeded: \n[stdout]\n" + stdout + "\n[stderr]\n")}},
 		}}, nil)
 		return
 	}
@@ -363,8 +364,6 @@ func TestAzureGuestCheck(t *testing.T) {
 	}
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // After an action, sshdoctor connects to the VM's public address and
 // waits for sshd's banner: here a real sshd on loopback plays the VM.
 func TestAzureActionRechecksSSH(t *testing.T) {
@@ -380,49 +379,9 @@ func TestAzureActionRechecksSSH(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Nothing answers: reported after --recheck-wait, the action still succeeded.
-	closed := freePort(t)
+	closed := strconv.Itoa(sshdtest.FreePort(t))
 	r, _ = azureRun(t, w, "", append(azureArgs("restart"), "--yes", "--port", closed, "--recheck-wait", "1s")...)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "Re-check: no SSH answer on "+net.JoinHostPort(host, closed)) {
 		t.Fatalf("closed port: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-}
-
-// freePort is a loopback port nothing listens on.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	return p
-}
-
-func TestAzureCheckNetworkWatcher(t *testing.T) {
-	w := azurefake.NewWorld(t, azurefake.Scenario{})
-	calls := 0
-	w.Network.WatchersServer.NewListAllPager = func(*armnetwork.WatchersClientListAllOptions) (resp azfake.PagerResponder[armnetwork.WatchersClientListAllResponse]) {
-		calls++
-		resp.AddPage(http.StatusOK, armnetwork.WatchersClientListAllResponse{WatcherListResult: armnetwork.WatcherListResult{Value: []*armnetwork.Watcher{
-			{Name: ptrTo("NetworkWatcher_westeurope"), Location: ptrTo("westeurope"), ID: ptrTo("/subscriptions/" + azurefake.Sub + "/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westeurope")},
-		}}}, nil)
-		return
-	}
-	w.Network.WatchersServer.BeginVerifyIPFlow = func(context.Context, string, string, armnetwork.VerificationIPFlowParameters, *armnetwork.WatchersClientBeginVerifyIPFlowOptions) (resp azfake.PollerResponder[armnetwork.WatchersClientVerifyIPFlowResponse], errResp azfake.ErrorResponder) {
-		resp.SetTerminalResponse(http.StatusOK, armnetwork.WatchersClientVerifyIPFlowResponse{VerificationIPFlowResult: armnetwork.VerificationIPFlowResult{Access: ptrTo(armnetwork.AccessDeny), RuleName: ptrTo("AdminRule_DenySSH")}}, nil)
-		return
-	}
-	w.Network.WatchersServer.BeginGetNextHop = func(context.Context, string, string, armnetwork.NextHopParameters, *armnetwork.WatchersClientBeginGetNextHopOptions) (resp azfake.PollerResponder[armnetwork.WatchersClientGetNextHopResponse], errResp azfake.ErrorResponder) {
-		resp.SetTerminalResponse(http.StatusOK, armnetwork.WatchersClientGetNextHopResponse{NextHopResult: armnetwork.NextHopResult{NextHopType: ptrTo(armnetwork.NextHopTypeInternet)}}, nil)
-		return
-	}
-	// Without the flag, Network Watcher is not asked.
-	if r, _ := azureRun(t, w, "", append(azureArgs("check"), "--source-ip", "1.2.3.4")...); r.code != ExitOK || calls != 0 {
-		t.Fatalf("without --network-watcher: exit %d, watcher calls %d", r.code, calls)
-	}
-	r, _ := azureRun(t, w, "", append(azureArgs("check"), "--source-ip", "1.2.3.4", "--network-watcher")...)
-	if calls != 1 || !strings.Contains(r.stdout, "watcher") || !strings.Contains(r.stdout, "[cloud.watcher_disagrees]") || !strings.Contains(r.stdout, "AdminRule_DenySSH") {
-		t.Fatalf("exit %d, calls %d\n%s%s", r.code, calls, r.stdout, r.stderr)
 	}
 }

@@ -33,14 +33,6 @@ type ApplyResult struct {
 	Error      string `json:"error,omitempty"`
 }
 
-// Changed says whether the run changed the VM (and still has it changed).
-func (r *ApplyResult) Changed() bool {
-	if r.RolledBack || r.Error != "" {
-		return false
-	}
-	return (r.SSH != nil && r.SSH.Backup != "") || (r.User != nil && r.User.Backup != "") || (r.RemoveUser != nil && r.RemoveUser.Backup != "")
-}
-
 // sshBackupSet is the newest backup set holding sshd_config: what
 // restore_backup_ssh puts back.
 func sshBackupSet(root string) (string, *Manifest, error) {
@@ -122,6 +114,8 @@ func ApplyVMAccess(ctx context.Context, v *VMAccess, o ApplyOptions) (*ApplyResu
 	if port == 0 {
 		port = 22
 	}
+	// The SSH part needs sshd's facts only; the user parts gather their
+	// own account: name one user so Gather does not walk every account.
 	facts := Gather(ctx, Options{Port: port, Users: []string{"root"}})
 
 	// 1. Plan every part; refusals come out here, before any change.

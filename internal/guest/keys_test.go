@@ -288,9 +288,7 @@ func TestParsePublicKeysRejects(t *testing.T) {
 // ssh-keygen's own conversions (-e) parse to the same key: an encoder
 // independent of the test's.
 func TestParsePublicKeysSSHKeygenExports(t *testing.T) {
-	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skip("ssh-keygen not installed")
-	}
+	needTool(t, "ssh-keygen")
 	for _, k := range genKeys(t) {
 		pubFile := filepath.Join(t.TempDir(), "id.pub")
 		if err := os.WriteFile(pubFile, ssh.MarshalAuthorizedKey(k.pub), 0o600); err != nil {
@@ -410,9 +408,7 @@ func TestSudoersAndExpiry(t *testing.T) {
 }
 
 func TestPasswordMatches(t *testing.T) {
-	if _, err := exec.LookPath("perl"); err != nil {
-		t.Skip("no perl")
-	}
+	needTool(t, "perl")
 	out, err := exec.Command("perl", "-e", `print crypt("s3cret pass", q($6$saltsalt$))`).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -423,5 +419,17 @@ func TestPasswordMatches(t *testing.T) {
 	}
 	if passwordMatches(hash, []byte("s3cret pas")) || passwordMatches("*", []byte("x")) || passwordMatches("", nil) {
 		t.Error("a wrong password matches")
+	}
+}
+
+// needTool skips without the tool, except under CI=true, where
+// scripts/deps.sh installs it and its absence is a failure.
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found under CI=true: scripts/deps.sh must install it", name)
+		}
+		t.Skipf("%s not installed", name)
 	}
 }

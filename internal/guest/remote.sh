@@ -75,10 +75,11 @@ facts() {
 		echo "ug${T}$u${T}$(id -Gn "$u" 2>/dev/null | tr ' ' ,)${T}$(awk -F: -v g="$gid" -v u="$u" '$3 == g && $1 == u && ($4 == "" || $4 == u) {print 1}' /etc/group)"
 		akf=".ssh/authorized_keys .ssh/authorized_keys2"; strict=yes
 		if [ "$rc" = 0 ]; then
-			$SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | grep -E "$keys" | sed "s/^/uT${T}$u${T}/"
-			a=$($SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | awk '$1 == "authorizedkeysfile" {$1 = ""; print}')
+			ut=$($SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | grep -E "$keys")
+			printf '%s\n' "$ut" | sed "s/^/uT${T}$u${T}/"
+			a=$(printf '%s\n' "$ut" | awk '$1 == "authorizedkeysfile" {$1 = ""; print}')
 			[ -n "$a" ] && akf=$a
-			[ "$($SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | awk '$1 == "strictmodes" {print $2}')" = no ] && strict=no
+			[ "$(printf '%s\n' "$ut" | awk '$1 == "strictmodes" {print $2}')" = no ] && strict=no
 		fi
 		for f in $akf; do
 			[ "$f" = none ] && continue

@@ -175,13 +175,14 @@ func readKeyFile(p string) KeyFile {
 // accepts group write when the group is the user's private group.
 func strictModes(file string, u UserFacts) []PathMode {
 	var bad []PathMode
+	private := privateGroup(u.GID, u) // read /etc/group once per walk
 	p := file
 	for {
 		mode, uid, gid, ok := fileStat(p)
 		if !ok {
 			break
 		}
-		reason := strictModeReason(int(mode.Perm()), uid, gid, u, gid == u.GID && privateGroup(gid, u))
+		reason := strictModeReason(int(mode.Perm()), uid, gid, u, private)
 		if reason != "" {
 			bad = append([]PathMode{{Path: p, Mode: fmt.Sprintf("%04o", mode.Perm()), UID: uid, GID: gid, Reason: reason}}, bad...)
 		}

@@ -21,8 +21,9 @@ import (
 
 func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
 
-// freePort returns a port that was free on 127.0.0.1 a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a port that was free on 127.0.0.1 a moment ago (a
+// closed port, for tests that need nothing to listen).
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -241,7 +241,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 
 	for attempt := 1; ; attempt++ {
-		s.Port = freePort(t)
+		s.Port = FreePort(t)
 		s.Addr = fmt.Sprintf("127.0.0.1:%d", s.Port)
 		cfg := append(append([]string{}, opts.Config...), "ListenAddress 127.0.0.1", "Port "+strconv.Itoa(s.Port))
 		cfg = append(cfg, hostKeyLines...)
