@@ -104,6 +104,34 @@ func ParseKeyLines(data []byte) ([]KeyLine, error) {
 	return out, nil
 }
 
+// ParseOneKey reads exactly one public key, as VMAccess's ssh_key holds
+// it: one OpenSSH line "type base64 [comment]" without options, or one
+// RFC 4716 or PEM block. Blank space around it is ignored. A line break
+// inside a one-line key, a NUL, a second key or authorized_keys options
+// (command=, from=, …; VMAccess has no place for them) are refused: each
+// would authorize more, or other, than the one key asked for.
+func ParseOneKey(s string) (KeyLine, error) {
+	if strings.ContainsRune(s, 0) {
+		return KeyLine{}, errors.New("contains a NUL byte: give one public key")
+	}
+	t := strings.TrimSpace(s)
+	block := strings.HasPrefix(t, "---- BEGIN ") || strings.HasPrefix(t, "-----BEGIN ")
+	if !block && strings.ContainsAny(t, "\r\n") {
+		return KeyLine{}, errors.New("a line break inside the key: give one key on one line (type base64 [comment])")
+	}
+	kl, err := ParseKeyLines([]byte(t))
+	if err != nil {
+		return KeyLine{}, err
+	}
+	if len(kl) != 1 {
+		return KeyLine{}, fmt.Errorf("%d keys: give exactly one", len(kl))
+	}
+	if len(kl[0].Options) > 0 {
+		return KeyLine{}, errors.New("authorized_keys options (command=, from=, …) are not accepted: give the key as type base64 [comment]")
+	}
+	return kl[0], nil
+}
+
 func privateKeyError(n int, what string) error {
 	return fmt.Errorf("line %d: %s is a private key: sshdoctor never accepts private keys; give the public key (the .pub file, or `ssh-keygen -y -f KEY`)", n, what)
 }

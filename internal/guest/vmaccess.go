@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"time"
 )
 
 // VMAccess is the VMAccessForLinux extension's settings contract
 // (public settings and protected settings merged). Strict where VMAccess is
-// sloppy: booleans must be JSON booleans, unknown keys are errors, a key may
-// not appear in both files, and conflicting requests are refused.
+// sloppy: booleans must be JSON booleans, keys are spelled exactly (lower
+// case) and given once, a key may not appear in both files, a password only
+// in the protected settings, ssh_key holds exactly one key, root is never
+// the account, and conflicting requests are refused.
 type VMAccess struct {
 	ResetSSH                 *bool   `json:"reset_ssh,omitempty"`
 	RestoreBackupSSH         *bool   `json:"restore_backup_ssh,omitempty"`
@@ -28,12 +32,20 @@ type VMAccess struct {
 	DiskName                 *string `json:"disk_name,omitempty"`
 }
 
+// vmAccessKeys are the settings keys, exactly as VMAccess spells them.
+var vmAccessKeys = []string{"reset_ssh", "restore_backup_ssh", "username", "password", "ssh_key", "remove_prior_keys", "remove_user", "expiration", "enable_passwordless_access", "check_disk", "repair_disk", "disk_name"}
+
 // ParseVMAccess reads and validates the settings (and optional protected
 // settings). Any error means nothing may be changed.
 func ParseVMAccess(settings, protected []byte) (*VMAccess, error) {
 	pub, pubKeys, err := decodeStrict("settings", settings)
 	if err != nil {
 		return nil, err
+	}
+	if pubKeys["password"] {
+		// Azure keeps public settings in clear in the VM model, readable
+		// by anyone who may read the VM.
+		return nil, errors.New("settings: password is in the public settings, which Azure stores in clear in the VM model: put it in the protected settings")
 	}
 	v := pub
 	if len(bytes.TrimSpace(protected)) > 0 {
@@ -48,30 +60,64 @@ func ParseVMAccess(settings, protected []byte) (*VMAccess, error) {
 		}
 		merge(v, prot)
 	}
-	return v, v.validate()
+	if err := v.validate(); err != nil {
+		return nil, err
+	}
+	if v.SSHKey != nil {
+		k := strings.TrimSpace(*v.SSHKey)
+		v.SSHKey = &k
+	}
+	return v, nil
 }
 
+// decodeStrict decodes one settings object. encoding/json alone would
+// match "USERNAME" to username and let a repeated key silently win, so
+// the top-level keys are walked first: each must be one of vmAccessKeys,
+// spelled exactly, and appear once.
 func decodeStrict(what string, data []byte) (*VMAccess, map[string]bool, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
 		return nil, nil, fmt.Errorf("%s: not a JSON object: %v", what, err)
 	}
-	keys := map[string]bool{}
-	for k := range raw {
-		keys[k] = true
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, fmt.Errorf("%s: not a JSON object", what)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	keys := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: not a JSON object: %v", what, err)
+		}
+		k, _ := tok.(string)
+		if !slices.Contains(vmAccessKeys, k) {
+			return nil, nil, fmt.Errorf("%s: unknown key %q (known, in lower case: %s)", what, k, strings.Join(vmAccessKeys, ", "))
+		}
+		if keys[k] {
+			return nil, nil, fmt.Errorf("%s: key %q appears twice: give it once", what, k)
+		}
+		keys[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, nil, fmt.Errorf("%s: not a JSON object: %v", what, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("%s: not a JSON object: %v", what, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("%s: not a JSON object: data after top-level value", what)
+	}
+	// Every key is now exact and single, so encoding/json's
+	// case-insensitive matching has nothing left to match loosely.
 	v := &VMAccess{}
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &te) && te.Type.String() == "bool":
 			return nil, nil, fmt.Errorf("%s: %q must be a JSON boolean (true or false), not a %s: VMAccess would treat the string \"false\" as true", what, te.Field, te.Value)
 		case errors.As(err, &te):
 			return nil, nil, fmt.Errorf("%s: %q must be a JSON %s, not a %s", what, te.Field, te.Type, te.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, nil, fmt.Errorf("%s: unknown key %s (known: reset_ssh, restore_backup_ssh, username, password, ssh_key, remove_prior_keys, remove_user, expiration, enable_passwordless_access, check_disk, repair_disk, disk_name)", what, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return nil, nil, fmt.Errorf("%s: %v", what, err)
 	}
@@ -117,6 +163,9 @@ func merge(dst, src *VMAccess) {
 	}
 }
 
+// rootRefused is why username root is refused, here and by `guest user set`.
+const rootRefused = "username root is refused: root is managed with the distro's tools; for root access use a sudo user"
+
 func isTrue(b *bool) bool { return b != nil && *b }
 
 func (v *VMAccess) validate() error {
@@ -135,6 +184,15 @@ func (v *VMAccess) validate() error {
 		return errors.New("username is empty")
 	case v.RemoveUser != nil && *v.RemoveUser == "":
 		return errors.New("remove_user is empty")
+	case v.Username != nil && *v.Username == "root":
+		return errors.New(rootRefused)
+	case v.RemoveUser != nil && *v.RemoveUser == "root":
+		return errors.New("remove_user root is refused: root is never removed")
+	}
+	if v.SSHKey != nil {
+		if _, err := ParseOneKey(*v.SSHKey); err != nil {
+			return fmt.Errorf("ssh_key: %v", err)
+		}
 	}
 	if v.Expiration != nil {
 		if _, err := time.Parse("2006-01-02", *v.Expiration); err != nil {

@@ -376,7 +376,9 @@ func (root *Dir) open(path string, links *int) (*File, error) {
 }
 
 // OpenFile opens name in d (see Open); root resolves a trusted link.
-func (d *Dir) OpenFile(root *Dir, name string) (*File, error) { return d.openFile(root, name, new(int)) }
+func (d *Dir) OpenFile(root *Dir, name string) (*File, error) {
+	return d.openFile(root, name, new(int))
+}
 
 func (d *Dir) openFile(root *Dir, name string, links *int) (*File, error) {
 	fd, err := d.openat2(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
@@ -504,7 +506,9 @@ const TempMarker = ".sshdoctor-"
 
 // IsTemp reports whether a directory entry name is one of safefs's
 // temporary files.
-func IsTemp(name string) bool { return strings.HasPrefix(name, ".") && strings.Contains(name, TempMarker) }
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, TempMarker)
+}
 
 // WriteFile replaces name in d with data, atomically: a temporary file in
 // the same directory (O_EXCL, never through a link), mode and owner set
