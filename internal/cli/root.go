@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/sshdoctor/sshdoctor/internal/guest"
 )
 
 // Exit codes, documented in README.md.
@@ -82,11 +84,17 @@ func Main(ios *IOStreams, args []string) int {
 	err := root.Execute()
 	var ee *ExitError
 	var ue *UsageError
+	var busy *guest.BusyError
+	var changed *guest.ChangedError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.Code
+	case errors.As(err, &busy), errors.As(err, &changed):
+		// Refused before anything changed: a problem to act on, not a bug.
+		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", oneLine(err.Error()))
+		return ExitProblem
 	case errors.As(err, &ue), isCobraUsage(err):
 		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", oneLine(err.Error()))
 		return ExitUsage

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sshdoctor/sshdoctor/internal/safefs"
 )
 
 // ErrRefused marks a user request sshdoctor will not carry out (a system
@@ -135,7 +136,7 @@ func (p *UserPlan) Apply() *UserResult {
 		if err := s.do(b, s); err != nil {
 			res.Changes = p.Changes()
 			res.Error = fmt.Sprintf("%s: %v", s.Description, err)
-			if rerr := Restore("/", b.Dir()); rerr != nil {
+			if rerr := rollback("/", b.Dir()); rerr != nil {
 				res.Error += "; rollback: " + rerr.Error()
 			}
 			res.RolledBack = true
@@ -143,6 +144,9 @@ func (p *UserPlan) Apply() *UserResult {
 		}
 	}
 	res.Changes = p.Changes()
+	if err := b.Seal(); err != nil {
+		res.Error = "record the backup set: " + err.Error()
+	}
 	return res
 }
 
@@ -557,6 +561,9 @@ func planKeys(u UserFacts, keys []KeyLine, replace bool) (*keyPlan, error) {
 				return nil, refusef("%s is a symbolic link: not following it (remove it or fix it by hand)", d)
 			}
 		}
+		if st, err := os.Lstat(k.file); err == nil && st.Mode()&os.ModeSymlink != 0 {
+			return nil, refusef("%s is a symbolic link: not following it (remove it or fix it by hand)", k.file)
+		}
 	}
 	var missing []string
 	for d := dir; d != "/"; d = filepath.Dir(d) {
@@ -619,6 +626,11 @@ func planKeys(u UserFacts, keys []KeyLine, replace bool) (*keyPlan, error) {
 }
 
 func (k *keyPlan) apply(b *Backup) error {
+	fs, err := safefs.OpenRoot("/")
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
 	for _, d := range k.dirs {
 		if err := b.Save(d); err != nil { // rollback removes what is created
 			return err
@@ -632,62 +644,79 @@ func (k *keyPlan) apply(b *Backup) error {
 		if d == k.fixDir {
 			mode = 0o700
 		}
-		if err := os.Mkdir(d, mode); err != nil {
+		parent, name, err := fs.Split(d)
+		if err != nil {
 			return err
 		}
-		if err := fixNoFollow(d, mode, uid, gid); err != nil { // Mkdir applies the umask
+		nd, err := parent.Mkdir(name, mode, uid, gid)
+		parent.Close()
+		if err != nil {
 			return err
 		}
+		nd.Close()
 	}
 	if k.fixDir != "" {
-		if err := b.Save(k.fixDir); err != nil {
-			return err
-		}
-		if err := fixNoFollow(k.fixDir, 0o700, k.uid, k.gid); err != nil {
+		if err := fixPath(b, fs, k.fixDir, true, 0o700, k.uid, k.gid); err != nil {
 			return err
 		}
 	}
 	if err := b.Save(k.file); err != nil {
 		return err
 	}
-	if st, err := os.Lstat(k.file); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", k.file)
-	}
-	return WriteFileAtomic(k.file, k.content, k.mode, k.fileUID, k.fileGID)
-}
-
-// readNoFollow reads a regular file without following a symlink.
-func readNoFollow(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	d, name, err := fs.Split(k.file)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("a symbolic link: not following it (remove it or fix it by hand)")
-		}
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	return io.ReadAll(f)
-}
-
-// fixNoFollow sets a directory's mode and owner through a descriptor
-// opened without following symlinks.
-func fixNoFollow(path string, mode os.FileMode, uid, gid int) error {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer syscall.Close(fd)
-	if err := syscall.Fchown(fd, uid, gid); err != nil {
 		return err
 	}
-	return syscall.Fchmod(fd, uint32(mode))
+	defer d.Close()
+	return d.WriteFile(name, k.content, k.mode, k.fileUID, k.fileGID)
+}
+
+// maxKeyFile bounds an authorized keys file sshdoctor reads to edit.
+const maxKeyFile = 16 << 20
+
+// readNoFollow reads a regular file through descriptors (safefs): a link
+// or mount point a user could have planted is refused, not followed.
+func readNoFollow(path string) ([]byte, error) {
+	fs, err := safefs.OpenRoot("/")
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	data, _, err := fs.ReadFile(path, maxKeyFile)
+	return data, err
+}
+
+// fixPath gives path mode and (uid ≥ 0) owner uid:gid through one
+// descriptor, saved into b first: it must be a directory (dir) or a
+// regular file, and a file with other hard links that uid does not own is
+// refused — the change would reach the other name (say /etc/shadow on a
+// system without protected_hardlinks).
+func fixPath(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode, uid, gid int) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	switch {
+	case dir && !f.Info.IsDir():
+		return fmt.Errorf("%s is a %s, not a directory: fix it by hand", path, f.Info.Type())
+	case !dir && !f.Info.IsRegular():
+		return fmt.Errorf("%s is a %s, not a regular file: fix it by hand", path, f.Info.Type())
+	case !dir && f.Info.Nlink > 1 && f.Info.UID != uid:
+		return fmt.Errorf("%s has %d hard links and belongs to uid %d: changing it would change the other names too; fix it by hand", path, f.Info.Nlink, f.Info.UID)
+	}
+	if err := b.SaveOpen(path, f); err != nil {
+		return err
+	}
+	if uid >= 0 && (f.Info.UID != uid || f.Info.GID != gid) {
+		if err := f.Chown(uid, gid); err != nil {
+			return err
+		}
+	}
+	if f.Info.Perm() != mode.Perm() || f.Info.Mode&0o7000 != 0 {
+		return f.Chmod(mode)
+	}
+	return nil
 }
 
 // ownedBy reports whether path (not followed) has exactly mode, uid and gid.
@@ -742,45 +771,41 @@ func installSudoers(b *Backup, file, content string) error {
 	if err := b.Save(file); err != nil {
 		return err
 	}
-	if _, err := os.Stat(SudoersDir); errors.Is(err, os.ErrNotExist) {
+	fs, err := safefs.OpenRoot("/")
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	d, err := fs.OpenDir(SudoersDir)
+	if errors.Is(err, os.ErrNotExist) {
 		if err := b.Save(SudoersDir); err != nil {
 			return err
 		}
-		if err := os.Mkdir(SudoersDir, 0o755); err != nil {
+		etc, err := fs.OpenDir(filepath.Dir(SudoersDir))
+		if err != nil {
 			return err
 		}
+		d, err = etc.Mkdir(filepath.Base(SudoersDir), 0o755, 0, 0)
+		etc.Close()
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
 	}
+	defer d.Close()
 	before := exec.Command("visudo", "-c", "-q").Run() == nil
-	f, err := os.CreateTemp(SudoersDir, "."+filepath.Base(file)+".candidate-*")
-	if err != nil {
+	cand := "." + filepath.Base(file) + safefs.TempMarker + "candidate"
+	if err := d.WriteFile(cand, []byte(content), 0o440, 0, 0); err != nil {
 		return err
 	}
-	cand := f.Name()
-	defer os.Remove(cand) // gone after the rename
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Chmod(0o440)
-	}
-	if err == nil {
-		err = f.Chown(0, 0)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if out, err := exec.Command("visudo", "-c", "-q", "-f", cand).CombinedOutput(); err != nil {
+	defer d.Remove(cand, nil) // gone after the rename
+	if out, err := exec.Command("visudo", "-c", "-q", "-f", filepath.Join(SudoersDir, cand)).CombinedOutput(); err != nil {
 		return fmt.Errorf("visudo -cf rejects the candidate: %s", strings.TrimSpace(string(out)))
 	}
-	copySELinuxLabel(SudoersDir, cand)
-	if err := os.Rename(cand, file); err != nil {
+	if err := d.Rename(cand, filepath.Base(file)); err != nil {
 		return err
 	}
-	syncDir(SudoersDir)
 	if before {
 		if out, err := exec.Command("visudo", "-c", "-q").CombinedOutput(); err != nil {
 			return fmt.Errorf("visudo -c fails with the new drop-in: %s", strings.TrimSpace(string(out)))
@@ -793,18 +818,17 @@ func removeSudoers(b *Backup, file string) error {
 	if err := b.Save(file); err != nil {
 		return err
 	}
-	if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+	fs, err := safefs.OpenRoot("/")
+	if err != nil {
 		return err
 	}
-	syncDir(SudoersDir)
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	defer fs.Close()
+	d, name, err := fs.Split(file)
+	if err != nil {
+		return err
 	}
+	defer d.Close()
+	return d.Remove(name, nil)
 }
 
 // otherSudoers finds sudoers lines outside sshdoctor's drop-in whose first

@@ -7,9 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sshdoctor/sshdoctor/internal/safefs"
 )
 
 // BackupDir is where repairs keep their backup sets, one per run.
@@ -30,12 +35,55 @@ type BackupEntry struct {
 	Mode    uint32 `json:"mode"`
 	UID     int    `json:"uid"`
 	GID     int    `json:"gid"`
+	// Before is the object that was there when it was saved.
+	Before *Identity `json:"before,omitempty"`
+	// After is the object the run left there (nil: none); Sealed says it
+	// was recorded (a run killed halfway leaves it unsealed).
+	After  *Identity `json:"after,omitempty"`
+	Sealed bool      `json:"sealed"`
+	// UserControlled: the path's directory is one someone other than root
+	// can change (a home, ~/.ssh). Restore then acts only when the path
+	// is still the object the run left (or found) there.
+	UserControlled bool `json:"user_controlled"`
 }
+
+// Identity says which object a path named: device, inode, type, owner.
+type Identity struct {
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
+	Type string `json:"type"`
+	UID  int    `json:"uid"`
+}
+
+func identityOf(i safefs.Info) *Identity {
+	return &Identity{Dev: i.Dev, Ino: i.Ino, Type: i.Type(), UID: i.UID}
+}
+
+func (a *Identity) same(b *Identity) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func (a *Identity) String() string {
+	if a == nil {
+		return "nothing"
+	}
+	return fmt.Sprintf("a %s of uid %d (inode %d)", a.Type, a.UID, a.Ino)
+}
+
+// maxBackupFile bounds a file saved into a backup set: a user's
+// authorized_keys of gigabytes is not copied into /var.
+const maxBackupFile = 64 << 20
 
 // Backup is an open backup set. Every path is saved at most once, before
 // its first change, so restoring a set returns the state before the run.
+// Paths are read through descriptors (internal/safefs): a link or a mount
+// point where a user could have planted one is refused, not followed.
 type Backup struct {
 	root string
+	fs   *safefs.Dir
 	dir  string
 	m    Manifest
 	seen map[string]bool
@@ -43,12 +91,17 @@ type Backup struct {
 
 // NewBackup creates a backup set under root's BackupDir.
 func NewBackup(root, command string) (*Backup, error) {
+	fs, err := safefs.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
 	stamp := time.Now().UTC().Format("20060102T150405.000000000Z")
 	dir := filepath.Join(root, BackupDir, stamp)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		fs.Close()
 		return nil, fmt.Errorf("create backup set %s: %w", dir, err)
 	}
-	b := &Backup{root: root, dir: dir, m: Manifest{Created: time.Now().UTC(), Command: command}, seen: map[string]bool{}}
+	b := &Backup{root: root, fs: fs, dir: dir, m: Manifest{Created: time.Now().UTC(), Command: command}, seen: map[string]bool{}}
 	return b, b.save()
 }
 
@@ -60,28 +113,95 @@ func (b *Backup) Save(path string) error {
 	if b.seen[path] {
 		return nil
 	}
-	full := filepath.Join(b.root, path)
-	e := BackupEntry{Path: path}
-	st, err := os.Lstat(full)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	f, err := b.fs.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return b.record(path, nil)
+	}
+	if err != nil {
 		return fmt.Errorf("back up %s: %w", path, err)
-	default:
+	}
+	defer f.Close()
+	return b.SaveOpen(path, f)
+}
+
+// SaveOpen records an object the caller has open (and will change through
+// that descriptor), so what is saved is what is changed.
+func (b *Backup) SaveOpen(path string, f *safefs.File) error {
+	if b.seen[path] {
+		return nil
+	}
+	return b.record(path, f)
+}
+
+func (b *Backup) record(path string, f *safefs.File) error {
+	e := BackupEntry{Path: path, UserControlled: b.userControlled(path)}
+	if f != nil {
 		e.Existed = true
-		e.Mode = uint32(st.Mode().Perm())
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			e.UID, e.GID = int(sys.Uid), int(sys.Gid)
-		}
-		if st.Mode().IsRegular() {
-			e.Stored = fmt.Sprintf("%03d-%s", len(b.m.Entries), filepath.Base(path))
-			if err := copyFile(full, filepath.Join(b.dir, e.Stored), 0o600); err != nil {
+		e.Mode = uint32(f.Info.Perm())
+		e.UID, e.GID = f.Info.UID, f.Info.GID
+		e.Before = identityOf(f.Info)
+		switch {
+		case f.Info.IsRegular():
+			data, err := f.ReadAll(maxBackupFile)
+			if err != nil {
 				return fmt.Errorf("back up %s: %w", path, err)
 			}
+			e.Stored = fmt.Sprintf("%03d-%s", len(b.m.Entries), filepath.Base(path))
+			if err := os.WriteFile(filepath.Join(b.dir, e.Stored), data, 0o600); err != nil {
+				return fmt.Errorf("back up %s: %w", path, err)
+			}
+		case f.Info.IsDir():
+		default:
+			return fmt.Errorf("back up %s: a %s, not a file or directory: not touching it", path, f.Info.Type())
 		}
 	}
 	b.seen[path] = true
 	b.m.Entries = append(b.m.Entries, e)
+	return b.save()
+}
+
+// userControlled says whether someone other than root can change the
+// entries of path's directory (or of any directory on the way).
+func (b *Backup) userControlled(path string) bool {
+	d, _, err := b.fs.Split(path)
+	if err != nil {
+		return true
+	}
+	defer d.Close()
+	return !d.Trusted()
+}
+
+// current is what path names now, without following it (nil: nothing).
+func current(fs *safefs.Dir, path string) (*Identity, error) {
+	d, name, err := fs.Split(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	i, err := d.Lstat(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return identityOf(i), nil
+}
+
+// Seal records what the run left at every saved path, for a later
+// restore to check that nobody has replaced it since.
+func (b *Backup) Seal() error {
+	for i := range b.m.Entries {
+		e := &b.m.Entries[i]
+		id, err := current(b.fs, e.Path)
+		if err != nil {
+			continue // unreachable now (a link): left unsealed, so restore refuses it
+		}
+		e.After, e.Sealed = id, true
+	}
 	return b.save()
 }
 
@@ -93,51 +213,119 @@ func (b *Backup) save() error {
 	return WriteFileAtomic(filepath.Join(b.dir, "manifest.json"), data, 0o600, -1, -1)
 }
 
+// ChangedError says a path is no longer what a backup set expects: restore
+// changed nothing.
+type ChangedError struct {
+	Path       string
+	Want, Have *Identity
+	Err        error // when the path could not be looked at safely
+}
+
+func (e *ChangedError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s cannot be restored safely: %v; nothing was restored", e.Path, e.Err)
+	}
+	return fmt.Sprintf("%s has changed since the backup (sshdoctor left %s there, it is now %s): nothing was restored; restore by hand if that is intended", e.Path, e.Want, e.Have)
+}
+
 // Restore puts every entry of the set back: contents, owners and modes;
-// paths that did not exist before are removed.
+// paths that did not exist before are removed. It first checks that every
+// path someone other than root controls is still the object the run left
+// there (identity: device, inode, type, owner) and that no component is a
+// link or mount point a user could have planted; otherwise it restores
+// nothing and names the path (*ChangedError).
 func Restore(root, setDir string) error { return RestoreOnly(root, setDir, nil) }
 
 // RestoreOnly is Restore for the entries whose path keep accepts (nil:
 // every entry).
 func RestoreOnly(root, setDir string, keep func(path string) bool) error {
-	data, err := os.ReadFile(filepath.Join(setDir, "manifest.json"))
+	return restore(root, setDir, keep, true)
+}
+
+// rollback restores a set the current run made, at once: every action is
+// done through descriptors, without the identity check (the run's own
+// changes are not sealed yet).
+func rollback(root, setDir string) error { return restore(root, setDir, nil, false) }
+
+func restore(root, setDir string, keep func(path string) bool, verify bool) error {
+	m, err := readManifest(setDir)
 	if err != nil {
-		return fmt.Errorf("read backup manifest: %w", err)
+		return fmt.Errorf("backup set %s: %w", setDir, err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return fmt.Errorf("backup manifest %s is corrupt: %w", setDir, err)
+	fs, err := safefs.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	var todo []BackupEntry
+	for i := len(m.Entries) - 1; i >= 0; i-- {
+		if keep == nil || keep(m.Entries[i].Path) {
+			todo = append(todo, m.Entries[i])
+		}
+	}
+	if verify {
+		for _, e := range todo {
+			have, err := current(fs, e.Path)
+			if err != nil {
+				return &ChangedError{Path: e.Path, Err: err}
+			}
+			if !e.UserControlled {
+				continue
+			}
+			switch {
+			case e.Sealed && !have.same(e.After):
+				return &ChangedError{Path: e.Path, Want: e.After, Have: have}
+			case !e.Sealed && !have.same(e.Before):
+				// A run killed halfway: unchanged paths restore, others
+				// cannot be told from a user's.
+				return &ChangedError{Path: e.Path, Want: e.Before, Have: have}
+			}
+		}
 	}
 	var errs []error
-	for i := len(m.Entries) - 1; i >= 0; i-- {
-		e := m.Entries[i]
-		if keep != nil && !keep(e.Path) {
-			continue
-		}
-		full := filepath.Join(root, e.Path)
-		switch {
-		case !e.Existed:
-			if err := os.RemoveAll(full); err != nil {
-				errs = append(errs, err)
-			}
-		case e.Stored != "":
-			content, err := os.ReadFile(filepath.Join(setDir, e.Stored))
-			if err == nil {
-				err = WriteFileAtomic(full, content, os.FileMode(e.Mode), e.UID, e.GID)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("restore %s: %w", e.Path, err))
-			}
-		default: // a directory: owner and mode only
-			if err := os.Chmod(full, os.FileMode(e.Mode)); err != nil {
-				errs = append(errs, err)
-			}
-			if err := os.Lchown(full, e.UID, e.GID); err != nil {
-				errs = append(errs, err)
-			}
+	for _, e := range todo {
+		if err := restoreEntry(fs, setDir, e); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", e.Path, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func restoreEntry(fs *safefs.Dir, setDir string, e BackupEntry) error {
+	d, name, err := fs.Split(e.Path)
+	if err != nil {
+		if !e.Existed && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer d.Close()
+	switch {
+	case !e.Existed:
+		return d.RemoveAll(name)
+	case e.Stored != "":
+		content, err := os.ReadFile(filepath.Join(setDir, e.Stored))
+		if err != nil {
+			return err
+		}
+		return d.WriteFile(name, content, os.FileMode(e.Mode), e.UID, e.GID)
+	default: // a directory: owner and mode only
+		f, err := d.OpenFile(fs, name)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("the directory is gone: not recreating it")
+		}
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if !f.Info.IsDir() {
+			return fmt.Errorf("now a %s, not the directory that was saved", f.Info.Type())
+		}
+		if err := f.Chown(e.UID, e.GID); err != nil {
+			return err
+		}
+		return f.Chmod(os.FileMode(e.Mode))
+	}
 }
 
 // Sets lists the backup sets under root, newest last.
@@ -160,111 +348,103 @@ func Sets(root string) ([]string, error) {
 }
 
 // WriteFileAtomic replaces path with data so a reader (or a crash) only
-// ever sees the old or the new file: temp file in the same directory,
-// fsync, rename, fsync of the directory. Owner and mode are kept from the
-// existing file; uid/gid < 0 and mode 0 mean "as the existing file".
+// ever sees the old or the new file: a temporary file in the same
+// directory, fsync, rename, fsync of the directory — all through
+// descriptors (safefs), so a link a user planted on the way is refused.
+// uid/gid < 0 and mode 0 mean "as the existing file" (0644, root's, for a
+// new one).
 func WriteFileAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	if st, err := os.Stat(path); err == nil {
-		if mode == 0 {
-			mode = st.Mode().Perm()
-		}
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			if uid < 0 {
-				uid = int(sys.Uid)
-			}
-			if gid < 0 {
-				gid = int(sys.Gid)
-			}
-		}
-	}
-	if mode == 0 {
-		mode = 0o644
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".sshdoctor-*")
+	fs, err := safefs.OpenRoot("/")
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	defer fs.Close()
+	d, name, err := fs.Split(path)
+	if err != nil {
 		return err
 	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if uid >= 0 || gid >= 0 {
-		if err := f.Chown(uid, gid); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	copySELinuxLabel(path, tmp)
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	defer d.Close()
+	return d.WriteFile(name, data, mode, uid, gid)
 }
 
-// copySELinuxLabel keeps the file's security context across the rename
-// (on systems without SELinux the attribute is simply absent).
-func copySELinuxLabel(from, to string) {
-	buf := make([]byte, 256)
-	n, err := syscall.Getxattr(from, "security.selinux", buf)
-	if err != nil || n <= 0 {
-		return
-	}
-	_ = syscall.Setxattr(to, "security.selinux", buf[:n], 0)
+// BusyError says another sshdoctor guest run holds the lock: nothing was
+// changed; try again when it ends.
+type BusyError struct {
+	Lock string
+	PID  int // the holder, when it wrote its pid
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
+func (e *BusyError) Error() string {
+	who := "another sshdoctor guest run"
+	if e.PID > 0 {
+		who += fmt.Sprintf(" (pid %d)", e.PID)
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return who + " holds " + e.Lock + ": nothing was changed; try again when it ends"
 }
 
 // Lock takes the one-run-at-a-time lock (/run/sshdoctor-guest.lock); it
-// fails at once if another run holds it.
+// fails at once (*BusyError) if another run holds it. Holding it, it
+// removes the temporary files a run killed halfway left behind (see
+// sweepTemps).
 func Lock(root string) (func(), error) {
 	path := filepath.Join(root, "run", "sshdoctor-guest.lock")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid := 0
+		if data, rerr := io.ReadAll(io.LimitReader(f, 32)); rerr == nil {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		}
 		f.Close()
-		return nil, fmt.Errorf("another sshdoctor guest run holds %s", path)
+		return nil, &BusyError{Lock: path, PID: pid}
 	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	sweepTemps(root)
 	return func() { f.Close() }, nil
+}
+
+// tempDirs are where sshdoctor writes temporary files besides the users'
+// key file directories.
+var tempDirs = []string{"/etc", "/etc/ssh", "/etc/ssh/sshd_config.d", SudoersDir, "/etc/default", "/etc/security", BackupDir}
+
+// sweepTemps removes what a killed run left: root-owned regular files
+// whose names carry safefs.TempMarker, in the directories sshdoctor writes
+// to and in every account's ~/.ssh. Only a run holding the lock calls it,
+// so no live run's file is taken.
+func sweepTemps(root string) {
+	fs, err := safefs.OpenRoot(root)
+	if err != nil {
+		return
+	}
+	defer fs.Close()
+	dirs := slices.Clone(tempDirs)
+	if data, _, err := fs.ReadFile("/etc/passwd", 16<<20); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Split(l, ":"); len(f) >= 7 && strings.HasPrefix(f[5], "/") && f[5] != "/" {
+				dirs = append(dirs, filepath.Join(f[5], ".ssh"))
+			}
+		}
+	}
+	for _, dir := range dirs {
+		d, err := fs.OpenDir(dir)
+		if err != nil {
+			continue
+		}
+		names, _ := d.Entries()
+		for _, n := range names {
+			if !safefs.IsTemp(n) {
+				continue
+			}
+			if i, err := d.Lstat(n); err == nil && i.IsRegular() && i.UID == 0 {
+				_ = d.Remove(n, &i)
+			}
+		}
+		d.Close()
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/safefs"
 )
 
 // RepairOptions choose what repair may do beyond the safe defaults.
@@ -23,7 +25,30 @@ type RepairOptions struct {
 	PasswordAuth bool
 	// AllowSSHRSA allows ssh-rsa (SHA-1) signatures again.
 	AllowSSHRSA bool
-	Command     string // for the backup manifest
+	// Users are the accounts the caller named (--user): only for them does
+	// repair change account policy (see policyFindings).
+	Users   []string
+	Command string // for the backup manifest
+}
+
+// policyFindings are decisions an admin may have taken on purpose: a
+// locked, expired or nologin account, an Allow/Deny list, a deleted
+// account, which keys let a user in. Repair changes them only for a user
+// the caller named; for others it says how to opt in.
+var policyFindings = map[string]bool{
+	"guest.user_locked": true, "guest.user_expired": true, "guest.password_expired": true,
+	"guest.user_shell": true, "guest.user_denied": true, "guest.user_missing": true,
+	"guest.no_authorized_keys": true, "guest.key_not_authorized": true,
+}
+
+// OptInCommand is the repair command line that opts in to changing user's
+// account policy.
+func OptInCommand(user string, o RepairOptions) string {
+	cmd := "sshdoctor guest repair --user " + user
+	if len(o.Keys) > 0 {
+		cmd += " --ssh-key '" + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(o.Keys[0]))) + "'"
+	}
+	return cmd + " --yes"
 }
 
 // Action is one planned change.
@@ -63,6 +88,10 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 	}
 	for _, p := range ps {
 		p := p
+		if policyFindings[p.ID] && p.User != "" && !slices.Contains(o.Users, p.User) {
+			skip(p, fmt.Sprintf("an admin may have set this on purpose; to change %s's account, name it: %s", p.User, OptInCommand(p.User, o)))
+			continue
+		}
 		switch p.ID {
 		case "guest.hostkeys_missing":
 			add(p, "generate missing host keys (ssh-keygen -A)", true, func(b *Backup) error {
@@ -276,7 +305,7 @@ func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Resul
 	res.Backup = b.Dir()
 	rollback := func(cause error) *Result {
 		res.Error = cause.Error()
-		if err := Restore("/", b.Dir()); err != nil {
+		if err := rollback("/", b.Dir()); err != nil {
 			res.Error += "; rollback: " + err.Error()
 		}
 		res.RolledBack = true
@@ -304,6 +333,9 @@ func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Resul
 		if err := waitListening(ctx, f.SSHDPath, 5*time.Second); err != nil {
 			return rollback(err)
 		}
+	}
+	if err := b.Seal(); err != nil {
+		res.Error = "record the backup set: " + err.Error()
 	}
 	return res
 }
@@ -342,7 +374,7 @@ func accounts(do func() error) func(b *Backup) error {
 // fails — sshd reads it only when restarted, so neither takes effect
 // invalid.
 func editFile(b *Backup, path string, edit func([]string) []string, validate bool) error {
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if err != nil {
 		return err
 	}
@@ -352,8 +384,8 @@ func editFile(b *Backup, path string, edit func([]string) []string, validate boo
 	lines := edit(strings.Split(string(data), "\n"))
 	out := []byte(strings.Join(lines, "\n"))
 	if validate && path == sshdConfig {
-		cand := filepath.Join(filepath.Dir(path), ".sshd_config.sshdoctor-candidate")
-		if err := os.WriteFile(cand, out, 0o600); err != nil {
+		cand := filepath.Join(filepath.Dir(path), ".sshd_config"+safefs.TempMarker+"candidate")
+		if err := WriteFileAtomic(cand, out, 0o600, 0, 0); err != nil {
 			return err
 		}
 		defer os.Remove(cand)
@@ -446,9 +478,11 @@ func primaryGroup(user string) string {
 	return user
 }
 
-// fixModes makes every path StrictModes refused acceptable: owner the
-// user (root-owned system directories stay root's), no group/world write;
-// ~/.ssh 0700 and authorized_keys 0600 as ssh-keygen would create them.
+// fixModes makes every path StrictModes refused acceptable, each through
+// one descriptor (safefs: no link or mount point a user planted is
+// followed): the owner becomes the user unless it is root; group and world
+// write go; a directory inside the home on the key file's way (~/.ssh)
+// becomes 0700, as ssh-keygen makes it.
 func fixModes(f *Facts, p Problem) func(b *Backup) error {
 	return func(b *Backup) error {
 		var u UserFacts
@@ -457,25 +491,31 @@ func fixModes(f *Facts, p Problem) func(b *Backup) error {
 				u = x
 			}
 		}
+		if !u.Exists {
+			return fmt.Errorf("user %s does not exist", p.User)
+		}
+		fs, err := safefs.OpenRoot("/")
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		home := filepath.Clean(u.Home)
 		for _, pm := range p.Paths {
-			// Never follow a symlink the user controls: chmod/chown would
-			// act on its target (say /etc/shadow).
-			if st, err := os.Lstat(pm.Path); err != nil || st.Mode()&os.ModeSymlink != 0 {
-				return fmt.Errorf("%s is a symlink or unreadable: fix it by hand", pm.Path)
+			cur, err := fs.Open(pm.Path)
+			if err != nil {
+				return fmt.Errorf("%w: fix it by hand", err)
 			}
-			if err := b.Save(pm.Path); err != nil {
-				return err
+			info := cur.Info
+			cur.Close()
+			uid, gid := info.UID, info.GID
+			if info.UID != 0 && info.UID != u.UID {
+				uid = u.UID
 			}
-			mode, uid, _, ok := fileStat(pm.Path)
-			if !ok {
-				continue
+			mode := info.Perm() &^ 0o022
+			if info.IsDir() && strings.HasPrefix(pm.Path, home+"/") {
+				mode = 0o700
 			}
-			if uid != 0 && uid != u.UID {
-				if err := os.Lchown(pm.Path, u.UID, -1); err != nil {
-					return err
-				}
-			}
-			if err := os.Chmod(pm.Path, mode.Perm()&^0o022); err != nil {
+			if err := fixPath(b, fs, pm.Path, info.IsDir(), mode, uid, gid); err != nil {
 				return err
 			}
 		}
@@ -483,59 +523,29 @@ func fixModes(f *Facts, p Problem) func(b *Backup) error {
 	}
 }
 
-// authorizeKeys appends keys missing from the user's first authorized
-// keys file, creating ~/.ssh (0700) and the file (0600) owned by the user.
+// authorizeKeys adds keys missing from the user's first authorized keys
+// file, as `guest user set --ssh-key` does (planKeys: ~/.ssh 0700, the
+// file 0600, owned by the user, through descriptors).
 func authorizeKeys(f *Facts, user string, keys []ssh.PublicKey) func(b *Backup) error {
 	return func(b *Backup) error {
-		pw, ok := passwdEntry(user)
-		if !ok {
-			return fmt.Errorf("user %s does not exist", user)
-		}
 		var u UserFacts
 		for _, x := range f.Users {
 			if x.Name == user {
 				u = x
 			}
 		}
-		if len(u.KeyFiles) == 0 {
-			return errors.New("no AuthorizedKeysFile for " + user)
+		if !u.Exists {
+			return fmt.Errorf("user %s does not exist", user)
 		}
-		file := u.KeyFiles[0].Path
-		// The user owns ~/.ssh: never follow a link there (it could point
-		// at /etc/shadow and get its content copied into a user's file).
-		for _, p := range []string{filepath.Dir(file), file} {
-			if st, err := os.Lstat(p); err == nil && st.Mode()&os.ModeSymlink != 0 {
-				return fmt.Errorf("%s is a symlink: refusing to follow it", p)
-			}
+		lines := make([]KeyLine, len(keys))
+		for i, k := range keys {
+			lines[i] = KeyLine{Key: k}
 		}
-		uid, gid := atoi(pw[2]), atoi(pw[3])
-		dir := filepath.Dir(file)
-		if err := b.Save(dir); err != nil {
+		kp, err := planKeys(u, lines, false)
+		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				return err
-			}
-			if err := os.Chown(dir, uid, gid); err != nil {
-				return err
-			}
-		}
-		if err := b.Save(file); err != nil {
-			return err
-		}
-		old, _ := os.ReadFile(file)
-		out := string(old)
-		for _, k := range keys {
-			if authorized(file, k) {
-				continue
-			}
-			if out != "" && !strings.HasSuffix(out, "\n") {
-				out += "\n"
-			}
-			out += string(ssh.MarshalAuthorizedKey(k))
-		}
-		return WriteFileAtomic(file, []byte(out), 0o600, uid, gid)
+		return kp.apply(b)
 	}
 }
 

@@ -644,3 +644,36 @@ func (d *Dir) Rename(oldName, newName string) error {
 	}
 	return unix.Fsync(d.fd)
 }
+
+// RemoveAll deletes name from d with everything under it, through
+// descriptors: links inside are removed, never followed; a mount point
+// inside an untrusted directory is not entered (an error).
+func (d *Dir) RemoveAll(name string) error {
+	cur, err := d.Lstat(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur.IsDir() {
+		fd, err := d.openat2(name, unix.O_RDONLY|unix.O_DIRECTORY)
+		if err != nil {
+			return err
+		}
+		sub := &Dir{fd: fd, path: d.join(name), info: cur}
+		names, err := sub.Entries()
+		if err == nil {
+			for _, n := range names {
+				if err = sub.RemoveAll(n); err != nil {
+					break
+				}
+			}
+		}
+		sub.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return d.Remove(name, &cur)
+}
