@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,7 @@ manager and rolls everything back if sshd does not come back.`,
 	}
 	o := &GuestOptions{IO: ios}
 	flags := func(c *cobra.Command) {
-		c.Flags().StringArrayVar(&o.Users, "user", nil, "check this user (repeatable; default: every user with a login shell and a home)")
+		c.Flags().StringArrayVar(&o.Users, "user", nil, "check this user (repeatable; default: every user with a login shell and a home); repair changes an account's policy (lock, expiry, shell, Allow/Deny, keys) only for users named here")
 		c.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 		c.Flags().StringVar(&o.Output, "output", "text", "text or json")
 		c.Flags().StringArrayVar(&o.Keys, "ssh-key", nil, "a public key (one line) the users must be able to log in with (repeatable)")
@@ -67,6 +68,11 @@ manager and rolls everything back if sshd does not come back.`,
 			if os.Geteuid() != 0 {
 				return usagef("guest restore must run as root")
 			}
+			unlock, err := guest.Lock("/")
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			sets, err := guest.Sets("/")
 			if err != nil {
 				return err
@@ -84,21 +90,31 @@ manager and rolls everything back if sshd does not come back.`,
 				return usagef("%s is not a backup set (no manifest.json)", set)
 			}
 			if err := guest.Restore("/", set); err != nil {
-				return err
+				var changed *guest.ChangedError
+				if errors.As(err, &changed) {
+					return err
+				}
+				return fmt.Errorf("restore %s: %w", set, err)
 			}
 			fmt.Fprintf(ios.Out, "restored %s; restart sshd to use the restored configuration\n", set)
 			return nil
 		},
 	}
+	var resetUser string
 	reset := &cobra.Command{
 		Use:   "reset-ssh",
 		Short: "Reset sshd to the distro's default configuration (the portal's \"Reset configuration only\")",
 		Long: `Replaces sshd_config with the distribution's packaged default (Debian/Ubuntu,
 RHEL family, SUSE or generic), keeping its Include of sshd_config.d where the
-distro has one; drop-ins that would break SSH are moved into the backup set;
-missing host keys are generated; /run/sshd is created; guest firewall rules on
-sshd's port are removed. sshd is validated, restarted and verified; on failure
-everything is rolled back.`,
+distro has one. The admin's security stays: every hardening setting of the old
+configuration the default would weaken (PasswordAuthentication no, ciphers,
+forwarding, PermitRootLogin no, …) is carried into the new sshd_config with the
+old AllowUsers/DenyUsers/AllowGroups/DenyGroups and Match blocks; in the
+drop-ins only the lines that break SSH (Port, ListenAddress, PubkeyAuthentication
+no, MaxStartups, …) are commented out. --user lets that account through the
+Allow/Deny directives. Missing host keys are generated; /run/sshd is created;
+guest firewall rules on sshd's port are removed. sshd is validated, restarted
+and verified; on failure everything is rolled back.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {
@@ -118,7 +134,7 @@ everything is rolled back.`,
 			}
 			facts := guest.Gather(ctx, guest.Options{Port: o.Port})
 			ropts := guest.RepairOptions{DryRun: o.DryRun, Command: "sshdoctor guest reset-ssh"}
-			res := guest.Apply(ctx, facts, guest.ResetSSH(facts), ropts)
+			res := guest.Apply(ctx, facts, guest.ResetSSHFor(facts, resetUser), ropts)
 			if !o.DryRun {
 				res.Remaining = guest.Judge(guest.Gather(ctx, guest.Options{Port: o.Port}), guest.JudgeOptions{})
 			}
@@ -129,6 +145,7 @@ everything is rolled back.`,
 	reset.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	reset.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 	reset.Flags().StringVar(&o.Output, "output", "text", "text or json")
+	reset.Flags().StringVar(&resetUser, "user", "", "the account being repaired: let it through AllowUsers/AllowGroups/DenyUsers/DenyGroups")
 	cmd.AddCommand(check, repair, restore, reset, NewCmdGuestUser(ios), NewCmdGuestApply(ios))
 	return cmd
 }
@@ -140,9 +157,9 @@ func parseKeys(o *GuestOptions) ([]ssh.PublicKey, error) {
 		inputs = append(inputs, []byte(k))
 	}
 	for _, f := range o.KeyFiles {
-		data, err := os.ReadFile(f)
+		data, err := readInput("--ssh-key-file", f, nil, maxKeyInput)
 		if err != nil {
-			return nil, fmt.Errorf("read --ssh-key-file %s: %v", f, err)
+			return nil, err
 		}
 		inputs = append(inputs, data)
 	}
@@ -192,7 +209,7 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 		return err
 	}
 	defer unlock()
-	ropts := guest.RepairOptions{DryRun: o.DryRun, Keys: keys, PasswordAuth: o.PasswordAuth, AllowSSHRSA: o.AllowSSHRSA, Command: "sshdoctor guest repair"}
+	ropts := guest.RepairOptions{DryRun: o.DryRun, Keys: keys, PasswordAuth: o.PasswordAuth, AllowSSHRSA: o.AllowSSHRSA, Users: o.Users, Command: "sshdoctor guest repair"}
 	res := guest.Apply(ctx, facts, guest.Plan(facts, problems, ropts), ropts)
 	if !o.DryRun {
 		after := guest.Gather(ctx, gopts)

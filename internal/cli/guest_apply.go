@@ -24,9 +24,6 @@ type GuestApplyOptions struct {
 	Output            string
 }
 
-// maxSettings bounds a settings file (VMAccess settings are a few KiB).
-const maxSettings = 1 << 20
-
 // NewCmdGuestApply builds `sshdoctor guest apply`.
 func NewCmdGuestApply(ios *IOStreams) *cobra.Command {
 	o := &GuestApplyOptions{IO: ios}
@@ -37,13 +34,16 @@ func NewCmdGuestApply(ios *IOStreams) *cobra.Command {
 "az vm user update / reset-ssh / delete" send — and carries them out inside the
 VM with the same safety as the other guest commands. Run as root on the VM.
 
-Keys (settings and protected settings are merged; a key may be in one only):
+Keys, exactly as written here (lower case, each once; settings and protected
+settings are merged; a key may be in one only; password in the protected
+settings only, as Azure keeps the public settings in clear in the VM model):
   reset_ssh: true              sshd_config back to the distro default (as guest reset-ssh)
   restore_backup_ssh: true     put back /etc/ssh from the newest backup set holding
                                sshd_config (the state before the last reset or repair)
   username                     create the account if missing, unlock it; with
     password                     its new password (through chpasswd's standard input)
-    ssh_key                      a public key (any format guest user set accepts)
+    ssh_key                      one public key: an OpenSSH line without options, or
+                                 one RFC 4716 or PEM block
     remove_prior_keys: true      make ssh_key the only key
     expiration: "YYYY-MM-DD"     account expiry
     enable_passwordless_access   sudo without a password
@@ -53,12 +53,16 @@ As VMAccess does, username is granted sudo through its own drop-in
 enable_passwordless_access is true), validated with visudo -cf first.
 
 Stricter than VMAccess: booleans must be JSON booleans (the string "false" is
-an error, not true), unknown keys are errors naming them, remove_user with
+an error, not true), unknown, mis-cased or repeated keys are errors naming
+them, username or remove_user root is refused (root is managed with the
+distro's tools; for root access use a sudo user), remove_user with
 reset_ssh/username/password/ssh_key is refused, check_disk/repair_disk are
 refused (fsck needs the disk unmounted: use a rescue VM). Everything is
 planned before anything changes: any error exits 2 and changes nothing. If a
 part fails while it is applied, every part is put back (sshd restarted on its
 old configuration). A second run with the same settings changes nothing.
+
+A settings file must be a regular file of at most 64 KiB.
 
 The settings file is the request: there is no --yes; --dry-run shows the plan.`,
 		Example: `  echo '{"reset_ssh": true}' > s.json && sshdoctor guest apply --settings s.json
@@ -80,36 +84,15 @@ The settings file is the request: there is no --yes; --dry-run shows the plan.`,
 // public settings only.
 func readSettings(flag, src string, in io.Reader, inline bool) ([]byte, error) {
 	switch {
-	case src == "-":
-		if in == nil {
-			return nil, fmt.Errorf("%s -: no standard input", flag)
+	case src == "-" && in == nil:
+		return nil, fmt.Errorf("%s -: no standard input", flag)
+	case src != "-" && inline && strings.HasPrefix(strings.TrimSpace(src), "{"):
+		if len(src) > maxSettings {
+			return nil, fmt.Errorf("%s: larger than %d bytes", flag, maxSettings)
 		}
-		data, err := io.ReadAll(io.LimitReader(in, maxSettings+1))
-		if err != nil {
-			return nil, fmt.Errorf("%s -: %v", flag, err)
-		}
-		if len(data) > maxSettings {
-			return nil, fmt.Errorf("%s -: larger than %d bytes", flag, maxSettings)
-		}
-		return data, nil
-	case inline && strings.HasPrefix(strings.TrimSpace(src), "{"):
 		return []byte(src), nil
 	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", flag, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %s is not a regular file", flag, src)
-	}
-	if st.Size() > maxSettings {
-		return nil, fmt.Errorf("%s: %s is larger than %d bytes", flag, src, maxSettings)
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", flag, err)
-	}
-	return data, nil
+	return readInput(flag, src, in, maxSettings)
 }
 
 func guestApplyRun(ctx context.Context, o *GuestApplyOptions) error {

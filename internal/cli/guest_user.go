@@ -76,7 +76,9 @@ func newCmdGuestUserSet(ios *IOStreams) *cobra.Command {
     password) when it has one. The file is checked with visudo -cf before it is
     put in place (an atomic rename); no other sudoers file is touched.
     --no-sudo removes that file only.
-  - --expiration YYYY-MM-DD sets the account expiry (chage -E); "never" removes it.`,
+  - --expiration YYYY-MM-DD sets the account expiry (chage -E); "never" removes it.
+root is refused: it is managed with the distro's tools; for root access use a
+sudo user. A --ssh-key-file must be a regular file of at most 1 MiB.`,
 		Example: `  printf '%s\n' "$PASSWORD" | sshdoctor guest user set alice --password-stdin --sudo --yes
   sshdoctor guest user set alice --ssh-key-file /tmp/alice.pub --remove-prior-keys --yes`,
 		Args: cobra.ExactArgs(1),
@@ -143,6 +145,9 @@ func guestUserSetRun(ctx context.Context, o *GuestUserOptions) error {
 	if err := guestUserCheck(o); err != nil {
 		return err
 	}
+	if o.Name == "root" {
+		return usagef("guest user set root is refused: root is managed with the distro's tools; for root access use a sudo user (guest user set NAME --sudo)")
+	}
 	spec := guest.UserSpec{Name: o.Name, ReplaceKeys: o.RemovePriorKeys, Command: "sshdoctor guest user set " + o.Name}
 	if o.Sudo && o.NoSudo {
 		return usagef("--sudo and --no-sudo contradict each other")
@@ -165,9 +170,9 @@ func guestUserSetRun(ctx context.Context, o *GuestUserOptions) error {
 		spec.Keys = append(spec.Keys, kl...)
 	}
 	for _, file := range o.KeyFiles {
-		data, err := os.ReadFile(file)
+		data, err := readInput("--ssh-key-file", file, nil, maxKeyInput)
 		if err != nil {
-			return usagef("--ssh-key-file: %v", err)
+			return &UsageError{err}
 		}
 		kl, err := guest.ParseKeyLines(data)
 		if err != nil {
@@ -195,6 +200,9 @@ func guestUserSetRun(ctx context.Context, o *GuestUserOptions) error {
 func guestUserRemoveRun(ctx context.Context, o *GuestUserOptions) error {
 	if err := guestUserCheck(o); err != nil {
 		return err
+	}
+	if o.Name == "root" {
+		return usagef("guest user remove root is refused: root is never removed")
 	}
 	if !o.Yes && !o.DryRun {
 		return usagef("guest user remove changes the VM: pass --yes to apply, or --dry-run to see the plan")
@@ -257,7 +265,7 @@ func guestUserApply(o *GuestUserOptions, verb string, plan func() (*guest.UserPl
 	if o.DryRun {
 		res = &guest.UserResult{User: p.User, Changes: p.Changes(), Notes: p.Notes}
 	} else {
-		res = p.Apply()
+		res = p.Apply(context.Background())
 	}
 	if o.Output == "json" {
 		enc := json.NewEncoder(o.IO.Out)

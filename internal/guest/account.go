@@ -115,39 +115,26 @@ func (p *UserPlan) Changes() []string {
 	return out
 }
 
-// Apply carries the plan out in one transaction: one backup set, every
-// file saved before its first change; if a step fails, the set is
-// restored. A plan without steps changes nothing and makes no backup set.
-// The caller holds Lock("/").
-func (p *UserPlan) Apply() *UserResult {
-	res := &UserResult{User: p.User, Notes: p.Notes, Applied: true}
-	if len(p.Steps) == 0 {
-		res.Changes = []string{}
-		return res
-	}
-	b, err := NewBackup("/", p.command)
-	if err != nil {
-		res.Error = err.Error()
-		res.Changes = p.Changes()
-		return res
-	}
-	res.Backup = b.Dir()
+// actions turns the plan's steps into the transaction engine's actions.
+func (p *UserPlan) actions() []Action {
+	acts := make([]Action, 0, len(p.Steps))
 	for _, s := range p.Steps {
-		if err := s.do(b, s); err != nil {
-			res.Changes = p.Changes()
-			res.Error = fmt.Sprintf("%s: %v", s.Description, err)
-			if rerr := rollback("/", b.Dir()); rerr != nil {
-				res.Error += "; rollback: " + rerr.Error()
-			}
-			res.RolledBack = true
-			return res
-		}
+		acts = append(acts, Action{For: "user", User: p.User, Description: s.Description, do: func(b *Backup) error { return s.do(b, s) }})
 	}
-	res.Changes = p.Changes()
-	if err := b.Seal(); err != nil {
-		res.Error = "record the backup set: " + err.Error()
-	}
-	return res
+	return acts
+}
+
+// Apply carries the plan out through the one transaction engine (Apply):
+// one backup set, every file saved before its first change; if a step
+// fails, the set is restored. A plan without steps changes nothing and
+// makes no backup set. The caller holds Lock("/").
+func (p *UserPlan) Apply(ctx context.Context) *UserResult {
+	r := Apply(ctx, nil, p.actions(), RepairOptions{Command: p.command})
+	return p.result(r)
+}
+
+func (p *UserPlan) result(r *Result) *UserResult {
+	return &UserResult{User: p.User, Notes: p.Notes, Applied: true, Changes: p.Changes(), Backup: r.Backup, RolledBack: r.RolledBack, Error: r.Error}
 }
 
 // accountFiles are every file useradd, usermod, chpasswd, chage and userdel
@@ -654,6 +641,9 @@ func (k *keyPlan) apply(b *Backup) error {
 			return err
 		}
 		nd.Close()
+		if err := b.Note(d); err != nil {
+			return err
+		}
 	}
 	if k.fixDir != "" {
 		if err := fixPath(b, fs, k.fixDir, true, 0o700, k.uid, k.gid); err != nil {
@@ -668,7 +658,10 @@ func (k *keyPlan) apply(b *Backup) error {
 		return err
 	}
 	defer d.Close()
-	return d.WriteFile(name, k.content, k.mode, k.fileUID, k.fileGID)
+	if err := d.WriteFile(name, k.content, k.mode, k.fileUID, k.fileGID); err != nil {
+		return err
+	}
+	return b.Note(k.file)
 }
 
 // maxKeyFile bounds an authorized keys file sshdoctor reads to edit.
@@ -714,9 +707,11 @@ func fixPath(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode,
 		}
 	}
 	if f.Info.Perm() != mode.Perm() || f.Info.Mode&0o7000 != 0 {
-		return f.Chmod(mode)
+		if err := f.Chmod(mode); err != nil {
+			return err
+		}
 	}
-	return nil
+	return b.Note(path)
 }
 
 // ownedBy reports whether path (not followed) has exactly mode, uid and gid.

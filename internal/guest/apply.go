@@ -3,10 +3,10 @@ package guest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -193,60 +193,58 @@ func ApplyVMAccess(ctx context.Context, v *VMAccess, o ApplyOptions) (*ApplyResu
 		return res, nil
 	}
 
-	// 2. Apply, undoing earlier parts when a later one fails.
-	var undo []func() error
-	fail := func(msg string) (*ApplyResult, error) {
-		res.Error = msg
-		var errs []error
-		for i := len(undo) - 1; i >= 0; i-- {
-			errs = append(errs, undo[i]())
-		}
-		if err := errors.Join(errs...); err != nil {
-			res.Error += "; undoing the earlier parts: " + err.Error()
-		}
-		res.RolledBack = true
-		return res, nil
+	// 2. One transaction for every part: one backup set; if any part
+	// fails, everything is rolled back (sshd restarted on its old
+	// configuration). The user parts are planned again inside it: the
+	// SSH part may have changed which key file sshd reads.
+	acts := slices.Clone(sshActs)
+	sshChanges := slices.ContainsFunc(sshActs, func(a Action) bool { return a.Skipped == "" })
+	type part struct {
+		what     string
+		plan     func() (*UserPlan, error)
+		planned  *UserPlan
+		out      **UserResult
+		executed *UserPlan
 	}
-	if sshAsked {
-		res.SSH = Apply(ctx, facts, sshActs, ropts)
-		if res.SSH.Error != "" {
-			res.RolledBack = res.SSH.RolledBack
-			res.Error = res.SSH.Error
-			return res, nil
-		}
-		if set := res.SSH.Backup; set != "" {
-			undo = append(undo, func() error {
-				if err := Restore("/", set); err != nil {
-					return err
-				}
-				if res.SSH.Restarted {
-					return restartSSHD(facts.ServiceMgr)
-				}
-				return nil
-			})
-		}
+	var parts []*part
+	if userPlan != nil {
+		parts = append(parts, &part{what: "username " + userPlan.User, plan: planUser, planned: userPlan, out: &res.User})
 	}
-	for _, part := range []struct {
-		plan func() (*UserPlan, error)
-		out  **UserResult
-		ok   bool
-	}{{planUser, &res.User, userPlan != nil}, {planRemove, &res.RemoveUser, removePlan != nil}} {
-		if !part.ok {
+	if removePlan != nil {
+		parts = append(parts, &part{what: "remove_user " + removePlan.User, plan: planRemove, planned: removePlan, out: &res.RemoveUser})
+	}
+	for _, pt := range parts {
+		// A part with nothing to change is no action (no backup set)
+		// unless the SSH part changes something its plan depends on.
+		if len(pt.planned.Steps) == 0 && !sshChanges {
 			continue
 		}
-		// Planned again: the SSH part may have changed which key file
-		// sshd reads.
-		p, err := part.plan()
-		if err != nil {
-			return fail(err.Error())
-		}
-		r := p.Apply()
-		*part.out = r
-		if r.Error != "" {
-			return fail(r.Error)
-		}
-		if set := r.Backup; set != "" {
-			undo = append(undo, func() error { return Restore("/", set) })
+		acts = append(acts, Action{For: "user", Description: pt.what, do: func(b *Backup) error {
+			p, err := pt.plan()
+			if err != nil {
+				return err
+			}
+			pt.executed = p
+			for _, a := range p.actions() {
+				if err := a.do(b); err != nil {
+					return fmt.Errorf("%s: %w", a.Description, err)
+				}
+			}
+			return nil
+		}})
+	}
+	r := Apply(ctx, facts, acts, ropts)
+	res.Error, res.RolledBack = r.Error, r.RolledBack
+	if sshAsked {
+		ssh := *r
+		ssh.Actions = r.Actions[:len(sshActs)]
+		res.SSH = &ssh
+	}
+	for _, pt := range parts {
+		if pt.executed != nil {
+			*pt.out = pt.executed.result(r)
+		} else {
+			*pt.out = &UserResult{User: pt.planned.User, Changes: []string{}, Notes: pt.planned.Notes, Applied: r.Error == ""}
 		}
 	}
 	return res, nil

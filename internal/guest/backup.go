@@ -191,6 +191,23 @@ func current(fs *safefs.Dir, path string) (*Identity, error) {
 	return identityOf(i), nil
 }
 
+// Note records what a change through safefs left at path, right after
+// it: a rollback then puts back exactly that object, or nothing if a user
+// has replaced it since.
+func (b *Backup) Note(path string) error {
+	for i := range b.m.Entries {
+		if e := &b.m.Entries[i]; e.Path == path {
+			id, err := current(b.fs, path)
+			if err != nil {
+				return err
+			}
+			e.After, e.Sealed = id, true
+			return b.save()
+		}
+	}
+	return fmt.Errorf("%s was changed without being backed up first", path)
+}
+
 // Seal records what the run left at every saved path, for a later
 // restore to check that nobody has replaced it since.
 func (b *Backup) Seal() error {
@@ -265,30 +282,47 @@ func restore(root, setDir string, keep func(path string) bool, verify bool) erro
 	}
 	if verify {
 		for _, e := range todo {
-			have, err := current(fs, e.Path)
-			if err != nil {
-				return &ChangedError{Path: e.Path, Err: err}
-			}
-			if !e.UserControlled {
-				continue
-			}
-			switch {
-			case e.Sealed && !have.same(e.After):
-				return &ChangedError{Path: e.Path, Want: e.After, Have: have}
-			case !e.Sealed && !have.same(e.Before):
-				// A run killed halfway: unchanged paths restore, others
-				// cannot be told from a user's.
-				return &ChangedError{Path: e.Path, Want: e.Before, Have: have}
+			if err := unchanged(fs, e); err != nil {
+				return err
 			}
 		}
 	}
 	var errs []error
 	for _, e := range todo {
+		if !verify {
+			// A rollback puts back what it safely can and names the rest.
+			if err := unchanged(fs, e); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if err := restoreEntry(fs, setDir, e); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: %w", e.Path, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unchanged checks that e's path may be restored: it can be reached
+// without a link or mount point a user planted, and, in a user-controlled
+// directory, it is still the object the run left (sealed) or found (not
+// sealed: a run killed before it changed the path).
+func unchanged(fs *safefs.Dir, e BackupEntry) error {
+	have, err := current(fs, e.Path)
+	if err != nil {
+		return &ChangedError{Path: e.Path, Err: err}
+	}
+	if !e.UserControlled {
+		return nil
+	}
+	want := e.Before
+	if e.Sealed {
+		want = e.After
+	}
+	if !have.same(want) {
+		return &ChangedError{Path: e.Path, Want: want, Have: have}
+	}
+	return nil
 }
 
 func restoreEntry(fs *safefs.Dir, setDir string, e BackupEntry) error {
