@@ -465,6 +465,11 @@ func sweepTemps(root string) {
 			}
 		}
 	}
+	if sets, err := Sets(root); err == nil {
+		for _, set := range sets {
+			dirs = append(dirs, strings.TrimPrefix(set, strings.TrimSuffix(root, "/")))
+		}
+	}
 	for _, dir := range dirs {
 		d, err := fs.OpenDir(dir)
 		if err != nil {

@@ -175,12 +175,20 @@ func TestLockSweepsTemps(t *testing.T) {
 		}
 	}
 	os.Chown(userTemp, mallory, mallory)
+	set := filepath.Join(root, BackupDir, "20260101T000000.000000000Z")
+	if err := os.MkdirAll(set, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	manifestTemp := filepath.Join(set, ".manifest.json"+safefs.TempMarker+"123456")
+	if err := os.WriteFile(manifestTemp, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	unlock, err := Lock(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	for p, want := range map[string]bool{stale: false, rootTemp: false, userTemp: true} {
+	for p, want := range map[string]bool{stale: false, rootTemp: false, manifestTemp: false, userTemp: true} {
 		if _, err := os.Lstat(p); (err == nil) != want {
 			t.Errorf("%s: exists=%v, want %v", p, err == nil, want)
 		}
