@@ -30,6 +30,7 @@ func init() {
 		Def{"guest.no_authorized_keys", LayerGuest, Error, "The user has no authorized key sshd can read.", "Install the user's public key (`sshdoctor guest repair --user U --ssh-key-file KEY.pub`)."},
 		Def{"guest.key_not_authorized", LayerGuest, Error, "The key you gave is not in the user's authorized_keys.", "`sshdoctor guest repair --user U --ssh-key-file KEY.pub` adds it."},
 		Def{"guest.strict_modes", LayerGuest, Error, "Owner or permissions of the home, ~/.ssh or authorized_keys make sshd (StrictModes) ignore the keys.", "Fix owner and modes (`sshdoctor guest repair`)."},
+		Def{"guest.authorized_keys_symlink", LayerGuest, Warning, "The user's authorized_keys is a symbolic link: sshd follows it, but sshdoctor's repairs never write through it.", "Nothing to do if the link is intended (dotfiles). For `sshdoctor guest repair` or `guest user set` to manage the keys, replace the link with a regular file of the user's own in ~/.ssh."},
 		Def{"guest.selinux_context", LayerGuest, Error, "SELinux enforces and ~/.ssh or authorized_keys is not labelled ssh_home_t: sshd cannot read the keys.", "Restore the labels: `restorecon -Rv ~/.ssh` (`sshdoctor guest repair` does)."},
 		Def{"guest.user_denied", LayerGuest, Error, "AllowUsers/DenyUsers/AllowGroups/DenyGroups or PermitRootLogin refuse the user.", "Edit the directive in the file that sets it (`sshdoctor guest repair --user U`)."},
 		Def{"guest.pubkey_disabled", LayerGuest, Error, "PubkeyAuthentication is off.", "Remove the line that turns it off (`sshdoctor guest repair`)."},

@@ -533,8 +533,8 @@ func (k *keyPlan) describe(n int, replace bool) string {
 // u, and which owner and mode fixes it needs. Symbolic links are never
 // followed: a user could point one at /etc/shadow.
 func planKeys(u UserFacts, keys []KeyLine, replace bool) (*keyPlan, error) {
-	if len(u.KeyFiles) == 0 {
-		return nil, refusef("sshd reads no authorized keys file for %s (AuthorizedKeysFile none)", u.Name)
+	if len(u.KeyFiles) == 0 || u.KeyFiles[0].Command {
+		return nil, refusef("sshd reads no authorized keys file for %s (AuthorizedKeysFile none): its keys come from AuthorizedKeysCommand, if any", u.Name)
 	}
 	home := filepath.Clean(u.Home)
 	k := &keyPlan{file: u.KeyFiles[0].Path, home: home, uid: u.UID, gid: u.GID}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -464,5 +465,119 @@ func TestJudgeSELinuxContext(t *testing.T) {
 	// cleanly instead of inventing one.
 	if l, err := lgetxattrLabel(t.TempDir()); err == nil && l == "" {
 		t.Fatalf("empty label without an error")
+	}
+}
+
+// TestReadKeyFileSymlinks: a key file that is a symbolic link is named,
+// and read only when it leads to a regular file of the user's own inside
+// the home. A link to /etc/shadow must not turn into a count of its lines.
+func TestReadKeyFileSymlinks(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv3N6c2ncR8eF0ly2zY1s9X8bC3bF6Yk0h6nA3v2mQx alice@laptop\n"
+	base := t.TempDir()
+	home := filepath.Join(base, "home", "alice")
+	ssh := filepath.Join(home, ".ssh")
+	outside := filepath.Join(base, "shadow")
+	for _, d := range []string{ssh, filepath.Join(home, "dotfiles"), filepath.Join(base, "elsewhere")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(outside, "root:$6$x:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n")
+	write(filepath.Join(home, "dotfiles", "keys"), key)
+	write(filepath.Join(base, "elsewhere", "authorized_keys"), key)
+	u := UserFacts{Name: "alice", Home: home, UID: os.Getuid(), GID: os.Getgid()}
+	file := filepath.Join(ssh, "authorized_keys")
+	link := func(target string) {
+		os.Remove(file)
+		if err := os.Symlink(target, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	plain := readKeyFile(filepath.Join(base, "elsewhere", "authorized_keys"), u)
+	if plain.Symlink || plain.NotRead != "" || len(plain.Keys) != 1 {
+		t.Fatalf("a plain file outside the home (AuthorizedKeysFile /etc/ssh/keys/%%u): %+v", plain)
+	}
+
+	link(outside)
+	kf := readKeyFile(file, u)
+	if !kf.Found || !kf.Symlink || kf.LinkTarget != outside || !strings.Contains(kf.NotRead, "outside alice's home") || kf.Bad != 0 || len(kf.Keys) != 0 {
+		t.Fatalf("link to a file outside the home: %+v", kf)
+	}
+
+	link("../dotfiles/keys")
+	if kf := readKeyFile(file, u); !kf.Symlink || kf.LinkTarget != "../dotfiles/keys" || kf.NotRead != "" || len(kf.Keys) != 1 {
+		t.Fatalf("link to the user's own file in the home: %+v", kf)
+	}
+	if os.Getuid() == 0 {
+		if err := os.Chown(filepath.Join(home, "dotfiles", "keys"), 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+		if kf := readKeyFile(file, u); !strings.Contains(kf.NotRead, "uid 4242") || len(kf.Keys) != 0 {
+			t.Fatalf("link to another user's file in the home: %+v", kf)
+		}
+	}
+
+	// ~/.ssh itself a link: the file's last component is not.
+	os.RemoveAll(ssh)
+	if err := os.Symlink(filepath.Join(base, "elsewhere"), ssh); err != nil {
+		t.Fatal(err)
+	}
+	if kf := readKeyFile(file, u); !kf.Symlink || kf.LinkTarget != filepath.Join(base, "elsewhere", "authorized_keys") || kf.NotRead == "" || len(kf.Keys) != 0 {
+		t.Fatalf("~/.ssh a link out of the home: %+v", kf)
+	}
+
+	// A FIFO nobody writes to must not hang the check.
+	os.Remove(ssh)
+	if err := os.MkdirAll(ssh, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan KeyFile, 1)
+	go func() { done <- readKeyFile(file, u) }()
+	select {
+	case kf := <-done:
+		if kf.NotRead != "not a regular file" || kf.Symlink {
+			t.Fatalf("FIFO: %+v", kf)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO key file hangs")
+	}
+}
+
+func TestJudgeKeyFileSymlink(t *testing.T) {
+	f := healthyFacts(t)
+	dotfiles := KeyFile{Path: "/home/alice/.ssh/authorized_keys", Found: true, Keys: []string{"ssh-ed25519"}, Symlink: true, LinkTarget: "../dotfiles/keys"}
+	shadow := KeyFile{Path: "/home/bob/.ssh/authorized_keys", Found: true, Symlink: true, LinkTarget: "/etc/shadow", NotRead: "the link leads outside bob's home"}
+	f.Users = []UserFacts{
+		{Name: "alice", Exists: true, Home: "/home/alice", ShellOK: true, KeyFiles: []KeyFile{dotfiles}},
+		{Name: "bob", Exists: true, Home: "/home/bob", ShellOK: true, KeyFiles: []KeyFile{shadow}},
+	}
+	ps := Judge(f, JudgeOptions{})
+	var alice, bob []Problem
+	for _, p := range ps {
+		switch p.User {
+		case "alice":
+			alice = append(alice, p)
+		case "bob":
+			bob = append(bob, p)
+		}
+	}
+	// Nothing else wrong: a warning of its own, which does not block.
+	if len(alice) != 1 || alice[0].ID != "guest.authorized_keys_symlink" || alice[0].Severity != "warning" ||
+		!strings.Contains(strings.Join(alice[0].Evidence, "\n"), "symbolic link to ../dotfiles/keys") {
+		t.Fatalf("alice: %+v", alice)
+	}
+	// Not read: no key, and the link is evidence on that finding.
+	if len(bob) != 1 || bob[0].ID != "guest.no_authorized_keys" ||
+		!strings.Contains(strings.Join(bob[0].Evidence, "\n"), "symbolic link to /etc/shadow: sshd follows it, sshdoctor's repairs never write through it; not read: the link leads outside bob's home") {
+		t.Fatalf("bob: %+v", bob)
 	}
 }

@@ -69,6 +69,20 @@ type KeyFile struct {
 	Found bool     `json:"found"`
 	Keys  []string `json:"keys"` // key types, one per valid line
 	Bad   int      `json:"bad_lines"`
+	// Symlink: Path, or a directory on its way inside the home, is a
+	// symbolic link (sshd follows it; sshdoctor's repairs never write
+	// through it). LinkTarget is the link's text (readlink), or the real
+	// path when a directory is the link.
+	Symlink    bool   `json:"symlink,omitempty"`
+	LinkTarget string `json:"link_target,omitempty"`
+	// NotRead says why the file's content was not read (Keys and Bad stay
+	// empty): through a link sshdoctor reads only a regular file of the
+	// user's own inside the home, so as not to report on /etc/shadow.
+	NotRead string `json:"not_read,omitempty"`
+	// Command: the keys come from AuthorizedKeysCommand (Path names it),
+	// run as sshd would; not a file to repair.
+	Command bool     `json:"command,omitempty"`
+	blobs   []string // the command's keys (wire form), to match given keys
 }
 
 // PathMode is a path whose owner or mode StrictModes refuses.

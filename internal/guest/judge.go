@@ -246,14 +246,17 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		keys += len(kf.Keys)
 		types = append(types, kf.Keys...)
 	}
-	if keys == 0 {
+	// Keys from an AuthorizedKeysCommand that needs the offered key
+	// cannot be counted here: no "no key" verdict then.
+	unknown := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Command && k.Found && k.NotRead != "" })
+	if keys == 0 && !unknown {
 		var paths []string
 		for _, kf := range u.KeyFiles {
 			paths = append(paths, kf.Path)
 		}
 		add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s).", u.Name, strings.Join(paths, ", ")))
 	}
-	if len(o.Keys) > 0 && keys > 0 && !hasAnyKey(u, o.Keys) {
+	if len(o.Keys) > 0 && keys > 0 && !unknown && !hasAnyKey(u, o.Keys) {
 		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys.", u.Name))
 	}
 	if u.HasPassword && u.Effective["passwordauthentication"] == "no" {
@@ -264,13 +267,46 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		p := add("guest.rsa_sha1_refused", fmt.Sprintf("%s has RSA keys; sshd refuses ssh-rsa (SHA-1) signatures, so clients older than OpenSSH 7.2 cannot use them.", u.Name))
 		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
 	}
+	judgeKeyLinks(u, &ps)
 	return ps
+}
+
+// judgeKeyLinks says which of u's key files are symbolic links: as
+// evidence on the user's key finding when there is one, else as a
+// warning of its own.
+func judgeKeyLinks(u UserFacts, ps *[]Problem) {
+	var ev []string
+	for _, kf := range u.KeyFiles {
+		if !kf.Symlink {
+			continue
+		}
+		e := fmt.Sprintf("%s is a symbolic link to %s: sshd follows it, sshdoctor's repairs never write through it", kf.Path, orDash(kf.LinkTarget))
+		if kf.NotRead != "" {
+			e += "; not read: " + kf.NotRead
+		}
+		ev = append(ev, e)
+	}
+	if len(ev) == 0 {
+		return
+	}
+	for _, id := range []string{"guest.no_authorized_keys", "guest.key_not_authorized", "guest.strict_modes"} {
+		for i := range *ps {
+			if p := &(*ps)[i]; p.ID == id {
+				p.Evidence = append(p.Evidence, ev...)
+				return
+			}
+		}
+	}
+	*ps = append(*ps, Problem{Finding: findings.New("guest.authorized_keys_symlink", fmt.Sprintf("%s's authorized keys file is a symbolic link: sshd follows it, but sshdoctor's repairs never write through it.", u.Name), "", ev...), User: u.Name})
 }
 
 func hasAnyKey(u UserFacts, keys []ssh.PublicKey) bool {
 	for _, kf := range u.KeyFiles {
+		if kf.NotRead != "" {
+			continue
+		}
 		for _, k := range keys {
-			if authorized(kf.Path, k) {
+			if kf.Command && slices.Contains(kf.blobs, string(k.Marshal())) || !kf.Command && authorized(kf.Path, k) {
 				return true
 			}
 		}

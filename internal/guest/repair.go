@@ -483,7 +483,7 @@ func authorizeKeys(f *Facts, user string, keys []ssh.PublicKey) func(b *Backup) 
 }
 
 func authorized(file string, k ssh.PublicKey) bool {
-	data, err := os.ReadFile(file)
+	data, err := readNoFollow(file)
 	if err != nil {
 		return false
 	}

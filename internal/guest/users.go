@@ -1,8 +1,11 @@
 package guest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -10,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -120,11 +124,14 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 		if !path.IsAbs(p) {
 			p = path.Join(u.Home, p)
 		}
-		u.KeyFiles = append(u.KeyFiles, readKeyFile(p))
+		u.KeyFiles = append(u.KeyFiles, readKeyFile(p, u))
+	}
+	if cmd := u.Effective["authorizedkeyscommand"]; cmd != "" && cmd != "none" {
+		u.KeyFiles = append(u.KeyFiles, runKeysCommand(ctx, cmd, u.Effective["authorizedkeyscommanduser"], u))
 	}
 	if u.Effective["strictmodes"] != "no" {
 		for _, kf := range u.KeyFiles {
-			if kf.Found {
+			if kf.Found && kf.NotRead == "" && !kf.Command {
 				u.BadModes = append(u.BadModes, strictModes(kf.Path, u)...)
 			}
 		}
@@ -147,13 +154,54 @@ func expandTokens(p string, u UserFacts) string {
 	return r.Replace(p)
 }
 
-func readKeyFile(p string) KeyFile {
+// maxKeyFileRead bounds what is read of one authorized_keys file (sshd
+// reads it line by line; thousands of keys fit in it).
+const maxKeyFileRead = 16 << 20
+
+// readKeyFile reads an authorized_keys file as root. Opened with
+// O_NONBLOCK and checked on the descriptor, so a FIFO there cannot hang
+// the check. Through a symbolic link it reads only a regular file the
+// user owns inside the home (checked on the opened descriptor, not the
+// path again): anything else would let a user point the link at
+// /etc/shadow and have sshdoctor report on its lines.
+func readKeyFile(p string, u UserFacts) KeyFile {
 	kf := KeyFile{Path: p}
-	data, err := os.ReadFile(p)
+	if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		kf.Symlink = true
+		kf.LinkTarget, _ = os.Readlink(p)
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return kf
 	}
+	defer f.Close()
 	kf.Found = true
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		kf.NotRead = "not a regular file"
+		return kf
+	}
+	real, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	home, _ := filepath.EvalSymlinks(u.Home)
+	if !kf.Symlink && u.Home != "" && keyFileWithin(p, u.Home) && home != "" && real != filepath.Join(home, strings.TrimPrefix(p, u.Home)) {
+		kf.Symlink, kf.LinkTarget = true, real // a directory on the way is a link
+	}
+	if kf.Symlink {
+		switch uid := int(st.Sys().(*syscall.Stat_t).Uid); {
+		case u.Home == "" || home == "" || real == "" || !keyFileWithin(real, home):
+			kf.NotRead = fmt.Sprintf("the link leads outside %s's home", u.Name)
+		case uid != u.UID:
+			kf.NotRead = fmt.Sprintf("the link leads to a file of uid %d, not %s's", uid, u.Name)
+		}
+		if kf.NotRead != "" {
+			return kf
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileRead))
+	if err != nil {
+		kf.NotRead = "read failed"
+		return kf
+	}
 	for _, l := range strings.Split(string(data), "\n") {
 		l = strings.TrimSpace(l)
 		if l == "" || strings.HasPrefix(l, "#") {
@@ -167,6 +215,12 @@ func readKeyFile(p string) KeyFile {
 		kf.Keys = append(kf.Keys, key.Type())
 	}
 	return kf
+}
+
+// keyFileWithin says whether the absolute path p is dir or below it.
+func keyFileWithin(p, dir string) bool {
+	p, dir = filepath.Clean(p), filepath.Clean(dir)
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // strictModes walks from the key file up to the home directory as sshd's
@@ -425,4 +479,88 @@ func hostsDeny() []Origin {
 		return nil
 	}
 	return read("/etc/hosts.deny")
+}
+
+// keysCommandLimit bounds an AuthorizedKeysCommand run: sshd waits for it
+// on every login, so a healthy one answers in well under a second.
+const keysCommandLimit = 5 * time.Second
+
+// runKeysCommand runs AuthorizedKeysCommand for u as sshd would
+// (auth2-pubkeyfile.c): only when the program is an absolute path owned by
+// root and not writable by group or others, as AuthorizedKeysCommandUser,
+// with %u %U %h %% expanded. Arguments that need the offered key (%f %k
+// %t %T %C %D %i %s) cannot be known here: the command is then not run and
+// the KeyFile says why (NotRead), so no false "no key" is reported.
+func runKeysCommand(ctx context.Context, command, runAs string, u UserFacts) KeyFile {
+	kf := KeyFile{Path: "AuthorizedKeysCommand " + command, Found: true, Command: true}
+	args := strings.Fields(command)
+	for _, a := range args[1:] {
+		for _, tok := range []string{"%f", "%k", "%t", "%T", "%C", "%D", "%i", "%s"} {
+			if strings.Contains(a, tok) {
+				kf.NotRead = "it needs the offered key (" + tok + "); sshd runs it at login"
+				return kf
+			}
+		}
+	}
+	prog := args[0]
+	st, err := os.Stat(prog)
+	if !filepath.IsAbs(prog) || err != nil || st.Sys().(*syscall.Stat_t).Uid != 0 || st.Mode().Perm()&0o022 != 0 || !st.Mode().IsRegular() {
+		kf.Found, kf.NotRead = false, "sshd refuses to run it: not an absolute path to a root-owned file without group/world write"
+		return kf
+	}
+	pw, ok := passwdEntry(runAs)
+	if runAs == "" || !ok {
+		kf.Found, kf.NotRead = false, "AuthorizedKeysCommandUser "+orDash(runAs)+" does not exist: sshd does not run the command"
+		return kf
+	}
+	r := strings.NewReplacer("%%", "%", "%u", u.Name, "%U", strconv.Itoa(u.UID), "%h", u.Home)
+	for i := range args[1:] {
+		args[i+1] = r.Replace(args[i+1])
+	}
+	ctx, cancel := context.WithTimeout(ctx, keysCommandLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prog, args[1:]...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(atoi(pw[2])), Gid: uint32(atoi(pw[3]))}}
+	var out bytes.Buffer
+	cmd.Stdout = &limitedWriter{w: &out, n: maxKeyFile}
+	if err := cmd.Run(); err != nil {
+		kf.Found, kf.NotRead = false, fmt.Sprintf("it failed: %v", err)
+		return kf
+	}
+	for _, l := range strings.Split(out.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(l)); err == nil {
+			kf.Keys = append(kf.Keys, key.Type())
+			kf.blobs = append(kf.blobs, string(key.Marshal()))
+		} else {
+			kf.Bad++
+		}
+	}
+	return kf
+}
+
+// limitedWriter keeps the first n bytes written to it and drops the rest.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return len(p), nil
+	}
+	q := p
+	if len(q) > l.n {
+		q = q[:l.n]
+	}
+	l.n -= len(q)
+	if _, err := l.w.Write(q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
