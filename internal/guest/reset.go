@@ -191,6 +191,19 @@ func ResetSSHFor(f *Facts, user string) []Action {
 		}
 		carried = append(carried, k+" "+strings.Join(o, " "))
 	}
+	// Where the users' keys come from is kept too when it does not break
+	// logins: it may be the only source of someone's key.
+	for _, k := range []string{"AuthorizedKeysFile", "AuthorizedKeysCommand", "AuthorizedKeysCommandUser"} {
+		lk := strings.ToLower(k)
+		o := strings.Join(old[lk], " ")
+		if o == "" || o == "none" || breaking(k, o) || (newEff != nil && strings.Join(newEff[lk], " ") == o) {
+			continue
+		}
+		if lk == "authorizedkeyscommanduser" && breaking("AuthorizedKeysCommand", strings.Join(old["authorizedkeyscommand"], " ")) {
+			continue
+		}
+		carried = append(carried, k+" "+o)
+	}
 	main := resetMain(def, append(access, carried...), match)
 	if string(oldMain) != main {
 		desc := fmt.Sprintf("replace %s with the %s default", sshdConfig, family)
@@ -283,8 +296,14 @@ type dropIn struct {
 func breaking(key, val string) bool {
 	v := strings.ToLower(strings.Fields(val + " ")[0])
 	switch strings.ToLower(key) {
-	case "port", "listenaddress", "authorizedkeysfile", "maxstartups", "authenticationmethods":
+	case "port", "listenaddress", "maxstartups", "authenticationmethods":
 		return true
+	case "authorizedkeysfile":
+		// Extra key sources (NixOS's /etc/ssh/authorized_keys.d/%u) are
+		// the admin's; a list without the users' own file breaks logins.
+		return !slices.ContainsFunc(strings.Fields(val), func(f string) bool {
+			return f == ".ssh/authorized_keys" || f == "%h/.ssh/authorized_keys"
+		})
 	case "authorizedkeyscommand":
 		// A command sshd can run may be the only source of the users'
 		// keys (Fedora CoreOS's ssh-key-dir, SSSD): it stays.

@@ -68,7 +68,7 @@ func gatherUsers(ctx context.Context, o Options, f *Facts) []UserFacts {
 // loginAccount says whether an account is one people log in to over SSH:
 // it has an authorized key file or a usable password.
 func loginAccount(u UserFacts) bool {
-	hasKeys := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Found })
+	hasKeys := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Found && (!k.Command || len(k.Keys) > 0) })
 	return hasKeys || (u.HasPassword && !u.Locked)
 }
 
