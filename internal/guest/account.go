@@ -685,6 +685,12 @@ func readNoFollow(path string) ([]byte, error) {
 // refused — the change would reach the other name (say /etc/shadow on a
 // system without protected_hardlinks).
 func fixPath(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode, uid, gid int) error {
+	return fixPathFor(b, fs, path, dir, mode, uid, gid, uid)
+}
+
+// fixPathFor is fixPath on behalf of user (uid): a hard-linked file is
+// changed only when user owns it.
+func fixPathFor(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode, uid, gid, user int) error {
 	f, err := fs.Open(path)
 	if err != nil {
 		return err
@@ -695,7 +701,7 @@ func fixPath(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode,
 		return fmt.Errorf("%s is a %s, not a directory: fix it by hand", path, f.Info.Type())
 	case !dir && !f.Info.IsRegular():
 		return fmt.Errorf("%s is a %s, not a regular file: fix it by hand", path, f.Info.Type())
-	case !dir && f.Info.Nlink > 1 && f.Info.UID != uid:
+	case !dir && f.Info.Nlink > 1 && f.Info.UID != user:
 		return fmt.Errorf("%s has %d hard links and belongs to uid %d: changing it would change the other names too; fix it by hand", path, f.Info.Nlink, f.Info.UID)
 	}
 	if err := b.SaveOpen(path, f); err != nil {

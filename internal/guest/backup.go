@@ -97,12 +97,25 @@ func NewBackup(root, command string) (*Backup, error) {
 	}
 	stamp := time.Now().UTC().Format("20060102T150405.000000000Z")
 	dir := filepath.Join(root, BackupDir, stamp)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The set appears under its name only with its manifest in it: it is
+	// made as a hidden temporary directory first (a run killed before
+	// that leaves only a temporary the next run removes).
+	tmp := filepath.Join(root, BackupDir, "."+stamp+safefs.TempMarker+"set")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		fs.Close()
 		return nil, fmt.Errorf("create backup set %s: %w", dir, err)
 	}
-	b := &Backup{root: root, fs: fs, dir: dir, m: Manifest{Created: time.Now().UTC(), Command: command}, seen: map[string]bool{}}
-	return b, b.save()
+	b := &Backup{root: root, fs: fs, dir: tmp, m: Manifest{Created: time.Now().UTC(), Command: command}, seen: map[string]bool{}}
+	if err := b.save(); err != nil {
+		fs.Close()
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		fs.Close()
+		return nil, fmt.Errorf("create backup set %s: %w", dir, err)
+	}
+	b.dir = dir
+	return b, nil
 }
 
 // Dir is the backup set's directory.
@@ -373,7 +386,7 @@ func Sets(root string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
 			out = append(out, filepath.Join(root, BackupDir, e.Name()))
 		}
 	}
@@ -480,8 +493,17 @@ func sweepTemps(root string) {
 			if !safefs.IsTemp(n) {
 				continue
 			}
-			if i, err := d.Lstat(n); err == nil && i.IsRegular() && i.UID == 0 {
+			// A key file's temporary already belongs to its user when a
+			// kill stops the run before the rename: the name pattern, not
+			// the owner, says it is sshdoctor's. Removed through the
+			// directory's descriptor, never followed.
+			i, err := d.Lstat(n)
+			switch {
+			case err != nil:
+			case i.IsRegular():
 				_ = d.Remove(n, &i)
+			case i.IsDir() && i.UID == 0 && strings.HasSuffix(n, safefs.TempMarker+"set"):
+				_ = d.RemoveAll(n)
 			}
 		}
 		d.Close()

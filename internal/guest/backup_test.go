@@ -156,7 +156,7 @@ func TestLockSweepsTemps(t *testing.T) {
 	if err := os.MkdirAll(etcSSH, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(etcSSH, ".sshd_config"+safefs.TempMarker+"0a1b2c")
+	stale := filepath.Join(etcSSH, ".sshd_config"+safefs.TempMarker+"0a1b2c3d4e5f")
 	if err := os.WriteFile(stale, []byte("half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -167,19 +167,25 @@ func TestLockSweepsTemps(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("m:x:54321:54321::/home/m:/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	userTemp := filepath.Join(home, ".authorized_keys"+safefs.TempMarker+"ffffff")
-	rootTemp := filepath.Join(home, ".authorized_keys"+safefs.TempMarker+"000000")
-	for _, p := range []string{userTemp, rootTemp} {
+	userTemp := filepath.Join(home, ".authorized_keys"+safefs.TempMarker+"ffffffabcdef")
+	rootTemp := filepath.Join(home, ".authorized_keys"+safefs.TempMarker+"000000000000")
+	lookAlike := filepath.Join(home, ".notes"+safefs.TempMarker+"mine")
+	halfSet := filepath.Join(root, BackupDir, ".20260101T000001.000000000Z"+safefs.TempMarker+"set")
+	if err := os.MkdirAll(halfSet, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{userTemp, rootTemp, lookAlike} {
 		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	os.Chown(userTemp, mallory, mallory)
+	os.Chown(lookAlike, mallory, mallory)
 	set := filepath.Join(root, BackupDir, "20260101T000000.000000000Z")
 	if err := os.MkdirAll(set, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	manifestTemp := filepath.Join(set, ".manifest.json"+safefs.TempMarker+"123456")
+	manifestTemp := filepath.Join(set, ".manifest.json"+safefs.TempMarker+"123456abcdef")
 	if err := os.WriteFile(manifestTemp, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +194,7 @@ func TestLockSweepsTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	for p, want := range map[string]bool{stale: false, rootTemp: false, manifestTemp: false, userTemp: true} {
+	for p, want := range map[string]bool{stale: false, rootTemp: false, manifestTemp: false, userTemp: false, halfSet: false, lookAlike: true} {
 		if _, err := os.Lstat(p); (err == nil) != want {
 			t.Errorf("%s: exists=%v, want %v", p, err == nil, want)
 		}

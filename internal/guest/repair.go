@@ -448,7 +448,7 @@ func fixModes(f *Facts, p Problem) func(b *Backup) error {
 			if info.IsDir() && strings.HasPrefix(pm.Path, home+"/") {
 				mode = 0o700
 			}
-			if err := fixPath(b, fs, pm.Path, info.IsDir(), mode, uid, gid); err != nil {
+			if err := fixPathFor(b, fs, pm.Path, info.IsDir(), mode, uid, gid, u.UID); err != nil {
 				return err
 			}
 		}

@@ -507,7 +507,17 @@ const TempMarker = ".sshdoctor-"
 // IsTemp reports whether a directory entry name is one of safefs's
 // temporary files.
 func IsTemp(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.Contains(name, TempMarker)
+	i := strings.LastIndex(name, TempMarker)
+	if !strings.HasPrefix(name, ".") || i < 0 {
+		return false
+	}
+	switch suffix := name[i+len(TempMarker):]; suffix {
+	case "candidate", "set":
+		return true
+	default:
+		_, err := hex.DecodeString(suffix)
+		return len(suffix) == 12 && err == nil
+	}
 }
 
 // WriteFile replaces name in d with data, atomically: a temporary file in
