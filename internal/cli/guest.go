@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -90,10 +89,6 @@ manager and rolls everything back if sshd does not come back.`,
 				return usagef("%s is not a backup set (no manifest.json)", set)
 			}
 			if err := guest.Restore("/", set); err != nil {
-				var changed *guest.ChangedError
-				if errors.As(err, &changed) {
-					return err
-				}
 				return fmt.Errorf("restore %s: %w", set, err)
 			}
 			fmt.Fprintf(ios.Out, "restored %s; restart sshd to use the restored configuration\n", set)

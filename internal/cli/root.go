@@ -86,12 +86,13 @@ func Main(ios *IOStreams, args []string) int {
 	var ue *UsageError
 	var busy *guest.BusyError
 	var changed *guest.ChangedError
+	var partial *guest.PartialError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.Code
-	case errors.As(err, &busy), errors.As(err, &changed):
+	case errors.As(err, &busy), errors.As(err, &changed), errors.As(err, &partial):
 		// Refused before anything changed: a problem to act on, not a bug.
 		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", oneLine(err.Error()))
 		return ExitProblem

@@ -313,8 +313,19 @@ func restore(root, setDir string, keep func(path string) bool, verify bool) erro
 			errs = append(errs, fmt.Errorf("restore %s: %w", e.Path, err))
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return &PartialError{Err: errors.Join(errs...)}
+	}
+	return nil
 }
+
+// PartialError says a restore put back what it safely could and names the
+// paths it could not (a path replaced or made a link while it ran).
+type PartialError struct{ Err error }
+
+func (e *PartialError) Error() string { return "not everything was restored: " + e.Err.Error() }
+
+func (e *PartialError) Unwrap() error { return e.Err }
 
 // unchanged checks that e's path may be restored: it can be reached
 // without a link or mount point a user planted, and, in a user-controlled
