@@ -34,7 +34,7 @@ for i in $(seq 25); do
 	cp -p /root/old /etc/ssh/sshd_config
 	sshdoctor guest repair --yes >/dev/null 2>&1 &
 	pid=$!
-	sleep 0.0$((RANDOM % 10))
+	sleep 0.0$(($(od -An -N1 -tu1 /dev/urandom) % 10))  # dash has no $RANDOM
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	if ! cmp -s /etc/ssh/sshd_config /root/old && ! cmp -s /etc/ssh/sshd_config /root/new; then
