@@ -124,7 +124,11 @@ func ApplyVMAccess(ctx context.Context, v *VMAccess, o ApplyOptions) (*ApplyResu
 	switch {
 	case isTrue(v.ResetSSH):
 		res.Requested = append(res.Requested, "reset_ssh")
-		sshActs = ResetSSH(facts)
+		if v.Username != nil {
+			sshActs = ResetSSHFor(facts, *v.Username) // let the user being repaired through Allow/Deny
+		} else {
+			sshActs = ResetSSH(facts)
+		}
 	case isTrue(v.RestoreBackupSSH):
 		res.Requested = append(res.Requested, "restore_backup_ssh")
 		set, m, err := sshBackupSet("/")
