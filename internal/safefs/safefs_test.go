@@ -272,13 +272,7 @@ func TestMountPointInUserDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	mnt := filepath.Join(w.home, "mnt")
-	if err := os.Mkdir(mnt, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(target, mnt, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(mnt, 0)
+	bindMount(t, target, mnt, 0o777)
 	_, err := w.root.OpenDir(w.in(mnt))
 	var le *LinkError
 	if !errors.As(err, &le) || le.Kind != "mount point" {
@@ -288,17 +282,26 @@ func TestMountPointInUserDir(t *testing.T) {
 		t.Fatalf("bind mount opened as a file: %v", err)
 	}
 	// In a root-owned directory a mount point is crossed.
-	rootMnt := filepath.Join(w.dir, "rootmnt")
-	if err := os.Mkdir(rootMnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(target, rootMnt, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(rootMnt, 0)
+	bindMount(t, target, filepath.Join(w.dir, "rootmnt"), 0o755)
 	d, err := w.root.OpenDir("/rootmnt")
 	if err != nil {
 		t.Fatalf("mount in a root directory: %v", err)
 	}
 	d.Close()
+}
+
+// bindMount makes dir (mode) and bind-mounts src on it until the test ends
+// (inside the test's private mount namespace).
+func bindMount(t *testing.T, src, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(src, dir, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, 0) })
 }
