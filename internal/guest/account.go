@@ -685,17 +685,21 @@ func readNoFollow(path string) ([]byte, error) {
 // refused — the change would reach the other name (say /etc/shadow on a
 // system without protected_hardlinks).
 func fixPath(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode, uid, gid int) error {
-	return fixPathFor(b, fs, path, dir, mode, uid, gid, uid)
+	return fixOpen(b, fs, path, uid, func(safefs.Info) (bool, os.FileMode, int, int) { return dir, mode, uid, gid })
 }
 
-// fixPathFor is fixPath on behalf of user (uid): a hard-linked file is
-// changed only when user owns it.
-func fixPathFor(b *Backup, fs *safefs.Dir, path string, dir bool, mode os.FileMode, uid, gid, user int) error {
+// fixOpen is fixPath on behalf of user, with what path must become decided
+// by want from the opened object itself (never from an earlier look at the
+// name, which a user could have swapped since): whether it must be a
+// directory, its mode and owner. A hard-linked file is changed only when
+// user owns it.
+func fixOpen(b *Backup, fs *safefs.Dir, path string, user int, want func(safefs.Info) (dir bool, mode os.FileMode, uid, gid int)) error {
 	f, err := fs.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	dir, mode, uid, gid := want(f.Info)
 	switch {
 	case dir && !f.Info.IsDir():
 		return fmt.Errorf("%s is a %s, not a directory: fix it by hand", path, f.Info.Type())

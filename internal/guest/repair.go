@@ -434,21 +434,18 @@ func fixModes(f *Facts, p Problem) func(b *Backup) error {
 		defer fs.Close()
 		home := filepath.Clean(u.Home)
 		for _, pm := range p.Paths {
-			cur, err := fs.Open(pm.Path)
+			err := fixOpen(b, fs, pm.Path, u.UID, func(info safefs.Info) (bool, os.FileMode, int, int) {
+				uid := info.UID
+				if info.UID != 0 && info.UID != u.UID {
+					uid = u.UID
+				}
+				mode := info.Perm() &^ 0o022
+				if info.IsDir() && strings.HasPrefix(pm.Path, home+"/") {
+					mode = 0o700
+				}
+				return info.IsDir(), mode, uid, info.GID
+			})
 			if err != nil {
-				return fmt.Errorf("%w: fix it by hand", err)
-			}
-			info := cur.Info
-			cur.Close()
-			uid, gid := info.UID, info.GID
-			if info.UID != 0 && info.UID != u.UID {
-				uid = u.UID
-			}
-			mode := info.Perm() &^ 0o022
-			if info.IsDir() && strings.HasPrefix(pm.Path, home+"/") {
-				mode = 0o700
-			}
-			if err := fixPathFor(b, fs, pm.Path, info.IsDir(), mode, uid, gid, u.UID); err != nil {
 				return err
 			}
 		}
