@@ -163,6 +163,14 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		if !f.SSHDSince.IsZero() {
 			ev = append(ev, fmt.Sprintf("sshd (pid %d) listening since %s", f.SSHDPID, f.SSHDSince.UTC().Format(time.RFC3339)))
 		}
+		// Say what could not be judged rather than imply it was.
+		for _, u := range f.Users {
+			for _, kf := range u.KeyFiles {
+				if kf.Command && kf.NotRead != "" {
+					ev = append(ev, fmt.Sprintf("not evaluated: %s's keys from %s (%s)", u.Name, kf.Path, kf.NotRead))
+				}
+			}
+		}
 		add(Problem{Finding: nf("guest.ok", "sshd runs, listens where clients expect, and the checked accounts can log in.", ev...)})
 	}
 	// sshd's own words come last: evidence for the causes above.
