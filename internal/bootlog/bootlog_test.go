@@ -250,10 +250,11 @@ func runCases(t *testing.T, cases []logCase) {
 	}
 }
 
+// textOf is the report for a failure message (the text rendering lives in
+// package render, which imports this one).
 func textOf(r *Report) string {
-	var b strings.Builder
-	_ = Text(&b, r, false)
-	return b.String()
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return string(b)
 }
 
 func TestHealthyBoots(t *testing.T) {

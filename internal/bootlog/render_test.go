@@ -1,19 +1,20 @@
-package bootlog
+package bootlog_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sshdoctor/sshdoctor/internal/bootlog"
 	"github.com/sshdoctor/sshdoctor/internal/render"
 	"strings"
 	"testing"
 )
 
 func TestTextOutput(t *testing.T) {
-	log := labBoot(false) + labBoot(true)
-	r := analyze(t, log)
+	log := bootlog.LabBoot(false) + bootlog.LabBoot(true)
+	r := bootlog.AnalyzeT(t, log)
 	var b bytes.Buffer
-	if err := Text(&b, r, false); err != nil {
+	if err := render.BootlogText(&b, r, false); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -31,36 +32,36 @@ func TestTextOutput(t *testing.T) {
 	if fstab < 0 || emerg < fstab || steps < emerg {
 		t.Fatalf("order of sections:\n%s", out)
 	}
-	for _, e := range find(r, idFstab).Evidence {
+	for _, e := range bootlog.Find(r, bootlog.IDFstab).Evidence {
 		if !strings.Contains(out, "    "+e+"\n") {
 			t.Errorf("evidence %q missing", e)
 		}
 	}
-	if !strings.Contains(out, "    effect: "+effects[idFstab]) || !strings.Contains(out, "    fix:    "+find(r, idFstab).Remediation) {
+	if !strings.Contains(out, "    effect: "+bootlog.Effects[bootlog.IDFstab]) || !strings.Contains(out, "    fix:    "+bootlog.Find(r, bootlog.IDFstab).Remediation) {
 		t.Errorf("effect or fix missing:\n%s", out)
 	}
-	if !strings.Contains(lines[1], "2 boots") || !strings.Contains(lines[1], fmt.Sprintf("lines %d-%d", strings.Count(labBoot(false), "\n")+1, r.Lines)) || !strings.Contains(lines[2], "sshd: not seen") {
+	if !strings.Contains(lines[1], "2 boots") || !strings.Contains(lines[1], fmt.Sprintf("lines %d-%d", strings.Count(bootlog.LabBoot(false), "\n")+1, r.Lines)) || !strings.Contains(lines[2], "sshd: not seen") {
 		t.Errorf("summary lines:\n%s", out)
 	}
 
 	b.Reset()
-	_ = Text(&b, r, true)
+	_ = render.BootlogText(&b, r, true)
 	if !strings.Contains(b.String(), render.Style{Color: true}.Paint(render.Red, "✗")) {
 		t.Errorf("no colour with colour on")
 	}
 
 	b.Reset()
-	_ = Text(&b, analyze(t, labBoot(true)+labBoot(false)), false)
+	_ = render.BootlogText(&b, bootlog.AnalyzeT(t, bootlog.LabBoot(true)+bootlog.LabBoot(false)), false)
 	if !strings.HasPrefix(b.String(), "✓ The last boot came up") || strings.Contains(b.String(), "effect:") {
 		t.Errorf("healthy output:\n%s", b.String())
 	}
 }
 
 func TestJSONOutput(t *testing.T) {
-	log := labBoot(false) + labBoot(true)
-	r := analyze(t, log)
+	log := bootlog.LabBoot(false) + bootlog.LabBoot(true)
+	r := bootlog.AnalyzeT(t, log)
 	var b bytes.Buffer
-	if err := JSON(&b, r); err != nil {
+	if err := render.BootlogJSON(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -91,18 +92,18 @@ func TestJSONOutput(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Schema != Schema || doc.ExitCode != 1 || doc.RootCause != idFstab || doc.Healthy || doc.Boots != 2 ||
-		doc.LastBoot.StartLine != strings.Count(labBoot(false), "\n")+1 || doc.LastBoot.StartedBy != "kernel" || doc.LastBoot.SSHD != "not_seen" {
+	if doc.Schema != bootlog.Schema || doc.ExitCode != 1 || doc.RootCause != bootlog.IDFstab || doc.Healthy || doc.Boots != 2 ||
+		doc.LastBoot.StartLine != strings.Count(bootlog.LabBoot(false), "\n")+1 || doc.LastBoot.StartedBy != "kernel" || doc.LastBoot.SSHD != "not_seen" {
 		t.Fatalf("%+v", doc)
 	}
 	f := doc.Findings[0]
-	if f.ID != idFstab || f.Layer != "boot" || f.Severity != "error" || len(f.Lines) != 5 || len(f.Evidence) != 5 ||
-		f.Line != lineOf(t, log, "Timed out waiting") || f.Effect == "" || f.Signature != "device_timeout" || len(doc.NextSteps) == 0 {
+	if f.ID != bootlog.IDFstab || f.Layer != "boot" || f.Severity != "error" || len(f.Lines) != 5 || len(f.Evidence) != 5 ||
+		f.Line != bootlog.LineOf(t, log, "Timed out waiting") || f.Effect == "" || f.Signature != "device_timeout" || len(doc.NextSteps) == 0 {
 		t.Fatalf("%+v", f)
 	}
 	// Healthy: exit 0, no root cause.
 	b.Reset()
-	_ = JSON(&b, analyze(t, labBoot(false)))
+	_ = render.BootlogJSON(&b, bootlog.AnalyzeT(t, bootlog.LabBoot(false)))
 	if !strings.Contains(b.String(), `"exit_code": 0`) || strings.Contains(b.String(), "root_cause") {
 		t.Fatalf("%s", b.String())
 	}

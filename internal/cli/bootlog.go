@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sshdoctor/sshdoctor/internal/bootlog"
+	"github.com/sshdoctor/sshdoctor/internal/render"
 )
 
 // BootlogOptions are the inputs of `sshdoctor bootlog analyze`.
@@ -98,10 +99,10 @@ func bootlogRun(o *BootlogOptions) error {
 		return err
 	}
 	if o.Output == "json" {
-		err = bootlog.JSON(o.IO.Out, report)
+		err = render.BootlogJSON(o.IO.Out, report)
 	} else {
 		color := o.IO.OutTTY && !o.NoColor && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
-		err = bootlog.Text(o.IO.Out, report, color)
+		err = render.BootlogText(o.IO.Out, report, color)
 	}
 	if err != nil {
 		return err

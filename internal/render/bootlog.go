@@ -1,4 +1,4 @@
-package bootlog
+package render
 
 import (
 	"encoding/json"
@@ -6,37 +6,24 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sshdoctor/sshdoctor/internal/render"
+	"github.com/sshdoctor/sshdoctor/internal/bootlog"
 )
 
-// Schema names the JSON document of `sshdoctor bootlog analyze --output
-// json` (docs/bootlog.md); fields are only added within v1.
-const Schema = "sshdoctor.bootlog/v1"
-
-// ExitCode is the command's exit status for the report: 0 when the last boot
-// is healthy, 1 when a problem was found.
-func (r *Report) ExitCode() int {
-	if r.Healthy {
-		return 0
-	}
-	return 1
-}
-
-type jsonDoc struct {
+type bootlogJSONDoc struct {
 	Schema    string `json:"schema"`
 	ExitCode  int    `json:"exit_code"`
 	RootCause string `json:"root_cause,omitempty"`
-	*Report
+	*bootlog.Report
 }
 
-// JSON writes the report as one indented JSON document.
-func JSON(w io.Writer, r *Report) error {
-	doc := jsonDoc{Schema: Schema, ExitCode: r.ExitCode(), Report: r}
+// BootlogJSON writes the report as one indented JSON document.
+func BootlogJSON(w io.Writer, r *bootlog.Report) error {
+	doc := bootlogJSONDoc{Schema: bootlog.Schema, ExitCode: r.ExitCode(), Report: r}
 	if r.RootCause != nil {
 		doc.RootCause = r.RootCause.ID
 	}
 	if r.Findings == nil {
-		r.Findings = []Finding{}
+		r.Findings = []bootlog.Finding{}
 	}
 	if r.NextSteps == nil {
 		r.NextSteps = []string{}
@@ -46,35 +33,35 @@ func JSON(w io.Writer, r *Report) error {
 	return enc.Encode(doc)
 }
 
-// Text writes the verdict first, then the last boot's progress, each finding
+// BootlogText writes the verdict first, then the last boot's progress, each finding
 // with its evidence, effect and fix, and the next steps. color adds ANSI
 // colours (for a terminal).
-func Text(w io.Writer, r *Report, color bool) error {
-	s := render.Style{Color: color}
+func BootlogText(w io.Writer, r *bootlog.Report, color bool) error {
+	s := Style{Color: color}
 	var b strings.Builder
-	mark := s.Paint(render.Bold+render.Green, "✓")
+	mark := s.Paint(Bold+Green, "✓")
 	if !r.Healthy {
-		mark = s.Paint(render.Bold+render.Red, "✗")
+		mark = s.Paint(Bold+Red, "✗")
 	}
 	fmt.Fprintf(&b, "%s %s\n", mark, r.Verdict)
 	lb := r.LastBoot
 	if r.Lines > 0 {
-		fmt.Fprintf(&b, "  %s\n", s.Paint(render.Dim, fmt.Sprintf("%d lines, %s; the last boot is lines %d-%d (starts at %s)",
-			r.Lines, plural(r.Boots, "boot"), lb.StartLine, lb.EndLine, startedBy(lb))))
-		fmt.Fprintf(&b, "  %s\n", s.Paint(render.Dim, progress(lb)))
+		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, fmt.Sprintf("%d lines, %s; the last boot is lines %d-%d (starts at %s)",
+			r.Lines, bootPlural(r.Boots, "boot"), lb.StartLine, lb.EndLine, bootStartedBy(lb))))
+		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, bootProgress(lb)))
 	}
 	if r.TruncatedLines > 0 {
-		fmt.Fprintf(&b, "  %s\n", s.Paint(render.Dim, fmt.Sprintf("%s longer than %d KiB analysed in part", plural(r.TruncatedLines, "line"), MaxLine>>10)))
+		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, fmt.Sprintf("%s longer than %d KiB analysed in part", bootPlural(r.TruncatedLines, "line"), bootlog.MaxLine>>10)))
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n%s %s  %s\n", s.Severity(f.Severity), s.Paint(render.Bold, f.ID), f.Summary)
+		fmt.Fprintf(&b, "\n%s %s  %s\n", s.Severity(f.Severity), s.Paint(Bold, f.ID), f.Summary)
 		for _, e := range f.Evidence {
-			fmt.Fprintf(&b, "    %s\n", s.Paint(render.Dim, e))
+			fmt.Fprintf(&b, "    %s\n", s.Paint(Dim, e))
 		}
 		if f.MoreLines > 0 {
-			fmt.Fprintf(&b, "    %s\n", s.Paint(render.Dim, fmt.Sprintf("… and %s more", plural(f.MoreLines, "line"))))
+			fmt.Fprintf(&b, "    %s\n", s.Paint(Dim, fmt.Sprintf("… and %s more", bootPlural(f.MoreLines, "line"))))
 		}
-		if f.ID != idOK {
+		if f.ID != bootlog.IDOK {
 			fmt.Fprintf(&b, "    effect: %s\n", f.Effect)
 			fmt.Fprintf(&b, "    fix:    %s\n", f.Remediation)
 		}
@@ -89,7 +76,7 @@ func Text(w io.Writer, r *Report, color bool) error {
 	return err
 }
 
-func startedBy(lb Boot) string {
+func bootStartedBy(lb bootlog.Boot) string {
 	switch lb.StartedBy {
 	case "kernel":
 		if lb.Kernel != "" {
@@ -102,7 +89,7 @@ func startedBy(lb Boot) string {
 	return "the beginning of the log"
 }
 
-func progress(lb Boot) string {
+func bootProgress(lb bootlog.Boot) string {
 	at := func(ok bool, line int) string {
 		if !ok {
 			return "no"
@@ -122,7 +109,7 @@ func progress(lb Boot) string {
 		at(lb.ReachedMultiUser, lb.MultiUserLine), at(lb.LoginPrompt, lb.LoginPromptLine), sshd)
 }
 
-func plural(n int, what string) string {
+func bootPlural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}

@@ -1,0 +1,13 @@
+package bootlog
+
+// Exported for the external test package (render_test.go), which cannot live
+// in package bootlog because render imports bootlog.
+var (
+	AnalyzeT = analyze
+	LabBoot  = labBoot
+	Find     = find
+	Effects  = effects
+	LineOf   = lineOf
+)
+
+const IDFstab = idFstab
