@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -15,7 +16,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcehealth/armresourcehealth"
 
+	"github.com/sshdoctor/sshdoctor/internal/azure/azurefake"
+
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
 )
 
@@ -47,7 +51,7 @@ func noFinding(t *testing.T, r *Report, id string) {
 	}
 }
 
-func step(t *testing.T, r *Report, name string) Step {
+func step(t *testing.T, r *Report, name string) cloudcheck.Step {
 	t.Helper()
 	for _, s := range r.Steps {
 		if s.Name == name {
@@ -55,7 +59,7 @@ func step(t *testing.T, r *Report, name string) Step {
 		}
 	}
 	t.Fatalf("no step %s in %+v", name, r.Steps)
-	return Step{}
+	return cloudcheck.Step{}
 }
 
 func TestCheckHealthy(t *testing.T) {
@@ -79,8 +83,8 @@ func TestCheckHealthy(t *testing.T) {
 	}
 	// The serial log came from the SAS URI through the injected transport,
 	// without the ARM bearer token.
-	if r.SerialLogBytes != len(w.Serial) || string(r.SerialLog) != string(w.Serial) {
-		t.Errorf("serial log %d bytes, want %d", r.SerialLogBytes, len(w.Serial))
+	if r.Boot == nil || r.Boot.Bytes != int64(len(w.Serial)) || !r.Boot.Healthy || !r.Boot.LastBoot.LoginPrompt {
+		t.Errorf("serial log analysis %+v, want %d bytes with a login prompt", r.Boot, len(w.Serial))
 	}
 	if len(w.Blobs) != 1 || w.Blobs[0].Header.Get("Authorization") != "" {
 		t.Errorf("blob requests %d, auth %q", len(w.Blobs), w.Blobs[0].Header.Get("Authorization"))
@@ -184,7 +188,7 @@ func TestCheckNSGDenyAtSubnet(t *testing.T) {
 	// connect, which does not help a client coming over the public IP.
 	r = Check(context.Background(), p, vmName, "auto", 22)
 	f = finding(t, r, "cloud.nsg_denies")
-	if !r.Target.SourceAuto || r.Target.SourceIP != InternetProbe.String() || !strings.Contains(f.Evidence[0], "allowed only from: VirtualNetwork (10.0.0.0/16") {
+	if !r.Target.SourceAuto || r.Target.SourceIP != cloudcheck.InternetProbe.String() || !strings.Contains(f.Evidence[0], "allowed only from: VirtualNetwork (10.0.0.0/16") {
 		t.Errorf("%+v %+v", r.Target, f)
 	}
 	noFinding(t, r, "cloud.nsg_source_restricted")
@@ -243,6 +247,11 @@ func TestCheckRoutes(t *testing.T) {
 			}
 			if c.id == "cloud.route_appliance" && !strings.Contains(f.Summary, "10.0.1.4") {
 				t.Errorf("summary %q", f.Summary)
+			}
+			// The user route comes from the subnet's route table.
+			if c.id == "cloud.route_none" && (r.ReturnRoute.Table != azurefake.RouteTableID ||
+				!strings.Contains(f.Remediation, "`az network route-table route delete -g net-rg --route-table-name web-routes -n blackhole`")) {
+				t.Errorf("route %+v remediation %q", r.ReturnRoute, f.Remediation)
 			}
 		})
 	}
@@ -311,7 +320,7 @@ func TestCheckARMErrors(t *testing.T) {
 		if !strings.Contains(f.Summary, "Microsoft.Compute/virtualMachines/read") || !strings.Contains(f.Remediation, `--role "Reader" --scope `+rgID) {
 			t.Errorf("%+v", f)
 		}
-		if s := step(t, r, "vm"); s.Status != StatusFail {
+		if s := step(t, r, "vm"); s.Status != cloudcheck.StatusFail {
 			t.Errorf("step %+v", s)
 		}
 	})
@@ -399,7 +408,81 @@ func TestEveryEmittedIDIsRegistered(t *testing.T) {
 			}
 		}
 	}
-	if n < 15 {
+	if n < 4 {
 		t.Fatalf("found only %d findings.New calls; the pattern is broken", n)
+	}
+}
+
+// The serial log goes through the boot-log analyzer: an fstab entry that
+// sent the boot to emergency mode is the check's root cause.
+func TestCheckBootLog(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	log, err := os.ReadFile(filepath.Join("..", "bootlog", "testdata", "lab-boot-fstab-error.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Serial = log
+	r := Check(context.Background(), p, vmName, "198.51.100.7", 22)
+	f := finding(t, r, "boot.fstab")
+	if f.Severity != findings.Error || r.OK || r.Boot.RootCause == nil || r.Boot.RootCause.ID != "boot.fstab" {
+		t.Fatalf("%+v ok %v", f, r.OK)
+	}
+	if s := step(t, r, "boot"); s.Status != cloudcheck.StatusFail || !strings.Contains(s.Summary, "emergency") && !strings.Contains(s.Summary, "fstab") {
+		t.Errorf("boot step %+v", s)
+	}
+}
+
+// Defender for Cloud's just-in-time access: no rule is suggested, the
+// remediation asks for a JIT request.
+func TestCheckJustInTime(t *testing.T) {
+	const jit = "SecurityCenter-JITRule_-1105480617_9EF6964FE766478B9EC568B32FB82045"
+	p, _ := newWorld(t, scenario{EffNSG: effNSG(allowSSHAnywhere, `
+        {"name": "securityRules/`+jit+`", "protocol": "All", "sourcePortRange": "0-65535", "destinationPortRange": "22-22",
+         "sourceAddressPrefix": "0.0.0.0/0", "destinationAddressPrefix": "10.0.0.4/32", "access": "Deny", "priority": 1000, "direction": "Inbound"},
+        {"name": "securityRules/Allow-SSH", "protocol": "Tcp", "sourcePortRange": "0-65535", "destinationPortRange": "22-22",
+         "sourceAddressPrefix": "0.0.0.0/0", "destinationAddressPrefix": "0.0.0.0/0", "access": "Allow", "priority": 1100, "direction": "Inbound"},`)})
+	r := Check(context.Background(), p, vmName, "198.51.100.7", 22)
+	f := finding(t, r, "cloud.nsg_denies")
+	if r.JITRule != jit || len(r.Suggestions) != 0 || !strings.Contains(f.Remediation, "just-in-time") || strings.Contains(f.Remediation, "az network nsg rule create") {
+		t.Errorf("jit %q suggestions %+v remediation %q", r.JITRule, r.Suggestions, f.Remediation)
+	}
+}
+
+// sshdoctor.azure.check/v1 keeps its fields: the target's subscription
+// and resource group, each failed call with ARM's answer.
+func TestCheckJSON(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	w.Network.InterfacesServer.BeginListEffectiveNetworkSecurityGroups = func(context.Context, string, string, *armnetwork.InterfacesClientBeginListEffectiveNetworkSecurityGroupsOptions) (resp azfake.PollerResponder[armnetwork.InterfacesClientListEffectiveNetworkSecurityGroupsResponse], errResp azfake.ErrorResponder) {
+		errResp.SetResponseError(http.StatusForbidden, "AuthorizationFailed")
+		return
+	}
+	b, err := json.Marshal(Check(context.Background(), p, vmName, "198.51.100.7", 22))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Target   map[string]any `json:"target"`
+		VM       map[string]any `json:"vm"`
+		Boot     map[string]any `json:"boot"`
+		Problems []struct {
+			Step string         `json:"step"`
+			ARM  map[string]any `json:"arm"`
+		} `json:"problems"`
+		Steps    []any `json:"steps"`
+		Findings []any `json:"findings"`
+		OK       *bool `json:"ok"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tg := doc.Target
+	if tg["subscription"] != sub || tg["resource_group"] != rg || tg["provider"] != "azure" || tg["vm"] != vmName || tg["source_ip"] != "198.51.100.7" || tg["port"] != 22.0 {
+		t.Errorf("target %v", tg)
+	}
+	if len(doc.Problems) != 1 || doc.Problems[0].Step != "nsg" || doc.Problems[0].ARM["status"] != 403.0 || doc.Problems[0].ARM["action"] == "" {
+		t.Errorf("problems %+v", doc.Problems)
+	}
+	if doc.VM["location"] != "westeurope" || doc.Boot["healthy"] != true || len(doc.Steps) == 0 || len(doc.Findings) == 0 || doc.OK == nil {
+		t.Errorf("vm %v boot %v\n%s", doc.VM, doc.Boot, b)
 	}
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 )
 
-// ErrNotRunning: the operation needs a running VM.
-var ErrNotRunning = errors.New("the VM is not running")
+// ErrNotRunning is cloud.ErrNotRunning, under its older name.
+var ErrNotRunning = cloud.ErrNotRunning
 
 // nsgView is the NSGs that apply to a NIC, with their resource IDs.
 type nsgView struct {
@@ -31,7 +31,8 @@ type nsgView struct {
 }
 
 // EffectiveNSGs returns the subnet and NIC NSGs of the VM's primary NIC:
-// Azure's effective view when the VM runs, else the attached NSGs.
+// Azure's effective view when the VM runs (Live), else the attached NSGs.
+// Each NSG's ID is its resource ID, which SetNSGRule takes.
 func (p *Provider) EffectiveNSGs(ctx context.Context, name string) (*cloud.EffectiveNSGs, error) {
 	vm, err := p.vm(ctx, name)
 	if err != nil {
@@ -73,16 +74,13 @@ func (p *Provider) effectiveNSGs(ctx context.Context, nic *armnetwork.Interface)
 	if err != nil {
 		return nil, fail(err, "list the effective NSGs of network interface "+rid.Name, actEffNSG, id)
 	}
-	v := &nsgView{NSGs: &cloud.EffectiveNSGs{}, Live: true}
+	v := &nsgView{NSGs: &cloud.EffectiveNSGs{Live: true}, Live: true}
 	for _, g := range res.Value {
 		if g == nil || g.Association == nil {
 			continue
 		}
 		n, vnet := effectiveNSG(g)
-		nsgID := ""
-		if g.NetworkSecurityGroup != nil {
-			nsgID = deref(g.NetworkSecurityGroup.ID)
-		}
+		nsgID := n.ID
 		switch {
 		case g.Association.Subnet != nil:
 			v.NSGs.Subnet, v.SubnetNSGID = n, nsgID
@@ -105,8 +103,8 @@ func (p *Provider) effectiveNSGs(ctx context.Context, nic *armnetwork.Interface)
 // come from the expanded AllowVnetInBound rule, else from the tag map.
 func effectiveNSG(g *armnetwork.EffectiveNetworkSecurityGroup) (*cloud.NSG, []string) {
 	n := &cloud.NSG{Name: "unknown"}
-	if g.NetworkSecurityGroup != nil {
-		n.Name = lastSegment(deref(g.NetworkSecurityGroup.ID))
+	if g.NetworkSecurityGroup != nil && g.NetworkSecurityGroup.ID != nil {
+		n.ID, n.Name = *g.NetworkSecurityGroup.ID, lastSegment(*g.NetworkSecurityGroup.ID)
 	}
 	var vnet []string
 	for _, r := range g.EffectiveSecurityRules {
@@ -211,7 +209,7 @@ func (p *Provider) readNSG(ctx context.Context, id string, member []string) (*cl
 	if err != nil {
 		return nil, fail(err, "read network security group "+rid.Name, actNSGRead, id)
 	}
-	n := &cloud.NSG{Name: rid.Name}
+	n := &cloud.NSG{ID: id, Name: rid.Name}
 	if g.Properties == nil {
 		return n, nil
 	}
@@ -317,7 +315,8 @@ func isPrefix(s string) bool {
 }
 
 // EffectiveRoutes returns the effective routes of the VM's primary NIC.
-// Azure computes them only for a running VM.
+// Azure computes them only for a running VM. User routes carry the ID of
+// the subnet's route table, which RemoveRoute takes.
 func (p *Provider) EffectiveRoutes(ctx context.Context, name string) ([]cloud.Route, error) {
 	vm, err := p.vm(ctx, name)
 	if err != nil {
@@ -345,6 +344,7 @@ func (p *Provider) routes(ctx context.Context, vm *armcompute.VirtualMachine, ni
 		return nil, fail(err, "get the effective routes of network interface "+rid.Name, actEffRoutes, id)
 	}
 	var out []cloud.Route
+	table := ""
 	for _, r := range res.Value {
 		if r == nil || strings.EqualFold(string(deref(r.State)), "Invalid") {
 			continue
@@ -353,30 +353,71 @@ func (p *Provider) routes(ctx context.Context, vm *armcompute.VirtualMachine, ni
 		if ips := derefAll(r.NextHopIPAddress); len(ips) > 0 {
 			hop = ips[0]
 		}
+		src := string(deref(r.Source))
+		if src == string(armnetwork.EffectiveRouteSourceUser) && table == "" {
+			table = p.routeTable(ctx, nic)
+		}
 		for _, pfx := range derefAll(r.AddressPrefix) {
-			out = append(out, cloud.Route{Name: deref(r.Name), AddressPrefix: pfx, NextHopType: cloud.NextHopType(deref(r.NextHopType)), NextHopIP: hop, Source: string(deref(r.Source))})
+			rt := cloud.Route{Name: deref(r.Name), AddressPrefix: pfx, NextHopType: cloud.NextHopType(deref(r.NextHopType)), NextHopIP: hop, Source: src}
+			if src == string(armnetwork.EffectiveRouteSourceUser) {
+				rt.Table = table
+			}
+			out = append(out, rt)
 		}
 	}
 	return out, nil
 }
 
-// nsgScope resolves an NSG given by name (in the provider's resource
-// group) or by resource ID.
-func (p *Provider) nsgScope(nsg string) (rg, name, id string, err error) {
-	if strings.HasPrefix(nsg, "/") {
-		rid, err := arm.ParseResourceID(nsg)
-		if err != nil {
-			return "", "", "", fmt.Errorf("network security group %q: %w", nsg, err)
-		}
-		return rid.ResourceGroupName, rid.Name, nsg, nil
+// routeTable is the resource ID of the route table on the NIC's subnet,
+// where Azure's user routes come from. The effective routes do not say;
+// "" when the subnet cannot be read, which leaves the routes right but
+// not removable by ID.
+func (p *Provider) routeTable(ctx context.Context, nic *armnetwork.Interface) string {
+	ipc := primaryIPConfig(nic)
+	if ipc.Subnet == nil || ipc.Subnet.ID == nil {
+		return ""
 	}
-	return p.ResourceGroup, nsg, fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkSecurityGroups/%s", p.Subscription, p.ResourceGroup, nsg), nil
+	rid, err := arm.ParseResourceID(*ipc.Subnet.ID)
+	if err != nil || rid.Parent == nil {
+		return ""
+	}
+	sub, err := p.subnets.Get(ctx, rid.ResourceGroupName, rid.Parent.Name, rid.Name, nil)
+	if err != nil || sub.Properties == nil || sub.Properties.RouteTable == nil {
+		return ""
+	}
+	return deref(sub.Properties.RouteTable.ID)
+}
+
+// RemoveRoute deletes a route from a route table (a name in the resource
+// group, or a resource ID).
+func (p *Provider) RemoveRoute(ctx context.Context, table, route string) error {
+	rg, name, id, err := p.scope("routeTables", table)
+	if err != nil {
+		return err
+	}
+	poller, err := p.udrs.BeginDelete(ctx, rg, name, route, nil)
+	_, err = await(ctx, p, poller, err)
+	return fail(err, "remove route "+route+" from route table "+name, actRouteDel, id)
+}
+
+// scope resolves a network resource of type kind (networkSecurityGroups,
+// routeTables) given by name (in the provider's resource group) or by
+// resource ID.
+func (p *Provider) scope(kind, ref string) (rg, name, id string, err error) {
+	if strings.HasPrefix(ref, "/") {
+		rid, err := arm.ParseResourceID(ref)
+		if err != nil {
+			return "", "", "", fmt.Errorf("%s %q: %w", kind, ref, err)
+		}
+		return rid.ResourceGroupName, rid.Name, ref, nil
+	}
+	return p.ResourceGroup, ref, fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/%s/%s", p.Subscription, p.ResourceGroup, kind, ref), nil
 }
 
 // SetNSGRule creates or replaces a security rule in an NSG (a name in the
 // resource group, or a resource ID).
 func (p *Provider) SetNSGRule(ctx context.Context, nsg string, r cloud.SecurityRule) error {
-	rg, name, id, err := p.nsgScope(nsg)
+	rg, name, id, err := p.scope("networkSecurityGroups", nsg)
 	if err != nil {
 		return err
 	}
@@ -404,7 +445,7 @@ func (p *Provider) SetNSGRule(ctx context.Context, nsg string, r cloud.SecurityR
 
 // RemoveNSGRule deletes a security rule from an NSG.
 func (p *Provider) RemoveNSGRule(ctx context.Context, nsg, rule string) error {
-	rg, name, id, err := p.nsgScope(nsg)
+	rg, name, id, err := p.scope("networkSecurityGroups", nsg)
 	if err != nil {
 		return err
 	}

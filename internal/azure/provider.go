@@ -46,6 +46,7 @@ type Provider struct {
 	nsgs    *armnetwork.SecurityGroupsClient
 	rules   *armnetwork.SecurityRulesClient
 	subnets *armnetwork.SubnetsClient
+	udrs    *armnetwork.RoutesClient // routes of route tables
 	// watchers answers --network-watcher's cross-check.
 	watchers *armnetwork.WatchersClient
 	vnets    *armnetwork.VirtualNetworksClient
@@ -95,7 +96,7 @@ func New(subscription, resourceGroup string, cred azcore.TokenCredential, opts *
 		vms: compute.NewVirtualMachinesClient(), exts: compute.NewVirtualMachineExtensionsClient(),
 		nics: network.NewInterfacesClient(), pips: network.NewPublicIPAddressesClient(),
 		nsgs: network.NewSecurityGroupsClient(), rules: network.NewSecurityRulesClient(),
-		subnets: network.NewSubnetsClient(), vnets: network.NewVirtualNetworksClient(),
+		subnets: network.NewSubnetsClient(), vnets: network.NewVirtualNetworksClient(), udrs: network.NewRoutesClient(),
 		watchers: network.NewWatchersClient(),
 		health:   health,
 		blob:     runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
@@ -120,9 +121,16 @@ const (
 	actNSGRead    = "Microsoft.Network/networkSecurityGroups/read"
 	actRuleWrite  = "Microsoft.Network/networkSecurityGroups/securityRules/write"
 	actRuleDelete = "Microsoft.Network/networkSecurityGroups/securityRules/delete"
+	actRouteDel   = "Microsoft.Network/routeTables/routes/delete"
 	actSubnetRead = "Microsoft.Network/virtualNetworks/subnets/read"
 	actVNetRead   = "Microsoft.Network/virtualNetworks/read"
 )
+
+// Kind names the provider.
+func (p *Provider) Kind() string { return "azure" }
+
+// RunLimits are Azure run-command's.
+func (p *Provider) RunLimits() cloud.RunLimits { return cloud.AzureRunLimits }
 
 func (p *Provider) vmID(name string) string {
 	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s", p.Subscription, p.ResourceGroup, name)
@@ -154,8 +162,8 @@ func (p *Provider) vm(ctx context.Context, name string) (*armcompute.VirtualMach
 	return &r.VirtualMachine, nil
 }
 
-// GetVM returns the VM's power, provisioning and agent state and its
-// primary NIC's private and public address.
+// GetVM returns the VM's power, provisioning and agent state, and its
+// primary NIC with its private and public address and public IP resource.
 func (p *Provider) GetVM(ctx context.Context, name string) (*cloud.VM, error) {
 	vm, err := p.vm(ctx, name)
 	if err != nil {
@@ -166,14 +174,18 @@ func (p *Provider) GetVM(ctx context.Context, name string) (*cloud.VM, error) {
 	if err != nil {
 		return out, err
 	}
-	out.PrivateIP, out.PublicIP, err = p.addresses(ctx, nic)
-	return out, err
+	return out, p.nicView(ctx, nic, out)
 }
 
+// vmView is what the VM resource and its instance view say.
 func vmView(vm *armcompute.VirtualMachine) *cloud.VM {
-	ready, _ := agentState(vm)
-	prov, _ := provisioning(vm)
-	return &cloud.VM{Name: deref(vm.Name), PowerState: powerState(vm), ProvisioningState: prov, AgentReady: ready}
+	ready, agent := agentState(vm)
+	prov, detail := provisioning(vm)
+	return &cloud.VM{
+		Name: deref(vm.Name), ID: deref(vm.ID), Location: deref(vm.Location),
+		PowerState: powerState(vm), ProvisioningState: prov, ProvisioningDetail: detail,
+		AgentReady: ready, AgentStatus: agent, BootDiagnostics: bootDiagnostics(vm),
+	}
 }
 
 func instanceView(vm *armcompute.VirtualMachine) *armcompute.VirtualMachineInstanceView {
@@ -301,24 +313,36 @@ func primaryIPConfig(nic *armnetwork.Interface) *armnetwork.InterfaceIPConfigura
 // addresses returns the NIC's private address and its public IP
 // resource's address ("" when it has none, or it is dynamic and released).
 func (p *Provider) addresses(ctx context.Context, nic *armnetwork.Interface) (private, public string, err error) {
+	var v cloud.VM
+	err = p.nicView(ctx, nic, &v)
+	return v.PrivateIP, v.PublicIP, err
+}
+
+// nicView fills out with the NIC's name, its private address and its
+// public IP resource: name, SKU and address ("" when it holds none).
+func (p *Provider) nicView(ctx context.Context, nic *armnetwork.Interface, out *cloud.VM) error {
 	c := primaryIPConfig(nic)
-	private = deref(c.PrivateIPAddress)
+	out.NIC, out.PrivateIP = deref(nic.Name), deref(c.PrivateIPAddress)
 	if c.PublicIPAddress == nil || c.PublicIPAddress.ID == nil {
-		return private, "", nil
+		return nil
 	}
 	id := *c.PublicIPAddress.ID
 	rid, err := arm.ParseResourceID(id)
 	if err != nil {
-		return private, "", fmt.Errorf("public IP %q: %w", id, err)
+		return fmt.Errorf("public IP %q: %w", id, err)
 	}
+	out.PublicIPResource = rid.Name
 	r, err := p.pips.Get(ctx, rid.ResourceGroupName, rid.Name, nil)
 	if err != nil {
-		return private, "", fail(err, "read public IP "+rid.Name, actPIPRead, id)
+		return fail(err, "read public IP "+rid.Name, actPIPRead, id)
+	}
+	if r.SKU != nil {
+		out.PublicIPSKU = string(deref(r.SKU.Name))
 	}
 	if r.Properties != nil {
-		public = deref(r.Properties.IPAddress)
+		out.PublicIP = deref(r.Properties.IPAddress)
 	}
-	return private, public, nil
+	return nil
 }
 
 // Health returns Azure Resource Health's current availability status.
@@ -420,24 +444,27 @@ func (p *Provider) Redeploy(ctx context.Context, name string) error {
 	return fail(err, "redeploy VM "+name, actRedeploy, p.vmID(name))
 }
 
-// ErrAgentNotReady: the VM agent is down, so run-command and extensions
-// would only time out (after up to 90 minutes).
-var ErrAgentNotReady = errors.New("the VM agent is not Ready: run-command and VMAccess cannot work until it is (restart the VM)")
+// ErrAgentNotReady is cloud.ErrAgentNotReady, under its older name.
+var ErrAgentNotReady = cloud.ErrAgentNotReady
 
-// guestReady checks that an in-guest action can run now.
+// guestReady checks that an in-guest action can run now: with the VM
+// stopped or its agent down, run-command and extensions would only time
+// out (after up to 90 minutes).
 func guestReady(vm *armcompute.VirtualMachine, what string) error {
 	if ps := powerState(vm); ps != cloud.PowerRunning {
-		return fmt.Errorf("VM %s is %s, not running: %s needs a running VM", deref(vm.Name), ps, what)
+		return fmt.Errorf("VM %s: %w (power state %s): %s needs a running VM (sshdoctor azure start)", deref(vm.Name), cloud.ErrNotRunning, ps, what)
 	}
 	if ready, status := agentState(vm); !ready {
-		return fmt.Errorf("VM %s: %w (agent: %s)", deref(vm.Name), ErrAgentNotReady, status)
+		return fmt.Errorf("VM %s: %w (agent: %s): run-command and VMAccess cannot work until it is Ready (restart the VM)", deref(vm.Name), cloud.ErrAgentNotReady, status)
 	}
 	return nil
 }
 
 // RunCommand runs script as root through the VM agent (run-command
 // RunShellScript) and parses its output. Azure keeps only the last 4096
-// bytes of each stream.
+// bytes of each stream (RunLimits); a stream that long is marked
+// Truncated. While another run-command runs, Azure answers 409:
+// cloud.ErrBusy.
 func (p *Provider) RunCommand(ctx context.Context, name, script string, timeout time.Duration) (*cloud.RunResult, error) {
 	vm, err := p.vm(ctx, name)
 	if err != nil {
@@ -458,16 +485,27 @@ func (p *Provider) RunCommand(ctx context.Context, name, script string, timeout 
 		// A script that exits non-zero can fail the whole operation, with
 		// its output in the error message.
 		if msg := armMessage(err); strings.Contains(msg, "[stdout]") {
-			return parseRunOutput(msg, true), nil
+			return p.limited(parseRunOutput(msg, true)), nil
 		}
 		return nil, fail(err, "run a command on VM "+name, actRunCommand, p.vmID(name))
 	}
 	for _, s := range res.Value {
 		if msg := deref(s.Message); strings.Contains(msg, "[stdout]") {
-			return parseRunOutput(msg, strings.Contains(strings.ToLower(deref(s.Code)), "failed")), nil
+			return p.limited(parseRunOutput(msg, strings.Contains(strings.ToLower(deref(s.Code)), "failed"))), nil
 		}
 	}
 	return nil, fmt.Errorf("run-command on VM %s returned no output", name)
+}
+
+// limited marks r Truncated when a stream fills its limit: the agent
+// kept only that stream's tail, so more was probably written.
+func (p *Provider) limited(r *cloud.RunResult) *cloud.RunResult {
+	l := p.RunLimits()
+	l.Truncate(r)
+	if (l.MaxStdout > 0 && len(r.Stdout) >= l.MaxStdout) || (l.MaxStderr > 0 && len(r.Stderr) >= l.MaxStderr) {
+		r.Truncated = true
+	}
+	return r
 }
 
 // parseRunOutput splits the agent's "Enable succeeded: \n[stdout]\n…\n[stderr]\n…"

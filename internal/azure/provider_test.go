@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
@@ -167,10 +168,10 @@ func TestVMAccessPayloads(t *testing.T) {
 	}
 	ctx := context.Background()
 	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv3N6c2ncR8eF0ly2zY1s9X8bC3bF6Yk0h6nA3v2mQx alice@laptop"
-	if err := p.ResetUser(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
+	if err := p.ResetUserPassword(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.ResetUser(ctx, vmName, "bob", "", key+"\n"); err != nil {
+	if err := p.ResetUser(ctx, vmName, "bob", key+"\n"); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.ResetSSH(ctx, vmName); err != nil {
@@ -229,7 +230,7 @@ func TestVMAccessPayloads(t *testing.T) {
 	if _, ok := props["settings"].(map[string]any); !ok {
 		t.Errorf("settings missing on the wire: %v", props)
 	}
-	if err := p.ResetUser(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
+	if err := p.ResetUserPassword(ctx, vmName, "alice", "S3cret!pass", ""); err != nil {
 		t.Fatal(err)
 	}
 	raw := string(w.Bodies[vmID+"/extensions/enablevmaccess"])
@@ -244,8 +245,11 @@ func TestVMAccessPayloads(t *testing.T) {
 		t.Errorf("settings %s protected %s", settings, protected)
 	}
 
-	if err := p.ResetUser(ctx, vmName, "carol", "", ""); err == nil {
-		t.Error("ResetUser with neither password nor key")
+	if err := p.ResetUserPassword(ctx, vmName, "carol", "", ""); err == nil {
+		t.Error("ResetUserPassword with neither password nor key")
+	}
+	if err := p.ResetUser(ctx, vmName, "carol", " "); err == nil {
+		t.Error("ResetUser without a key")
 	}
 }
 
@@ -308,8 +312,25 @@ func TestNSGRules(t *testing.T) {
 func TestGetVMAndProviderMethods(t *testing.T) {
 	p, _ := newWorld(t, scenario{})
 	ctx := context.Background()
+	if p.Kind() != "azure" || p.RunLimits() != cloud.AzureRunLimits {
+		t.Errorf("kind %q limits %+v", p.Kind(), p.RunLimits())
+	}
 	v, err := p.GetVM(ctx, vmName)
 	if err != nil || v.Name != vmName || v.PublicIP != "20.50.60.70" || v.PrivateIP != "10.0.0.4" || !v.AgentReady {
+		t.Errorf("%+v %v", v, err)
+	}
+	want := cloud.VM{Name: vmName, ID: vmID, Location: "westeurope", PowerState: cloud.PowerRunning, ProvisioningState: "Succeeded",
+		PrivateIP: "10.0.0.4", PublicIP: "20.50.60.70", AgentReady: true, AgentStatus: "Ready (Guest Agent is running); version 2.9.1.1",
+		BootDiagnostics: true, NIC: "web1-nic", PublicIPResource: "web1-ip", PublicIPSKU: "Standard"}
+	if v != nil && *v != want {
+		t.Errorf("GetVM:\n got %+v\nwant %+v", *v, want)
+	}
+	// A deallocated VM whose agent is down, with a Basic public IP and no
+	// boot diagnostics.
+	p2, _ := newWorld(t, scenario{Power: "deallocated", AgentDown: true, NoBootDiag: true, PublicIPSKU: "Basic"})
+	v, err = p2.GetVM(ctx, vmName)
+	if err != nil || v.PowerState != cloud.PowerDeallocated || v.AgentReady || !strings.HasPrefix(v.AgentStatus, "Not Ready (VM status blob is found but not yet populated)") ||
+		v.BootDiagnostics || v.PublicIPSKU != "Basic" {
 		t.Errorf("%+v %v", v, err)
 	}
 	h, err := p.Health(ctx, vmName)
@@ -323,5 +344,182 @@ func TestGetVMAndProviderMethods(t *testing.T) {
 	routes, err := p.EffectiveRoutes(ctx, vmName)
 	if err != nil || len(routes) != 2 || routes[1].AddressPrefix != "0.0.0.0/0" || routes[1].Source != "Default" {
 		t.Errorf("%+v %v", routes, err)
+	}
+}
+
+// TestCloudErrors: ARM's answers are the cloud errors callers test with
+// errors.Is, and still *Error with status, code and message.
+func TestCloudErrors(t *testing.T) {
+	ctx := context.Background()
+	p, w := newWorld(t, scenario{})
+	var ae *Error
+
+	// 404: the world has no VM web9.
+	_, err := p.GetVM(ctx, "web9")
+	if !errors.Is(err, cloud.ErrNotFound) || errors.Is(err, cloud.ErrForbidden) || !errors.As(err, &ae) || !ae.NotFound() || ae.Code != "ResourceNotFound" {
+		t.Errorf("404: %v", err)
+	}
+
+	// 403.
+	w.Compute.VirtualMachinesServer.BeginRestart = func(context.Context, string, string, *armcompute.VirtualMachinesClientBeginRestartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRestartResponse], errResp azfake.ErrorResponder) {
+		errResp.SetResponseError(http.StatusForbidden, "AuthorizationFailed")
+		return
+	}
+	if err := p.Restart(ctx, vmName); !errors.Is(err, cloud.ErrForbidden) || errors.Is(err, cloud.ErrNotFound) || !errors.As(err, &ae) || ae.Action != actRestart {
+		t.Errorf("403: %v", err)
+	}
+
+	// 409 to a run-command while another runs, worded as Azure words it.
+	const busy = "Run command extension execution is in progress. Please wait for completion before invoking a run command."
+	w.FailWith(http.MethodPost, vmID+"/runCommand", azurefake.Failure{Status: http.StatusConflict, Code: "Conflict", Message: busy})
+	_, err = p.RunCommand(ctx, vmName, "true", 0)
+	if !errors.Is(err, cloud.ErrBusy) || errors.Is(err, cloud.ErrNotRunning) || !errors.As(err, &ae) || ae.Status != http.StatusConflict || ae.Message != busy {
+		t.Errorf("409 busy: %v", err)
+	}
+	// A run-command conflict without that wording is still the one running.
+	w.FailWith(http.MethodPost, vmID+"/runCommand", azurefake.Failure{Status: http.StatusConflict, Code: "OperationNotAllowed", Message: "Operation is not allowed."})
+	if _, err := p.RunCommand(ctx, vmName, "true", 0); !errors.Is(err, cloud.ErrBusy) {
+		t.Errorf("409 run-command: %v", err)
+	}
+	// 409 because the VM was deallocated after it was read.
+	w.FailWith(http.MethodPost, vmID+"/runCommand", azurefake.Failure{Status: http.StatusConflict, Code: "OperationNotAllowed", Message: "The operation requires the VM to be running (or set to run)."})
+	if _, err := p.RunCommand(ctx, vmName, "true", 0); !errors.Is(err, cloud.ErrNotRunning) || errors.Is(err, cloud.ErrBusy) {
+		t.Errorf("409 not running: %v", err)
+	}
+
+	// VMAccess that waited for an agent that never answered.
+	w.Compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(context.Context, string, string, string, armcompute.VirtualMachineExtension, *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		resp.AddNonTerminalResponse(http.StatusCreated, nil)
+		resp.SetTerminalError(http.StatusOK, "VMAgentStatusCommunicationError")
+		return
+	}
+	if err := p.ResetSSH(ctx, vmName); !errors.Is(err, cloud.ErrAgentNotReady) || !errors.Is(err, ErrAgentNotReady) {
+		t.Errorf("agent: %v", err)
+	}
+	// Another 409 elsewhere is not taken for a busy VM.
+	if err := fail(&azcore.ResponseError{StatusCode: http.StatusConflict, ErrorCode: "OperationNotAllowed"}, "restart VM web1", actRestart, vmID); errors.Is(err, cloud.ErrBusy) {
+		t.Errorf("a restart conflict is not a busy agent: %v", err)
+	}
+
+	// The power state and the agent are checked before Azure is asked.
+	for _, s := range []scenario{{Power: "deallocated", AgentDown: true}, {Power: "stopped"}} {
+		p, _ := newWorld(t, s)
+		_, err := p.RunCommand(ctx, vmName, "true", 0)
+		for name, err := range map[string]error{"run-command": err, "reset-ssh": p.ResetSSH(ctx, vmName), "reset-user": p.ResetUser(ctx, vmName, "alice", testKey)} {
+			if !errors.Is(err, cloud.ErrNotRunning) || !errors.Is(err, ErrNotRunning) {
+				t.Errorf("%s, %s: %v", s.Power, name, err)
+			}
+		}
+	}
+	p, _ = newWorld(t, scenario{AgentDown: true})
+	if err := p.ResetUser(ctx, vmName, "alice", testKey); !errors.Is(err, cloud.ErrAgentNotReady) {
+		t.Errorf("agent down: %v", err)
+	}
+}
+
+const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv3N6c2ncR8eF0ly2zY1s9X8bC3bF6Yk0h6nA3v2mQx alice@laptop"
+
+// TestNSGIDsRoundTrip: the IDs EffectiveNSGs reports are what SetNSGRule
+// and RemoveNSGRule take, from Azure's effective view (running) and from
+// the attached NSGs (deallocated).
+func TestNSGIDsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	rule := cloud.SecurityRule{Name: "Allow-SSH-from-198-51-100-7", Priority: 100, Direction: cloud.Inbound, Access: cloud.Allow, Protocol: "Tcp",
+		SourceAddressPrefixes: []string{"198.51.100.7"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22"}}
+	for _, c := range []struct {
+		power string
+		live  bool
+	}{{"running", true}, {"deallocated", false}} {
+		t.Run(c.power, func(t *testing.T) {
+			p, w := newWorld(t, scenario{Power: c.power})
+			var where []string
+			w.Network.SecurityRulesServer.BeginCreateOrUpdate = func(_ context.Context, group, nsg, name string, _ armnetwork.SecurityRule, _ *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+				where = append(where, group+"/"+nsg+"/"+name)
+				resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientCreateOrUpdateResponse{}, nil)
+				return
+			}
+			w.Network.SecurityRulesServer.BeginDelete = func(_ context.Context, group, nsg, name string, _ *armnetwork.SecurityRulesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientDeleteResponse], errResp azfake.ErrorResponder) {
+				where = append(where, "delete "+group+"/"+nsg+"/"+name)
+				resp.SetTerminalResponse(http.StatusOK, armnetwork.SecurityRulesClientDeleteResponse{}, nil)
+				return
+			}
+			e, err := p.EffectiveNSGs(ctx, vmName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Live != c.live || e.Subnet == nil || e.Subnet.ID != snsgID || e.Subnet.Name != "web-subnet-nsg" || e.NIC == nil || e.NIC.ID != nnsgID || e.NIC.Name != "web1-nsg" {
+				t.Fatalf("live %v subnet %+v nic %+v", e.Live, e.Subnet, e.NIC)
+			}
+			if err := p.SetNSGRule(ctx, e.NIC.ID, rule); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.SetNSGRule(ctx, e.Subnet.ID, rule); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.RemoveNSGRule(ctx, e.Subnet.ID, rule.Name); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(where, ","); got != "rg/web1-nsg/"+rule.Name+",net-rg/web-subnet-nsg/"+rule.Name+",delete net-rg/web-subnet-nsg/"+rule.Name {
+				t.Errorf("calls %s", got)
+			}
+		})
+	}
+}
+
+// TestRemoveRoute: a user route carries its route table's ID (the
+// subnet's), which RemoveRoute takes; system routes carry none.
+func TestRemoveRoute(t *testing.T) {
+	ctx := context.Background()
+	p, w := newWorld(t, scenario{Routes: routesJSON(`, {"source": "User", "state": "Active", "name": "blackhole", "addressPrefix": ["198.51.100.0/24"], "nextHopType": "None", "nextHopIpAddress": []}`)})
+	routes, err := p.EffectiveRoutes(ctx, vmName)
+	// The system default route is Invalid (overridden), so left out.
+	if err != nil || len(routes) != 2 {
+		t.Fatalf("%+v %v", routes, err)
+	}
+	udr := routes[1]
+	if routes[0].Table != "" || udr.Name != "blackhole" || udr.Source != "User" || udr.Table != azurefake.RouteTableID {
+		t.Fatalf("routes %+v", routes)
+	}
+	var where []string
+	w.Network.RoutesServer.BeginDelete = func(_ context.Context, group, table, name string, _ *armnetwork.RoutesClientBeginDeleteOptions) (resp azfake.PollerResponder[armnetwork.RoutesClientDeleteResponse], errResp azfake.ErrorResponder) {
+		where = append(where, group+"/"+table+"/"+name)
+		if name != "blackhole" {
+			errResp.SetResponseError(http.StatusNotFound, "NotFound")
+			return
+		}
+		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+		resp.SetTerminalResponse(http.StatusOK, armnetwork.RoutesClientDeleteResponse{}, nil)
+		return
+	}
+	if err := p.RemoveRoute(ctx, udr.Table, udr.Name); err != nil {
+		t.Fatal(err)
+	}
+	var ae *Error
+	if err := p.RemoveRoute(ctx, udr.Table, "nope"); !errors.Is(err, cloud.ErrNotFound) || !errors.As(err, &ae) || ae.Action != actRouteDel || ae.Resource != azurefake.RouteTableID {
+		t.Errorf("unknown route: %v", err)
+	}
+	if got := strings.Join(where, ","); got != "net-rg/web-routes/blackhole,net-rg/web-routes/nope" {
+		t.Errorf("calls %s", got)
+	}
+}
+
+// TestRunCommandTruncated: a stream of 4096 bytes is all Azure kept of it.
+func TestRunCommandTruncated(t *testing.T) {
+	p, w := newWorld(t, scenario{})
+	out := strings.Repeat("x", 4095) + "\n"
+	msg := "Enable succeeded: \n[stdout]\n" + out + "\n[stderr]\nwarn\n"
+	w.Compute.VirtualMachinesServer.BeginRunCommand = func(context.Context, string, string, armcompute.RunCommandInput, *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
+			Value: []*armcompute.InstanceViewStatus{{Code: ptr("ProvisioningState/succeeded"), Message: &msg}},
+		}}, nil)
+		return
+	}
+	res, err := p.RunCommand(context.Background(), vmName, "cat big", 0)
+	if err != nil || !res.Truncated || res.Stdout != out || res.Stderr != "warn\n" {
+		t.Fatalf("%v %v %d", err, res.Truncated, len(res.Stdout))
+	}
+	msg = "Enable succeeded: \n[stdout]\nshort\n\n[stderr]\n"
+	if res, err := p.RunCommand(context.Background(), vmName, "echo short", 0); err != nil || res.Truncated {
+		t.Fatalf("%v %+v", err, res)
 	}
 }

@@ -27,11 +27,21 @@ func (p *Provider) ResetSSH(ctx context.Context, vm string) error {
 	return p.vmAccess(ctx, vm, "reset the SSH configuration", map[string]any{"reset_ssh": true})
 }
 
-// ResetUser sets a user's password and/or adds an SSH public key, creating
-// the user (with sudo rights) when it does not exist (`az vm user update`).
-// Both secrets travel in the protected settings only, which Azure
+// ResetUser adds an SSH public key to a user's authorized keys, creating
+// the user (with sudo rights) when it does not exist, or unlocking it
+// (`az vm user update --ssh-key-value`).
+func (p *Provider) ResetUser(ctx context.Context, vm, username, sshKey string) error {
+	if strings.TrimSpace(sshKey) == "" {
+		return errors.New("reset user: no SSH public key")
+	}
+	return p.ResetUserPassword(ctx, vm, username, "", sshKey)
+}
+
+// ResetUserPassword sets a user's password and/or adds an SSH public key,
+// creating the user (with sudo rights) when it does not exist (`az vm user
+// update`). Both travel in the protected settings only, which Azure
 // encrypts and never returns.
-func (p *Provider) ResetUser(ctx context.Context, vm, username, password, sshKey string) error {
+func (p *Provider) ResetUserPassword(ctx context.Context, vm, username, password, sshKey string) error {
 	if username == "" {
 		return errors.New("reset user: no user name")
 	}

@@ -10,7 +10,15 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
+)
+
+// Statuses of the watcher step, as the cloud check names them.
+const (
+	StatusOK   = cloudcheck.StatusOK
+	StatusWarn = cloudcheck.StatusWarn
+	StatusSkip = cloudcheck.StatusSkip
 )
 
 const (
@@ -37,14 +45,14 @@ type WatcherResult struct {
 // adds the "watcher" step, and a cloud.watcher_disagrees finding when the
 // answers differ. Each call is one long-running operation (seconds each).
 func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
-	add := func(st Status, summary string) {
-		r.Steps = append(r.Steps, Step{Name: "watcher", Status: st, Summary: summary})
+	add := func(st cloudcheck.Status, summary string) {
+		r.Steps = append(r.Steps, cloudcheck.Step{Name: "watcher", Status: st, Summary: summary})
 	}
 	if r.VM == nil || r.VM.PrivateIP == "" || r.VM.PowerState != cloud.PowerRunning {
 		add(StatusSkip, "Network Watcher needs a running VM with a private address")
 		return
 	}
-	loc := strings.ToLower(strings.ReplaceAll(r.Location, " ", ""))
+	loc := strings.ToLower(strings.ReplaceAll(r.VM.Location, " ", ""))
 	var watcherID, watcherName string
 	pager := p.watchers.NewListAllPager(nil)
 	for pager.More() && watcherID == "" {
@@ -77,7 +85,7 @@ func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
 	flow, err := p.watchers.BeginVerifyIPFlow(ctx, wrg, watcherName, armnetwork.VerificationIPFlowParameters{
 		Direction: to.Ptr(armnetwork.DirectionInbound), Protocol: to.Ptr(armnetwork.IPFlowProtocolTCP),
 		LocalIPAddress: to.Ptr(r.VM.PrivateIP), LocalPort: to.Ptr(fmt.Sprint(r.Target.Port)),
-		RemoteIPAddress: to.Ptr(r.Target.SourceIP), RemotePort: to.Ptr(fmt.Sprint(clientPort)),
+		RemoteIPAddress: to.Ptr(r.Target.SourceIP), RemotePort: to.Ptr(fmt.Sprint(cloudcheck.ClientPort)),
 		TargetResourceID: to.Ptr(p.vmID(r.Target.VM)),
 	}, nil)
 	fr, err := await(ctx, p, flow, err)
@@ -123,3 +131,10 @@ func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
 }
 
 func errLine(err error) string { return firstLine(err.Error()) }
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

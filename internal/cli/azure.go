@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sshdoctor/sshdoctor/internal/azure"
+	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
 	"github.com/sshdoctor/sshdoctor/internal/guest"
 )
@@ -144,7 +145,7 @@ Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
 			if o.Output != "text" && o.Output != "json" {
 				return usagef("--output must be text or json, not %q", o.Output)
 			}
-			if _, _, err := azure.ParseSource(o.SourceIP); err != nil {
+			if _, _, err := cloudcheck.ParseSource(o.SourceIP); err != nil {
 				return &UsageError{err}
 			}
 			return nil
@@ -226,7 +227,7 @@ only in the extension's protected settings, which Azure encrypts.`,
 			if err := confirm(o, fmt.Sprintf("Reset user %s on VM %s/%s?", o.Username, o.ResourceGroup, o.VM)); err != nil {
 				return err
 			}
-			if err := p.ResetUser(ctx, o.VM, o.Username, password, key); err != nil {
+			if err := p.ResetUserPassword(ctx, o.VM, o.Username, password, key); err != nil {
 				return err
 			}
 			fmt.Fprintf(o.IO.Out, "%s/%s: user %s reset.\n", o.ResourceGroup, o.VM, o.Username)
@@ -252,7 +253,7 @@ priority that beats the deciding deny rule — in the subnet NSG, the NIC NSG,
 or both. Shows the rules (and the equivalent az commands) first.`,
 		Args: cobra.NoArgs,
 		RunE: run(func() error {
-			if _, auto, err := azure.ParseSource(o.SourceIP); err != nil || auto {
+			if _, auto, err := cloudcheck.ParseSource(o.SourceIP); err != nil || auto {
 				return usagef("allow-ssh needs --source-ip with your public IP address (not auto): sshdoctor opens the NSG to one address only")
 			}
 			return nil
@@ -503,8 +504,8 @@ func resetUserInputs(o *AzureOptions) (password, key string, err error) {
 func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 	r := azure.EvaluateSSH(ctx, p, o.VM, o.SourceIP, o.Port)
 	if len(r.Problems) > 0 {
-		if pr := r.Problems[0]; pr.ARM != nil {
-			return pr.ARM
+		if pr := r.Report.Problems[0]; pr.Err != nil {
+			return pr.Err
 		}
 		return errors.New(r.Problems[0].Message)
 	}
@@ -521,7 +522,7 @@ func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 	fmt.Fprintf(o.IO.Out, "%s is %s. To allow it:\n", r.Flow, r.Verdict)
 	for _, s := range r.Suggestions {
 		fmt.Fprintf(o.IO.Out, "  + %s NSG %s: %s, priority %d, %s TCP from %s to port %s\n    (%s)\n", s.Level, s.NSG, s.Rule.Name, s.Rule.Priority, s.Rule.Access,
-			strings.Join(s.Rule.SourceAddressPrefixes, ","), strings.Join(s.Rule.DestinationPortRanges, ","), s.AzCommand(o.ResourceGroup))
+			strings.Join(s.Rule.SourceAddressPrefixes, ","), strings.Join(s.Rule.DestinationPortRanges, ","), azure.RuleCreateCommand(s, o.ResourceGroup))
 	}
 	if err := confirm(o, "Add these rules?"); err != nil {
 		return err
@@ -542,24 +543,43 @@ func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 	return nil
 }
 
-var statusMark = map[azure.Status]string{azure.StatusOK: "✓", azure.StatusFail: "✗", azure.StatusWarn: "!", azure.StatusSkip: "-"}
+var statusMark = map[cloudcheck.Status]string{cloudcheck.StatusOK: "✓", cloudcheck.StatusFail: "✗", cloudcheck.StatusWarn: "!", cloudcheck.StatusSkip: "-"}
 
 func printAzureCheck(o *AzureOptions, r *azure.Report) error {
+	t := r.Target
+	header := fmt.Sprintf("sshdoctor azure check %s/%s, TCP %d from %s  (subscription %s)", t.ResourceGroup, t.VM, t.Port, sourceText(t.Target), t.Subscription)
+	return printCloudCheck(o.IO, o.Output, header, r.Report, func(code int) any {
+		return struct {
+			Schema   string `json:"schema"`
+			ExitCode int    `json:"exit_code"`
+			*azure.Report
+		}{AzureSchema, code, r}
+	})
+}
+
+// sourceText names the check's client for its header.
+func sourceText(t cloudcheck.Target) string {
+	if t.SourceAuto {
+		return "the Internet (" + t.SourceIP + ", --source-ip auto)"
+	}
+	return t.SourceIP
+}
+
+// printCloudCheck prints a cloud check (azure check, lab check): the JSON
+// document doc makes for the exit code, or the text under header. Exit 1
+// when the check is not OK.
+func printCloudCheck(ios *IOStreams, output, header string, r *cloudcheck.Report, doc func(code int) any) error {
 	code := ExitOK
 	if !r.OK {
 		code = ExitProblem
 	}
 	var err error
-	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
+	if output == "json" {
+		enc := json.NewEncoder(ios.Out)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(struct {
-			Schema   string `json:"schema"`
-			ExitCode int    `json:"exit_code"`
-			*azure.Report
-		}{AzureSchema, code, r})
+		err = enc.Encode(doc(code))
 	} else {
-		err = azureText(o, r)
+		err = cloudCheckText(ios.Out, header, r)
 	}
 	if err != nil {
 		return err
@@ -570,14 +590,11 @@ func printAzureCheck(o *AzureOptions, r *azure.Report) error {
 	return nil
 }
 
-func azureText(o *AzureOptions, r *azure.Report) error {
+// cloudCheckText writes one line per step, then the first error finding
+// with its evidence and fix, then the others.
+func cloudCheckText(w io.Writer, header string, r *cloudcheck.Report) error {
 	var b strings.Builder
-	t := r.Target
-	src := t.SourceIP
-	if t.SourceAuto {
-		src = "the Internet (" + t.SourceIP + ", --source-ip auto)"
-	}
-	fmt.Fprintf(&b, "sshdoctor azure check %s/%s, TCP %d from %s  (subscription %s)\n", t.ResourceGroup, t.VM, t.Port, src, t.Subscription)
+	b.WriteString(header + "\n")
 	for _, s := range r.Steps {
 		fmt.Fprintf(&b, " %s %-8s %s\n", statusMark[s.Status], s.Name, s.Summary)
 	}
@@ -590,7 +607,7 @@ func azureText(o *AzureOptions, r *azure.Report) error {
 	}
 	b.WriteString("\n")
 	if root == nil {
-		b.WriteString("Diagnosis: Azure shows nothing that stops SSH.\n")
+		fmt.Fprintf(&b, "Diagnosis: %s shows nothing that stops SSH.\n", cloudcheck.Title(r.Target.Provider))
 	} else {
 		fmt.Fprintf(&b, "Diagnosis: %s\n  [%s]\n", root.Summary, root.ID)
 		for _, e := range root.Evidence {
@@ -611,6 +628,6 @@ func azureText(o *AzureOptions, r *azure.Report) error {
 			fmt.Fprintf(&b, "  %s %s [%s]\n    → %s\n", mark, f.Summary, f.ID, f.Remediation)
 		}
 	}
-	_, err := fmt.Fprint(o.IO.Out, b.String())
+	_, err := fmt.Fprint(w, b.String())
 	return err
 }

@@ -13,8 +13,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 )
+
+// LabCheckSchema names the JSON document of `sshdoctor lab check`: the
+// provider-neutral cloud check (azure check's, without the subscription,
+// resource group and Network Watcher).
+const LabCheckSchema = "sshdoctor.cloud.check/v1"
 
 // NewCmdLab builds `sshdoctor lab` and its subcommands.
 func NewCmdLab(ios *IOStreams) *cobra.Command {
@@ -294,11 +300,95 @@ the lab's ssh_config, so "sshdoctor check lab-VM" works there. For plain ssh use
 	initCmd.Flags().String("name", "", "")
 
 	cmd.AddCommand(up, down, list, status, execCmd, serial, start, stop, restart, redeploy,
-		newCmdNSG(ios, withLab, vmArg), newCmdRoute(ios, withLab), faults, breakCmd, heal, client, sshCmd, initCmd)
+		newCmdNSG(ios, withLab, vmArg), newCmdRoute(ios, withLab), newCmdLabCheck(ios, withLab, vmArg), faults, breakCmd, heal, client, sshCmd, initCmd)
 	return cmd
 }
 
 type labRunner = func(mutates bool, f func(s *lab.State, args []string) error) func(*cobra.Command, []string) error
+
+// newCmdLabCheck builds `lab check`: azure check's control-plane check,
+// the same code, asked of the lab's control plane.
+func newCmdLabCheck(ios *IOStreams, withLab labRunner, vmArg func(*lab.State, []string) (*lab.VMState, error)) *cobra.Command {
+	var source, output string
+	var port int
+	cmd := &cobra.Command{
+		Use:   "check VM [--source-ip IP|auto] [--port N] [--output text|json]",
+		Short: "Find what in the lab's control plane stops SSH to a VM (read-only), as `azure check` does on Azure",
+		Long: `Asks the lab's control plane what azure check asks Azure's: power and agent
+state, health, the serial log (through the boot-log analyzer), the NSGs for TCP
+from --source-ip (default: the lab client's address) to the VM on --port, and
+the route the replies take. Changes nothing.
+
+Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("lab check needs a VM name (see '%s --help')", c.CommandPath())
+			}
+			return nil
+		},
+	}
+	run := withLab(false, func(s *lab.State, args []string) error {
+		v, err := vmArg(s, args)
+		if err != nil {
+			return err
+		}
+		src, auto, _ := cloudcheck.ParseSource(source)
+		r := cloudcheck.Check(context.Background(), &lab.Provider{Dir: s.Dir}, v.Name,
+			cloudcheck.Options{Source: src, SourceAuto: auto, Port: port, Commands: labCommands(v.Name)})
+		t := r.Target
+		header := fmt.Sprintf("sshdoctor lab check %s, TCP %d from %s", t.VM, t.Port, sourceText(t))
+		return printCloudCheck(ios, output, header, r, func(code int) any {
+			return struct {
+				Schema   string `json:"schema"`
+				ExitCode int    `json:"exit_code"`
+				*cloudcheck.Report
+			}{LabCheckSchema, code, r}
+		})
+	})
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		switch {
+		case output != "text" && output != "json":
+			return usagef("--output must be text or json, not %q", output)
+		case port < 1 || port > 65535:
+			return usagef("--port %d is out of range 1-65535", port)
+		}
+		if _, _, err := cloudcheck.ParseSource(source); err != nil {
+			return &UsageError{err}
+		}
+		return run(c, args)
+	}
+	cmd.Flags().StringVar(&source, "source-ip", lab.ClientIP, "the client address evaluated, or auto (an arbitrary Internet address)")
+	cmd.Flags().IntVarP(&port, "port", "p", 22, "sshd's port")
+	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
+	return cmd
+}
+
+// labCommands are the lab's commands for the check's remediations. The
+// lab's subnet NSG changes only through faults, so a subnet rule has no
+// command.
+func labCommands(vm string) cloudcheck.Commands {
+	return cloudcheck.Commands{
+		Start:    "sshdoctor lab start " + vm,
+		Restart:  "sshdoctor lab restart " + vm,
+		Redeploy: "sshdoctor lab redeploy " + vm,
+		Check:    "sshdoctor lab check " + vm,
+		AddRule: func(s cloudcheck.Suggestion) string {
+			r := s.Rule
+			if s.Level != "nic" || len(r.SourceAddressPrefixes) != 1 || len(r.DestinationPortRanges) != 1 {
+				return ""
+			}
+			return fmt.Sprintf("sshdoctor lab nsg add %s --name %s --priority %d --access %s --protocol %s --source %s --port %s",
+				vm, r.Name, r.Priority, r.Access, r.Protocol, r.SourceAddressPrefixes[0], r.DestinationPortRanges[0])
+		},
+		RemoveRule: func(level, _, _, rule string) string {
+			if level != "nic" {
+				return ""
+			}
+			return fmt.Sprintf("sshdoctor lab nsg remove %s %s", vm, shellJoin([]string{rule}))
+		},
+		RemoveRoute: func(r cloud.Route) string { return "sshdoctor lab route remove " + shellJoin([]string{r.Name}) },
+	}
+}
 
 func newCmdNSG(ios *IOStreams, withLab labRunner, vmArg func(*lab.State, []string) (*lab.VMState, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "nsg", Short: "List, add or remove NIC NSG rules of a VM (Azure's model)"}

@@ -7,7 +7,28 @@ package cloud
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+)
+
+// Errors every provider returns (wrapped, test with errors.Is) so callers
+// decide without knowing which cloud answered.
+var (
+	// ErrNotFound: the VM, NSG, rule or route does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden: the caller's identity lacks the permission.
+	ErrForbidden = errors.New("permission denied by the control plane")
+	// ErrNotRunning: the operation needs a running VM.
+	ErrNotRunning = errors.New("the VM is not running")
+	// ErrAgentNotReady: the in-guest agent does not answer, so run-command
+	// and extensions (VMAccess) cannot work.
+	ErrAgentNotReady = errors.New("the VM agent is not ready")
+	// ErrUnsupported: this provider cannot do that.
+	ErrUnsupported = errors.New("not supported by this provider")
+	// ErrBusy: another operation holds the resource (Azure answers 409 to
+	// a run-command while one is running).
+	ErrBusy = errors.New("another operation is in progress on the VM")
 )
 
 // PowerState of a VM, as Azure names them.
@@ -42,6 +63,21 @@ type VM struct {
 	PrivateIP         string     `json:"private_ip"`
 	PublicIP          string     `json:"public_ip,omitempty"`
 	AgentReady        bool       `json:"agent_ready"` // the in-guest agent answers (run-command works)
+	// ID is the provider's identity of the VM (Azure resource ID).
+	ID       string `json:"id,omitempty"`
+	Location string `json:"location,omitempty"`
+	// AgentStatus is the agent's own status line ("Ready", "Not Ready: …").
+	AgentStatus string `json:"agent_status,omitempty"`
+	// ProvisioningDetail is the failure message of a failed provisioning.
+	ProvisioningDetail string `json:"provisioning_detail,omitempty"`
+	// BootDiagnostics: the serial log can be read.
+	BootDiagnostics bool   `json:"boot_diagnostics"`
+	NIC             string `json:"nic,omitempty"`
+	// PublicIPResource names the public IP resource on the NIC (it may
+	// hold no address: dynamic and released); PublicIPSKU is its SKU
+	// ("Basic" is open by default, "Standard" closed until an NSG allows).
+	PublicIPResource string `json:"public_ip_resource,omitempty"`
+	PublicIPSKU      string `json:"public_ip_sku,omitempty"`
 }
 
 // Health is a resource-health answer.
@@ -88,6 +124,9 @@ type SecurityRule struct {
 
 // NSG is a network security group: user rules plus Azure's default rules.
 type NSG struct {
+	// ID is what SetNSGRule/RemoveNSGRule take to change this NSG (Azure:
+	// the resource ID; lab: "subnet" or the VM name).
+	ID    string         `json:"id,omitempty"`
 	Name  string         `json:"name"`
 	Rules []SecurityRule `json:"rules"` // user rules only; DefaultRules() are implied
 }
@@ -112,6 +151,9 @@ type EffectiveNSGs struct {
 	NIC    *NSG `json:"nic,omitempty"`
 	// VNetPrefixes is the address space the VirtualNetwork tag stands for.
 	VNetPrefixes []string `json:"vnet_prefixes"`
+	// Live: Azure's effective view of a running NIC; false means the
+	// configured NSGs were read (the VM does not run).
+	Live bool `json:"live"`
 }
 
 // NextHopType of a route, as Azure names them.
@@ -133,6 +175,8 @@ type Route struct {
 	NextHopType   NextHopType `json:"next_hop_type"`
 	NextHopIP     string      `json:"next_hop_ip,omitempty"`
 	Source        string      `json:"source"` // "Default" (system), "User" (UDR), "VirtualNetworkGateway" (BGP)
+	// Table identifies the route table of a user route, for RemoveRoute.
+	Table string `json:"table,omitempty"`
 }
 
 // RunResult is the outcome of a run-command.
@@ -140,10 +184,38 @@ type RunResult struct {
 	ExitCode int    `json:"exit_code"`
 	Stdout   string `json:"stdout"`
 	Stderr   string `json:"stderr"`
+	// Truncated: the provider kept only the tail of stdout or stderr.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
-// Provider is a cloud control plane.
+// RunLimits are what a provider's run-command keeps and allows. Azure's
+// (RunCommand on Linux): the last 4096 bytes of stdout and of stderr, one
+// command at a time per VM, no cancellation once started.
+type RunLimits struct {
+	MaxStdout   int  `json:"max_stdout"` // bytes kept (the tail); 0 = unbounded
+	MaxStderr   int  `json:"max_stderr"`
+	Cancellable bool `json:"cancellable"`
+}
+
+// AzureRunLimits are Azure run-command's limits; the lab emulates them.
+var AzureRunLimits = RunLimits{MaxStdout: 4096, MaxStderr: 4096}
+
+// Truncate applies l to r as the provider would: keep the tails.
+func (l RunLimits) Truncate(r *RunResult) {
+	if l.MaxStdout > 0 && len(r.Stdout) > l.MaxStdout {
+		r.Stdout, r.Truncated = r.Stdout[len(r.Stdout)-l.MaxStdout:], true
+	}
+	if l.MaxStderr > 0 && len(r.Stderr) > l.MaxStderr {
+		r.Stderr, r.Truncated = r.Stderr[len(r.Stderr)-l.MaxStderr:], true
+	}
+}
+
+// Provider is a cloud control plane: the one seam between sshdoctor's
+// engines (cloud check, fix) and a cloud. The lab (internal/lab) and Azure
+// (internal/azure) implement it. Errors wrap the Err* values above.
 type Provider interface {
+	// Kind names the provider ("lab", "azure") for reports and commands.
+	Kind() string
 	GetVM(ctx context.Context, name string) (*VM, error)
 	Health(ctx context.Context, name string) (*Health, error)
 	SerialLog(ctx context.Context, name string) ([]byte, error)
@@ -155,7 +227,73 @@ type Provider interface {
 	// Redeploy moves the VM to a new host: new address, temporary disk
 	// wiped, OS disk kept. Destructive: callers confirm first.
 	Redeploy(ctx context.Context, name string) error
+	// RunCommand runs a shell script as root in the guest through the
+	// agent, within RunLimits (ErrBusy while another runs).
 	RunCommand(ctx context.Context, name, script string, timeout time.Duration) (*RunResult, error)
-	SetNSGRule(ctx context.Context, nsg string, rule SecurityRule) error
-	RemoveNSGRule(ctx context.Context, nsg, rule string) error
+	RunLimits() RunLimits
+	// SetNSGRule creates or replaces a rule (by name) in the NSG with that
+	// ID, as EffectiveNSGs reported it; RemoveNSGRule deletes one.
+	SetNSGRule(ctx context.Context, nsgID string, rule SecurityRule) error
+	RemoveNSGRule(ctx context.Context, nsgID, rule string) error
+	// RemoveRoute deletes a user route from the route table with that ID.
+	RemoveRoute(ctx context.Context, tableID, route string) error
+	// ResetSSH and ResetUser are Azure's VMAccess extension: reset sshd's
+	// configuration to safe defaults; create or repair an account and
+	// authorize a public key (authorized_keys line).
+	ResetSSH(ctx context.Context, name string) error
+	ResetUser(ctx context.Context, name, user, sshKey string) error
+}
+
+// WaitReady waits until the VM runs, its agent is ready and, when probe is
+// set, probe succeeds (the caller's "is sshd's port open"), polling every
+// interval up to timeout. The error names what was still missing.
+func WaitReady(ctx context.Context, p Provider, name string, timeout, interval time.Duration, probe func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if interval <= 0 {
+		interval = time.Second
+	}
+	last := errors.New("nothing was checked yet")
+	for {
+		vm, err := p.GetVM(ctx, name)
+		switch {
+		case err != nil:
+			last = err
+		case vm.PowerState != PowerRunning:
+			last = fmt.Errorf("%w (power state %s)", ErrNotRunning, vm.PowerState)
+		case !vm.AgentReady:
+			last = fmt.Errorf("%w (%s)", ErrAgentNotReady, orDash(vm.AgentStatus))
+		case probe != nil:
+			if last = probe(ctx); last == nil {
+				return nil
+			}
+		default:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return &WaitError{VM: name, Timeout: timeout, Last: last}
+		case <-time.After(interval):
+		}
+	}
+}
+
+// WaitError: WaitReady ran out of time.
+type WaitError struct {
+	VM      string
+	Timeout time.Duration
+	Last    error
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("%s was not ready after %s: %v", e.VM, e.Timeout, e.Last)
+}
+
+func (e *WaitError) Unwrap() error { return e.Last }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

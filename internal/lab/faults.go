@@ -115,7 +115,7 @@ var Faults = []Fault{
 			return s.applyNetwork()
 		}},
 	{Name: "nsg-no-allow", Description: "The NIC NSG has only Azure's default rules: DenyAllInBound drops SSH from the internet.", Expect: "tcp.timeout",
-		apply: func(s *State, v *VMState) error { v.NSG = &cloud.NSG{Name: "nic-nsg"}; return s.applyNetwork() }},
+		apply: func(s *State, v *VMState) error { v.NSG = &cloud.NSG{Name: NICNSGID(v.Name)}; return s.applyNetwork() }},
 	{Name: "nsg-subnet-deny", Description: "The subnet NSG denies TCP/22 while the NIC NSG allows it (both must allow).", Expect: "tcp.timeout",
 		apply: func(s *State, v *VMState) error {
 			s.SubnetNSG = &cloud.NSG{Name: "subnet-nsg", Rules: []cloud.SecurityRule{{Name: "DenySSHSubnet", Priority: 200, Direction: cloud.Inbound, Access: cloud.Deny, Protocol: "Tcp",

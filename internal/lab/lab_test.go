@@ -221,6 +221,11 @@ func TestProviderLifecycle(t *testing.T) {
 	if err != nil || vm.PowerState != cloud.PowerRunning || vm.PrivateIP != "198.51.100.10" || !vm.AgentReady {
 		t.Fatalf("GetVM: %+v %v", vm, err)
 	}
+	want := cloud.VM{Name: "app1", ID: "lab/app1", Location: "lab", PowerState: cloud.PowerRunning, ProvisioningState: "Succeeded",
+		PrivateIP: "198.51.100.10", PublicIP: "198.51.100.10", AgentReady: true, AgentStatus: "Ready", BootDiagnostics: true, NIC: "app1-nic"}
+	if *vm != want {
+		t.Errorf("GetVM:\n got %+v\nwant %+v", *vm, want)
+	}
 	if got := run("hostname"); got != "app1" {
 		t.Errorf("hostname in VM = %q", got)
 	}
@@ -235,15 +240,24 @@ func TestProviderLifecycle(t *testing.T) {
 
 	deny := cloud.SecurityRule{Name: "DenySSH", Priority: 100, Direction: cloud.Inbound, Access: cloud.Deny, Protocol: "Tcp",
 		SourceAddressPrefixes: []string{"*"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22"}}
-	if err := p.SetNSGRule(ctx, "app1", deny); err != nil {
+	// The NIC NSG is known by the ID EffectiveNSGs reports; the bare VM
+	// name still works.
+	eff, _ := p.EffectiveNSGs(ctx, "app1")
+	if eff.NIC == nil || eff.NIC.ID != "app1-nsg" || eff.NIC.Name != "app1-nsg" || eff.Subnet != nil || !eff.Live {
+		t.Fatalf("effective NSGs %+v", eff)
+	}
+	if err := p.SetNSGRule(ctx, eff.NIC.ID, deny); err != nil {
 		t.Fatal(err)
 	}
 	if code, rc := checkCode(); code != 1 || rc != "tcp.timeout" {
 		t.Fatalf("with a deny rule: exit %d %s", code, rc)
 	}
-	eff, _ := p.EffectiveNSGs(ctx, "app1")
+	eff, _ = p.EffectiveNSGs(ctx, "app1")
 	if eff.NIC == nil || len(eff.NIC.Rules) != 2 {
 		t.Fatalf("effective NSGs %+v", eff)
+	}
+	if other, _ := p.EffectiveNSGs(ctx, "app2"); other.NIC == nil || other.NIC.ID != "app2-nsg" || len(other.NIC.Rules) != 1 {
+		t.Fatalf("app2's NIC NSG changed with app1's: %+v", other.NIC)
 	}
 	if err := p.RemoveNSGRule(ctx, "app1", "DenySSH"); err != nil {
 		t.Fatal(err)
@@ -261,8 +275,14 @@ func TestProviderLifecycle(t *testing.T) {
 	if h, _ := p.Health(ctx, "app1"); h.State != cloud.HealthUnavailable {
 		t.Fatalf("health of a stopped VM: %+v", h)
 	}
-	if _, err := p.RunCommand(ctx, "app1", "true", time.Second); err == nil {
-		t.Fatal("run-command on a stopped VM succeeded")
+	if _, err := p.RunCommand(ctx, "app1", "true", time.Second); !errors.Is(err, cloud.ErrNotRunning) {
+		t.Fatalf("run-command on a stopped VM: %v", err)
+	}
+	if vm, _ := p.GetVM(ctx, "app1"); vm.AgentReady || vm.AgentStatus != "Not Ready: VM is stopped" {
+		t.Fatalf("agent of a stopped VM: %+v", vm)
+	}
+	if eff, _ := p.EffectiveNSGs(ctx, "app1"); eff.Live {
+		t.Fatal("the NSGs of a stopped VM are reported live")
 	}
 	if code, rc := checkCode(); code != 1 || rc != "tcp.timeout" {
 		t.Fatalf("stopped VM: exit %d %s", code, rc)
@@ -296,6 +316,232 @@ func TestProviderLifecycle(t *testing.T) {
 	if len(routes) != 2 {
 		t.Errorf("routes %+v", routes)
 	}
+}
+
+// TestProviderContract holds the lab to what cloud.Provider promises and
+// Azure does: typed errors, one run-command at a time, Azure's output
+// limits, NSGs and routes changed by the IDs the provider reports, and
+// VMAccess (reset_ssh, username + ssh_key) carried out in the guest.
+func TestProviderContract(t *testing.T) {
+	s, bin := upLab(t, "p", "sdp")
+	ctx := context.Background()
+	p := &lab.Provider{Dir: s.Dir}
+	v := s.VMs[0]
+	g := &guestUserLab{t: t, s: s, v: v, bin: bin}
+	checkCode := func(t *testing.T) (int, string) {
+		t.Helper()
+		st, err := lab.Load(s.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, doc := labCheck(t, st, bin, st.VMs[0], nil)
+		return code, doc.RootCause
+	}
+	if p.Kind() != "lab" || p.RunLimits() != cloud.AzureRunLimits {
+		t.Fatalf("kind %q limits %+v", p.Kind(), p.RunLimits())
+	}
+
+	t.Run("not-found", func(t *testing.T) {
+		if _, err := p.GetVM(ctx, "nope"); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("GetVM: %v", err)
+		}
+		if _, err := p.RunCommand(ctx, "nope", "true", time.Second); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("RunCommand: %v", err)
+		}
+		if err := p.Restart(ctx, "nope"); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("Restart: %v", err)
+		}
+		if err := p.RemoveNSGRule(ctx, "nope-nsg", "SSH"); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("RemoveNSGRule of an unknown NSG: %v", err)
+		}
+		if err := p.RemoveNSGRule(ctx, lab.NICNSGID(v.Name), "nope"); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("RemoveNSGRule of an unknown rule: %v", err)
+		}
+		if err := p.RemoveRoute(ctx, lab.RouteTable, "nope"); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("RemoveRoute of an unknown route: %v", err)
+		}
+		if err := p.RemoveRoute(ctx, "other-table", "nope"); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("RemoveRoute from an unknown table: %v", err)
+		}
+	})
+
+	t.Run("run-command-limits", func(t *testing.T) {
+		res, err := p.RunCommand(ctx, v.Name, "head -c 10000 /dev/zero | tr '\\0' a; printf END; head -c 5000 /dev/zero | tr '\\0' b >&2; printf ERR >&2", 10*time.Second)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if !res.Truncated || len(res.Stdout) != 4096 || !strings.HasSuffix(res.Stdout, "aEND") || len(res.Stderr) != 4096 || !strings.HasSuffix(res.Stderr, "bERR") {
+			end := func(s string) string { return s[max(0, len(s)-8):] }
+			t.Fatalf("truncated %v, stdout %d bytes …%q, stderr %d bytes …%q", res.Truncated, len(res.Stdout), end(res.Stdout), len(res.Stderr), end(res.Stderr))
+		}
+		if res, err := p.RunCommand(ctx, v.Name, "echo short", 10*time.Second); err != nil || res.Truncated || res.Stdout != "short\n" {
+			t.Fatalf("short output: %v %+v", err, res)
+		}
+		// lab-internal callers (faults, tests) get the whole output.
+		if res, err := s.Exec(ctx, v, "head -c 10000 /dev/zero", 10*time.Second); err != nil || len(res.Stdout) != 10000 || res.Truncated {
+			t.Fatalf("Exec: %v, %d bytes", err, len(res.Stdout))
+		}
+	})
+
+	t.Run("busy", func(t *testing.T) {
+		g.t = t
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.RunCommand(ctx, v.Name, "touch /run/busy-started; sleep 2; rm /run/busy-started", 10*time.Second)
+			done <- err
+		}()
+		// Wait until the first runs in the guest (State.Exec, which tests
+		// use, bypasses the agent).
+		for deadline := time.Now().Add(5 * time.Second); g.sh("test -e /run/busy-started").ExitCode != 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the first run-command did not start: %v", <-done)
+			}
+		}
+		if _, err := p.RunCommand(ctx, v.Name, "true", 10*time.Second); !errors.Is(err, cloud.ErrBusy) {
+			t.Errorf("a second run-command while one runs: %v, want cloud.ErrBusy", err)
+		}
+		if err := p.ResetSSH(ctx, v.Name); !errors.Is(err, cloud.ErrBusy) {
+			t.Errorf("VMAccess while a run-command runs: %v, want cloud.ErrBusy", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("the first run-command: %v", err)
+		}
+		if _, err := p.RunCommand(ctx, v.Name, "true", 10*time.Second); err != nil {
+			t.Fatalf("after the first ended: %v", err)
+		}
+	})
+
+	t.Run("subnet-nsg", func(t *testing.T) {
+		rule := func(name string, prio int, access cloud.Access) cloud.SecurityRule {
+			return cloud.SecurityRule{Name: name, Priority: prio, Direction: cloud.Inbound, Access: access, Protocol: "Tcp",
+				SourceAddressPrefixes: []string{"*"}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"22"}}
+		}
+		// The subnet has no NSG yet: setting a rule creates it. An NSG
+		// with a rule for SSH only would also deny the rest (DenyAllInBound),
+		// as Azure's would.
+		if err := p.SetNSGRule(ctx, lab.SubnetNSGID, rule("AllowSSH", 300, cloud.Allow)); err != nil {
+			t.Fatal(err)
+		}
+		eff, err := p.EffectiveNSGs(ctx, v.Name)
+		if err != nil || eff.Subnet == nil || eff.Subnet.ID != lab.SubnetNSGID || len(eff.Subnet.Rules) != 1 {
+			t.Fatalf("%+v %v", eff, err)
+		}
+		if code, rc := checkCode(t); code != 0 {
+			t.Fatalf("subnet allows SSH: exit %d %s", code, rc)
+		}
+		if err := p.SetNSGRule(ctx, eff.Subnet.ID, rule("DenySSH", 200, cloud.Deny)); err != nil {
+			t.Fatal(err)
+		}
+		if code, rc := checkCode(t); code != 1 || rc != "tcp.timeout" {
+			t.Fatalf("subnet denies SSH: exit %d %s", code, rc)
+		}
+		if err := p.RemoveNSGRule(ctx, eff.Subnet.ID, "DenySSH"); err != nil {
+			t.Fatal(err)
+		}
+		if code, rc := checkCode(t); code != 0 {
+			t.Fatalf("deny removed: exit %d %s", code, rc)
+		}
+	})
+
+	t.Run("remove-route", func(t *testing.T) {
+		st, err := lab.Load(s.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetRoute(cloud.Route{Name: "to-clients", AddressPrefix: "203.0.113.0/24", NextHopType: cloud.NextHopNone}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if code, rc := checkCode(t); code != 1 || rc != "tcp.timeout" {
+			t.Fatalf("blackhole route: exit %d %s", code, rc)
+		}
+		routes, err := p.EffectiveRoutes(ctx, v.Name)
+		if err != nil || len(routes) != 3 {
+			t.Fatalf("%+v %v", routes, err)
+		}
+		udr := routes[2]
+		if udr.Name != "to-clients" || udr.Source != "User" || udr.Table != lab.RouteTable || routes[0].Table != "" {
+			t.Fatalf("routes %+v", routes)
+		}
+		if err := p.RemoveRoute(ctx, udr.Table, udr.Name); err != nil {
+			t.Fatal(err)
+		}
+		if routes, _ := p.EffectiveRoutes(ctx, v.Name); len(routes) != 2 {
+			t.Fatalf("after RemoveRoute: %+v", routes)
+		}
+		if code, rc := checkCode(t); code != 0 {
+			t.Fatalf("route removed: exit %d %s", code, rc)
+		}
+	})
+
+	t.Run("reset-user", func(t *testing.T) {
+		g.t = t
+		key, line := clientKeyPair(t, s, "pat")
+		asPat := []string{"-i", key, "-o", "IdentitiesOnly=yes", "pat@lab-" + v.Name}
+		if code, _ := g.check("", asPat...); code == 0 {
+			t.Fatal("pat logs in before she exists")
+		}
+		if err := p.ResetUser(ctx, v.Name, "pat", line); err != nil {
+			t.Fatal(err)
+		}
+		if code, doc := g.check("", asPat...); code != 0 {
+			t.Fatalf("pat's key login after ResetUser: exit %d %s (%s)", code, doc.RootCause, doc.Diagnosis)
+		}
+		// VMAccess refuses root; the guest's refusal comes back as the error.
+		if err := p.ResetUser(ctx, v.Name, "root", line); err == nil || !strings.Contains(err.Error(), "root") {
+			t.Fatalf("ResetUser root: %v", err)
+		}
+	})
+
+	t.Run("reset-ssh", func(t *testing.T) {
+		g.t = t
+		if res, err := p.RunCommand(ctx, v.Name, "sed -i '1i Port 2222' /etc/ssh/sshd_config && service ssh restart", 30*time.Second); err != nil || res.ExitCode != 0 {
+			t.Fatalf("break the port: %v %+v", err, res)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if code, rc := checkCode(t); code != 1 || rc != "tcp.refused" {
+			t.Fatalf("sshd on port 2222: exit %d %s", code, rc)
+		}
+		if err := p.ResetSSH(ctx, v.Name); err != nil {
+			t.Fatal(err)
+		}
+		if code, rc := checkCode(t); code != 0 {
+			t.Fatalf("after ResetSSH: exit %d %s", code, rc)
+		}
+		if got := g.out("sshd -T 2>/dev/null | grep '^port '"); got != "port 22" {
+			t.Errorf("sshd -T after ResetSSH: %q", got)
+		}
+	})
+
+	t.Run("not-running", func(t *testing.T) {
+		if err := p.Stop(ctx, v.Name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.RunCommand(ctx, v.Name, "true", time.Second); !errors.Is(err, cloud.ErrNotRunning) {
+			t.Errorf("RunCommand: %v", err)
+		}
+		if err := p.ResetSSH(ctx, v.Name); !errors.Is(err, cloud.ErrNotRunning) {
+			t.Errorf("ResetSSH: %v", err)
+		}
+		if err := p.ResetUser(ctx, v.Name, "pat", "ssh-ed25519 AAAA"); !errors.Is(err, cloud.ErrNotRunning) {
+			t.Errorf("ResetUser: %v", err)
+		}
+		vm, err := p.GetVM(ctx, v.Name)
+		if err != nil || vm.AgentReady || vm.AgentStatus != "Not Ready: VM is stopped" || vm.PowerState != cloud.PowerDeallocated {
+			t.Errorf("GetVM: %+v %v", vm, err)
+		}
+		if err := cloud.WaitReady(ctx, p, v.Name, 300*time.Millisecond, 100*time.Millisecond, nil); !errors.Is(err, cloud.ErrNotRunning) {
+			t.Errorf("WaitReady on a stopped VM: %v", err)
+		}
+		if err := p.Start(ctx, v.Name); err != nil {
+			t.Fatal(err)
+		}
+		if err := cloud.WaitReady(ctx, p, v.Name, 10*time.Second, 100*time.Millisecond, nil); err != nil {
+			t.Errorf("WaitReady after start: %v", err)
+		}
+	})
 }
 
 // Every fault must be documented in docs/LAB.md.

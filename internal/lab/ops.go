@@ -53,6 +53,10 @@ func (s *State) applyNetwork() error {
 		return err
 	}
 	for _, v := range s.VMs {
+		// A NIC NSG is named after its VM, whatever template built it.
+		if v.NSG != nil {
+			v.NSG.Name = NICNSGID(v.Name)
+		}
 		if err := s.applyVMNetwork(v); err != nil {
 			return err
 		}
@@ -194,39 +198,80 @@ func settle() { time.Sleep(150 * time.Millisecond) }
 
 // SetNICRule adds or replaces (by name) an inbound rule of v's NIC NSG.
 func (s *State) SetNICRule(v *VMState, r cloud.SecurityRule) error {
-	if r.Name == "" || r.Priority < 100 || r.Priority > 4096 {
-		return fmt.Errorf("a rule needs --name and a --priority between 100 and 4096")
-	}
-	if r.Access != cloud.Allow && r.Access != cloud.Deny {
-		return fmt.Errorf("--access must be Allow or Deny, not %q", r.Access)
-	}
-	n := cloneNSG(v.NSG)
-	if n == nil {
-		n = &cloud.NSG{Name: "nic-nsg"}
-	}
-	n.Rules = slices.DeleteFunc(n.Rules, func(x cloud.SecurityRule) bool { return x.Name == r.Name })
-	for _, x := range n.Rules {
-		if x.Priority == r.Priority && x.Direction == r.Direction {
-			return fmt.Errorf("priority %d is already used by rule %s", r.Priority, x.Name)
-		}
-	}
-	n.Rules = append(n.Rules, r)
-	if _, err := netpolicy.Compile(&cloud.EffectiveNSGs{NIC: n, VNetPrefixes: []string{VNetCIDR}}); err != nil {
+	n, err := withRule(v.NSG, NICNSGID(v.Name), r)
+	if err != nil {
 		return err
 	}
 	v.NSG = n
 	return s.applyNetwork()
 }
 
+// SetSubnetRule adds or replaces (by name) an inbound rule of the subnet
+// NSG, creating the NSG when the subnet has none.
+func (s *State) SetSubnetRule(r cloud.SecurityRule) error {
+	n, err := withRule(s.SubnetNSG, SubnetNSGID, r)
+	if err != nil {
+		return err
+	}
+	s.SubnetNSG = n
+	return s.applyNetwork()
+}
+
+// withRule returns a copy of n (a new NSG named name when n is nil) with
+// r added or replacing the rule of its name, checked as Azure checks it.
+func withRule(n *cloud.NSG, name string, r cloud.SecurityRule) (*cloud.NSG, error) {
+	if r.Name == "" || r.Priority < 100 || r.Priority > 4096 {
+		return nil, fmt.Errorf("a rule needs --name and a --priority between 100 and 4096")
+	}
+	if r.Access != cloud.Allow && r.Access != cloud.Deny {
+		return nil, fmt.Errorf("--access must be Allow or Deny, not %q", r.Access)
+	}
+	n = cloneNSG(n)
+	if n == nil {
+		n = &cloud.NSG{Name: name}
+	}
+	n.Rules = slices.DeleteFunc(n.Rules, func(x cloud.SecurityRule) bool { return x.Name == r.Name })
+	for _, x := range n.Rules {
+		if x.Priority == r.Priority && x.Direction == r.Direction {
+			return nil, fmt.Errorf("priority %d is already used by rule %s", r.Priority, x.Name)
+		}
+	}
+	n.Rules = append(n.Rules, r)
+	// Compiling checks the rules; which level the NSG is at does not matter.
+	if _, err := netpolicy.Compile(&cloud.EffectiveNSGs{NIC: n, VNetPrefixes: []string{VNetCIDR}}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
 // RemoveNICRule deletes a rule of v's NIC NSG by name.
 func (s *State) RemoveNICRule(v *VMState, name string) error {
-	if v.NSG == nil || !slices.ContainsFunc(v.NSG.Rules, func(x cloud.SecurityRule) bool { return x.Name == name }) {
-		return fmt.Errorf("%s's NIC NSG has no rule %q", v.Name, name)
+	n, err := withoutRule(v.NSG, name)
+	if err != nil {
+		return fmt.Errorf("%s's NIC NSG: %w", v.Name, err)
 	}
-	n := cloneNSG(v.NSG)
-	n.Rules = slices.DeleteFunc(n.Rules, func(x cloud.SecurityRule) bool { return x.Name == name })
 	v.NSG = n
 	return s.applyNetwork()
+}
+
+// RemoveSubnetRule deletes a rule of the subnet NSG by name. The NSG
+// stays, with Azure's default rules only when it was the last.
+func (s *State) RemoveSubnetRule(name string) error {
+	n, err := withoutRule(s.SubnetNSG, name)
+	if err != nil {
+		return fmt.Errorf("the subnet NSG: %w", err)
+	}
+	s.SubnetNSG = n
+	return s.applyNetwork()
+}
+
+func withoutRule(n *cloud.NSG, name string) (*cloud.NSG, error) {
+	if n == nil || !slices.ContainsFunc(n.Rules, func(x cloud.SecurityRule) bool { return x.Name == name }) {
+		return nil, notFoundf("no rule %q", name)
+	}
+	n = cloneNSG(n)
+	n.Rules = slices.DeleteFunc(n.Rules, func(x cloud.SecurityRule) bool { return x.Name == name })
+	return n, nil
 }
 
 // SetRoute adds or replaces a user-defined route on the VM subnet.
@@ -250,7 +295,7 @@ func (s *State) SetRoute(r cloud.Route) error {
 // RemoveRoute deletes a user-defined route by name.
 func (s *State) RemoveRoute(name string) error {
 	if !slices.ContainsFunc(s.Routes, func(x cloud.Route) bool { return x.Name == name }) {
-		return fmt.Errorf("no route %q", name)
+		return notFoundf("no route %q in %s", name, RouteTable)
 	}
 	s.Routes = slices.DeleteFunc(s.Routes, func(x cloud.Route) bool { return x.Name == name })
 	return s.applyNetwork()

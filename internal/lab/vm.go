@@ -284,9 +284,16 @@ func processIs(pid int, comm string) bool {
 }
 
 // Exec runs a shell script as root inside the VM (the lab's run-command).
+// The output is kept whole: Provider.RunCommand applies Azure's limits.
 func (s *State) Exec(ctx context.Context, v *VMState, script string, timeout time.Duration) (*cloud.RunResult, error) {
+	return s.execInput(ctx, v, script, nil, timeout)
+}
+
+// execInput is Exec with stdin as the script's standard input (none when
+// nil), for data that must stay off the command line.
+func (s *State) execInput(ctx context.Context, v *VMState, script string, stdin []byte, timeout time.Duration) (*cloud.RunResult, error) {
 	if v.Power != cloud.PowerRunning || !v.alive() {
-		return nil, fmt.Errorf("%s is not running (power state %s): start it with `sshdoctor lab start %s`", v.Name, v.Power, v.Name)
+		return nil, errNotRunning(v)
 	}
 	if timeout <= 0 {
 		timeout = time.Minute
@@ -297,6 +304,9 @@ func (s *State) Exec(ctx context.Context, v *VMState, script string, timeout tim
 		"/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=/run/lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C"}
 	cmd.Dir = "/"
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

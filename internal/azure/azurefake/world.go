@@ -31,19 +31,20 @@ import (
 // subnet and NSGs, served by the SDK's fake servers. Fixtures are JSON as
 // Azure sends it, unmarshalled by the SDK's own models.
 const (
-	Sub         = "00000000-0000-0000-0000-00000000000a"
-	RG          = "rg"
-	VMName      = "web1"
-	RGID        = "/subscriptions/" + Sub + "/resourceGroups/" + RG
-	VMID        = RGID + "/providers/Microsoft.Compute/virtualMachines/" + VMName
-	NICID       = RGID + "/providers/Microsoft.Network/networkInterfaces/web1-nic"
-	PIPID       = RGID + "/providers/Microsoft.Network/publicIPAddresses/web1-ip"
-	VNetID      = "/subscriptions/" + Sub + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/vnet"
-	SubnetID    = VNetID + "/subnets/default"
-	SubnetNSGID = "/subscriptions/" + Sub + "/resourceGroups/net-rg/providers/Microsoft.Network/networkSecurityGroups/web-subnet-nsg"
-	NICNSGID    = RGID + "/providers/Microsoft.Network/networkSecurityGroups/web1-nsg"
-	BlobHost    = "web1diag.blob.core.windows.net"
-	SASURI      = "https://" + BlobHost + "/bootdiagnostics-web1-1234/web1.1234.serialconsole.log?sv=2022-11-02&se=2030-01-01&sr=b&sp=r&sig=SECRET"
+	Sub          = "00000000-0000-0000-0000-00000000000a"
+	RG           = "rg"
+	VMName       = "web1"
+	RGID         = "/subscriptions/" + Sub + "/resourceGroups/" + RG
+	VMID         = RGID + "/providers/Microsoft.Compute/virtualMachines/" + VMName
+	NICID        = RGID + "/providers/Microsoft.Network/networkInterfaces/web1-nic"
+	PIPID        = RGID + "/providers/Microsoft.Network/publicIPAddresses/web1-ip"
+	VNetID       = "/subscriptions/" + Sub + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/vnet"
+	SubnetID     = VNetID + "/subnets/default"
+	SubnetNSGID  = "/subscriptions/" + Sub + "/resourceGroups/net-rg/providers/Microsoft.Network/networkSecurityGroups/web-subnet-nsg"
+	NICNSGID     = RGID + "/providers/Microsoft.Network/networkSecurityGroups/web1-nsg"
+	RouteTableID = "/subscriptions/" + Sub + "/resourceGroups/net-rg/providers/Microsoft.Network/routeTables/web-routes"
+	BlobHost     = "web1diag.blob.core.windows.net"
+	SASURI       = "https://" + BlobHost + "/bootdiagnostics-web1-1234/web1.1234.serialconsole.log?sv=2022-11-02&se=2030-01-01&sr=b&sp=r&sig=SECRET"
 )
 
 // scenario sets the world's state; zero values are a healthy running VM.
@@ -61,6 +62,8 @@ type Scenario struct {
 	// PublicIP is the public IP resource's address; default 20.50.60.70.
 	// Tests that connect to the VM set a loopback or lab address.
 	PublicIP string
+	// PublicIPSKU is the public IP resource's SKU; default Standard.
+	PublicIPSKU string
 }
 
 const AllowSSHRule = `{"name": "Allow-SSH", "properties": {"protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "22",
@@ -178,6 +181,23 @@ type World struct {
 	Blobs  []*http.Request   // blob requests seen
 	Bodies map[string][]byte // last PUT body by path
 	Hits   map[string]int    // requests by path (LRO polls included)
+	// Fail holds ARM error answers by "METHOD path", served instead of
+	// the fakes (which send no error message) — see FailWith.
+	Fail map[string]Failure
+}
+
+// Failure is an ARM error answer: status, and the body's code and message.
+type Failure struct {
+	Status        int
+	Code, Message string
+}
+
+// FailWith makes every method request to path answer f, as Azure would:
+// {"error": {"code": …, "message": …}}.
+func (w *World) FailWith(method, path string, f Failure) {
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
+	w.Fail[method+" "+path] = f
 }
 
 // Do routes one request (the world is the clients' transport).
@@ -188,7 +208,13 @@ func (w *World) Do(req *http.Request) (*http.Response, error) {
 	}
 	w.Mu.Lock()
 	w.Hits[strings.TrimSuffix(path, "/get/fake/status")]++
+	f, failing := w.Fail[req.Method+" "+path]
 	w.Mu.Unlock()
+	if failing {
+		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": f.Code, "message": f.Message}})
+		return &http.Response{Request: req, StatusCode: f.Status, Status: fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status)),
+			Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}, Body: io.NopCloser(bytes.NewReader(body))}, nil
+	}
 	if req.Body != nil && req.Method == http.MethodPut {
 		b, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(b))
@@ -223,7 +249,7 @@ func (w *World) Do(req *http.Request) (*http.Response, error) {
 // NewWorld builds the world for scenario s. Pass w.Options() to azure.New.
 func NewWorld(t testing.TB, s Scenario) *World {
 	t.Helper()
-	w := &World{T: t, Serial: []byte("[    0.000000] Linux version 6.8.0-azure\nUbuntu 24.04 LTS web1 ttyS0\n\nweb1 login: "), Bodies: map[string][]byte{}, Hits: map[string]int{}}
+	w := &World{T: t, Serial: []byte("[    0.000000] Linux version 6.8.0-azure\nUbuntu 24.04 LTS web1 ttyS0\n\nweb1 login: "), Bodies: map[string][]byte{}, Hits: map[string]int{}, Fail: map[string]Failure{}}
 	w.CT = computefake.NewServerFactoryTransport(&w.Compute)
 	w.NT = networkfake.NewServerFactoryTransport(&w.Network)
 	w.HT = healthfake.NewServerFactoryTransport(&w.HealthServer)
@@ -264,8 +290,12 @@ func NewWorld(t testing.TB, s Scenario) *World {
 	if publicIP == "" {
 		publicIP = "20.50.60.70"
 	}
+	sku := s.PublicIPSKU
+	if sku == "" {
+		sku = "Standard"
+	}
 	w.Network.PublicIPAddressesServer.Get = func(_ context.Context, _, name string, _ *armnetwork.PublicIPAddressesClientGetOptions) (resp azfake.Responder[armnetwork.PublicIPAddressesClientGetResponse], errResp azfake.ErrorResponder) {
-		pip := Must[armnetwork.PublicIPAddress](t, fmt.Sprintf(`{"name": "web1-ip", "properties": {"publicIPAllocationMethod": "Static", "ipAddress": %q}}`, publicIP))
+		pip := Must[armnetwork.PublicIPAddress](t, fmt.Sprintf(`{"name": "web1-ip", "id": %q, "sku": {"name": %q, "tier": "Regional"}, "properties": {"publicIPAllocationMethod": "Static", "ipAddress": %q}}`, PIPID, sku, publicIP))
 		resp.SetResponse(http.StatusOK, armnetwork.PublicIPAddressesClientGetResponse{PublicIPAddress: pip}, nil)
 		return
 	}
@@ -326,7 +356,7 @@ func NewWorld(t testing.TB, s Scenario) *World {
 		if group != "net-rg" || vnet != "vnet" || name != "default" {
 			t.Errorf("subnet %s/%s/%s", group, vnet, name)
 		}
-		sn := Must[armnetwork.Subnet](t, fmt.Sprintf(`{"name": "default", "id": %q, "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": %q}}}`, SubnetID, SubnetNSGID))
+		sn := Must[armnetwork.Subnet](t, fmt.Sprintf(`{"name": "default", "id": %q, "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": %q}, "routeTable": {"id": %q}}}`, SubnetID, SubnetNSGID, RouteTableID))
 		resp.SetResponse(http.StatusOK, armnetwork.SubnetsClientGetResponse{Subnet: sn}, nil)
 		return
 	}
