@@ -114,6 +114,24 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 					f.ConfigErrorAt = o
 				}
 			}
+		case "te":
+			if n, err := strconv.Atoi(get(2)); err == nil {
+				f.ConfigErrorAt = &Origin{File: get(1), Line: n, Text: rest(sc.Text(), 3)}
+			}
+		case "o":
+			n, err := strconv.Atoi(get(2))
+			text := rest(sc.Text(), 3)
+			k, v := splitKV(strings.TrimSpace(text))
+			if _, seen := f.Origins[strings.ToLower(k)]; err == nil && !seen {
+				f.Origins[strings.ToLower(k)] = Origin{File: get(1), Line: n, Value: v, Text: text}
+			}
+		case "fs":
+			text := rest(sc.Text(), 2)
+			if n, err := strconv.Atoi(get(1)); err == nil && len(strings.Fields(text)) > 0 {
+				f.Fstab = append(f.Fstab, Origin{File: "/etc/fstab", Line: n, Value: strings.Fields(text)[0], Text: text})
+			}
+		case "pre":
+			f.Preauth, _ = strconv.Atoi(get(1))
 		case "T":
 			k, v := splitKV(get(1))
 			if f.Effective == nil {
@@ -167,6 +185,9 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			u := user(get(1))
 			u.Exists = get(2) == "1"
 			if !u.Exists {
+				if n, err := strconv.Atoi(get(3)); err == nil {
+					u.HomeOwnerUID = n
+				}
 				continue
 			}
 			u.UID, _ = strconv.Atoi(get(3))
@@ -273,8 +294,18 @@ func decodeRemote(out []byte) (string, error) {
 	return string(data), nil
 }
 
+// rest is line from its nth TAB-separated field on: the text of a file's
+// line, which may hold TABs itself.
+func rest(line string, n int) string {
+	for range n {
+		_, line, _ = strings.Cut(line, "\t")
+	}
+	return line
+}
+
 // remoteHostsDeny keeps the /etc/hosts.deny lines ("N:text") that apply to
-// sshd, as hostsDeny does for the local file.
+// sshd, as hostsDeny does for the local file (Text: the line as it is, for
+// a repair to check it is unchanged).
 func remoteHostsDeny(lines []string) []Origin {
 	var out []Origin
 	for _, l := range lines {
@@ -289,7 +320,7 @@ func remoteHostsDeny(lines []string) []Origin {
 		}
 		for _, d := range strings.FieldsFunc(daemons, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 			if d == "sshd" || d == "ALL" {
-				out = append(out, Origin{File: "/etc/hosts.deny", Line: n, Text: strings.TrimSpace(text)})
+				out = append(out, Origin{File: "/etc/hosts.deny", Line: n, Text: text})
 				break
 			}
 		}

@@ -21,8 +21,52 @@ facts() {
 	for p in $(sshd_pids); do echo "pid${T}$p"; done
 	out=$($SSHD -t 2>&1); rc=$?
 	echo "t${T}$rc${T}$(printf '%s' "$out" | head -n 3 | tr '\n\t' '  ')"
-	keys='^(port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime) '
-	[ "$rc" = 0 ] && $SSHD -T 2>/dev/null | grep -E "$keys" | sed "s/^/T${T}/"
+	# The line sshd -t names, as it reads now: a repair disables it, and
+	# first checks that it still reads so.
+	[ "$rc" = 0 ] || printf '%s\n' "$out" | sed -n "s/^\(\/.*\) line \([0-9][0-9]*\):.*/\1${T}\2/p" | head -n 1 | while IFS=$T read -r ef el; do
+		echo "te${T}$ef${T}$el${T}$(sed -n "${el}p" "$ef" 2>/dev/null)"
+	done
+	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime'
+	eff=
+	[ "$rc" = 0 ] && eff=$($SSHD -T 2>/dev/null)
+	printf '%s\n' "$eff" | grep -E "^($keys) " | sed "s/^/T${T}/"
+	# Where each of those is set first outside Match blocks, following
+	# Include as sshd reads it (guest check's parseConfig): the line a
+	# repair edits, with its text to check it is unchanged.
+	awk -v t="$T" -v keys="^($keys)\$" '
+	function walk(file, depth,    line, s, k, v, n, i, j, m, pats, files, cmd, p, nr, inm) {
+		if (depth > 8 || (file in busy)) return
+		busy[file] = 1
+		while ((getline line < file) > 0) {
+			nr++
+			s = line; sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s)
+			if (s == "" || substr(s, 1, 1) == "#") continue
+			k = s; sub(/[ \t=].*/, "", k); k = tolower(k)
+			if (k == "include") {
+				v = s; sub(/^[^ \t=]*[ \t=]*/, "", v)
+				n = split(v, pats, /[ \t]+/)
+				for (i = 1; i <= n; i++) {
+					p = pats[i]
+					if (index(p, sq)) continue
+					if (substr(p, 1, 1) != "/") p = "/etc/ssh/" p
+					# sh expands the pattern (sorted, as guest check sorts)
+					cmd = "LC_ALL=C sh -c " sq "for f in $1; do [ -f \"$f\" ] && printf \"%s\\n\" \"$f\"; done" sq " sh " sq p sq
+					m = 0
+					while ((cmd | getline files[m + 1]) > 0) m++
+					close(cmd)
+					for (j = 1; j <= m; j++) walk(files[j], depth + 1)
+				}
+			} else if (k == "match") {
+				inm = 1
+			} else if (!inm && k ~ keys && !(k in seen)) {
+				seen[k] = 1
+				print "o" t file t nr t line
+			}
+		}
+		close(file)
+		delete busy[file]
+	}
+	BEGIN { sq = sprintf("%c", 39); walk("/etc/ssh/sshd_config", 0) }'
 	# Listening TCP sockets: port, and whether sshd owns the socket.
 	inodes=" "
 	for p in $(sshd_pids); do
@@ -31,18 +75,38 @@ facts() {
 			case $l in socket:*) inodes="$inodes$(echo "$l" | tr -dc 0-9) " ;; esac
 		done
 	done
-	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" -v t="$T" '$4 == "0A" {
-		n = split($2, a, ":"); port = sprintf("%d", "0x" a[n]); own = (index(ino, " " $10 " ") > 0) ? 1 : 0
-		print "L" t port t a[1] t own }'
+	# Established connections to sshd's ports count against MaxStartups
+	# until they authenticate (guest check counts them the same way).
+	ports=$(printf '%s\n' "$eff" | awk '$1 == "port" {printf " %s", $2}')
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" -v t="$T" -v ports="${ports:- $PORT} " '
+	# gawk reads no hex in strings: convert by hand
+	function hex(s,    i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1; return n }
+	$4 == "0A" {
+		n = split($2, a, ":"); own = (index(ino, " " $10 " ") > 0) ? 1 : 0
+		print "L" t hex(a[n]) t a[1] t own }
+	$4 == "01" { n = split($2, a, ":"); if (index(ports, " " hex(a[n]) " ")) pre++ }
+	END { print "pre" t pre + 0 }'
 	[ -d /run/sshd ] && echo "privsep${T}1" || echo "privsep${T}0"
 	getent passwd sshd >/dev/null 2>&1 && echo "privuser${T}1" || echo "privuser${T}0"
-	for k in $($SSHD -T 2>/dev/null | awk '$1 == "hostkey" {print $2}') /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key; do
+	for k in $(printf '%s\n' "$eff" | awk '$1 == "hostkey" {print $2}') /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key; do
 		[ -r "$k" ] && echo "hk${T}$k"
 	done
 	for p in / /var /var/log /run /home /tmp; do
 		[ -e "$p" ] && echo "df${T}$p${T}$(timeout 2 stat -c %d "$p" 2>/dev/null)${T}$(timeout 2 stat -f -c '%b	%a	%S	%c	%d' "$p" 2>/dev/null)"
 	done
 	[ -e /etc/nologin ] && echo "nologin${T}1"
+	# fstab entries whose device is missing, without nofail or noauto: the
+	# next boot stops in emergency mode (guest check's fstabMissing).
+	[ -f /etc/fstab ] && awk '$1 !~ /^#/ && NF >= 4 && ("," $4 ",") !~ /,(nofail|noauto),/ { print NR "\t" $1 }' /etc/fstab | while IFS=$T read -r n dev; do
+		case $dev in
+		UUID=*) d=/dev/disk/by-uuid/${dev#UUID=} ;;
+		LABEL=*) d=/dev/disk/by-label/${dev#LABEL=} ;;
+		PARTUUID=*) d=/dev/disk/by-partuuid/${dev#PARTUUID=} ;;
+		/dev/*) d=$dev ;;
+		*) continue ;;
+		esac
+		[ -e "$d" ] || echo "fs${T}$n${T}$(sed -n "${n}p" /etc/fstab)"
+	done
 	[ -f /etc/hosts.deny ] && grep -nvE '^[[:space:]]*(#|$)' /etc/hosts.deny | sed "s/^/hd${T}/"
 	# The ruleset as guest check parses it; a large one (container hosts)
 	# is cut to its tables, chains, hooks, sets and port rules.
@@ -59,7 +123,9 @@ facts() {
 	[ -n "$USERS" ] || echo "auto${T}1"
 	[ -n "$USERS" ] || USERS=$(awk -F: -v m="${uidmin:-1000}" '$3 >= m && $3 != 65534 && $6 != "" && $6 != "/nonexistent" {print $1}' /etc/passwd)
 	for u in $USERS; do
-		pw=$(getent passwd "$u") || { echo "u${T}$u${T}0"; continue; }
+		# a missing account: who owns the home userdel left (a repair
+		# recreates the account with that uid)
+		pw=$(getent passwd "$u") || { echo "u${T}$u${T}0${T}$(stat -c %u "/home/$u" 2>/dev/null)"; continue; }
 		home=$(echo "$pw" | cut -d: -f6); shell=$(echo "$pw" | cut -d: -f7)
 		uid=$(echo "$pw" | cut -d: -f3); gid=$(echo "$pw" | cut -d: -f4)
 		shok=0; case $(basename "${shell:-x}") in nologin|false) ;; *) [ -x "$shell" ] && shok=1 ;; esac
@@ -75,7 +141,7 @@ facts() {
 		echo "ug${T}$u${T}$(id -Gn "$u" 2>/dev/null | tr ' ' ,)${T}$(awk -F: -v g="$gid" -v u="$u" '$3 == g && $1 == u && ($4 == "" || $4 == u) {print 1}' /etc/group)"
 		akf=".ssh/authorized_keys .ssh/authorized_keys2"; strict=yes
 		if [ "$rc" = 0 ]; then
-			ut=$($SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | grep -E "$keys")
+			ut=$($SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | grep -E "^($keys) ")
 			printf '%s\n' "$ut" | sed "s/^/uT${T}$u${T}/"
 			a=$(printf '%s\n' "$ut" | awk '$1 == "authorizedkeysfile" {$1 = ""; print}')
 			[ -n "$a" ] && akf=$a

@@ -29,6 +29,11 @@ type RepairOptions struct {
 	// repair change account policy (see policyFindings).
 	Users   []string
 	Command string // for the backup manifest
+	// Remote: the facts are another machine's (FactsFromRemote), repaired
+	// through RemoteRepairScript. Plan then looks nothing up on this
+	// machine (the default login shell, whether restorecon is installed):
+	// the VM decides when the script runs.
+	Remote bool
 }
 
 // policyFindings are decisions an admin may have taken on purpose: a
@@ -58,8 +63,113 @@ type Action struct {
 	Description string `json:"description"`
 	// Skipped says why a finding gets no action (needs a flag, say).
 	Skipped string `json:"skipped,omitempty"`
-	sshd    bool   // sshd must be restarted afterwards
-	do      func(b *Backup) error
+	// Op is the change as data, for an executor other than this process
+	// (RemoteRepairScript); nil for a skipped action and for the actions
+	// of reset-ssh, user set/remove and apply, which run only here.
+	Op   *Op  `json:"op,omitempty"`
+	sshd bool // sshd must be restarted afterwards
+	do   func(b *Backup) error
+}
+
+// Op kinds. Each is one of Plan's changes, made the same way by the local
+// closure and by RemoteRepairScript's sh.
+//
+//	kind                     fields                       change
+//	disable-line             Edits                        comment the line out: "# sshdoctor: disabled (why): LINE"
+//	replace-line             Edits                        the line becomes "TEXT # sshdoctor: was: LINE"; sshd -t
+//	insert-line              Edits (Line 0)               Text before the first line; sshd -t
+//	disable-loopback-listen  Edits (the first one)        disable every loopback ListenAddress line of the file
+//	allow-user               Edits (Text ""), User        AllowUsers/AllowGroups gain the user (its primary group,
+//	                                                      as the VM says), DenyUsers/DenyGroups lose it (the line
+//	                                                      is disabled when nothing is left), PermitRootLogin
+//	                                                      becomes prohibit-password; sshd -t
+//	maxstartups-defaults     Edits                        disable MaxStartups and LoginGraceTime 0
+//	fstab-nofail             Edits                        the entry's options gain nofail (fields TAB-joined)
+//	keygen-hostkeys          -                            ssh-keygen -A
+//	mkdir                    Path, Mode                   create the directory (root's)
+//	remove-file              Path                         remove it
+//	start-sshd               -                            nothing: the restart that follows starts sshd
+//	reset-failed             Unit                         systemctl reset-failed UNIT
+//	nft-delete-rule          Rule                         nft delete rule FAMILY TABLE CHAIN handle N
+//	useradd-with-home        User, UID, Home              useradd -M -d HOME -s <default shell> -U [-u UID];
+//	                                                      usermod -p '*' (no password, not locked)
+//	set-shell                User                         usermod -s <the VM's default shell>
+//	usermod-unlock           User                         usermod -U
+//	chage-unexpire           User                         chage -E -1
+//	chage-lastday            User                         chage -d <the VM's today>
+//	fix-modes                User, UID, Home, Paths       owner: the user's unless root's; mode: no group/world
+//	                                                      write, a directory inside the home 0700
+//	restorecon               Paths                        restorecon -R
+//	authorize-key            User, UID, GID, Home, Path,  add the keys missing from the key file Path (~/.ssh
+//	                         Keys                         0700, the file 0600, the user's; outside the home the
+//	                                                      owner is kept); Path "" = no file to write: refused
+//
+// Every line edit carries the line's text as the facts saw it (Expect):
+// an executor refuses the action if the line now reads otherwise (the VM
+// changed since). Choices only the VM can make (its default shell, a
+// user's primary group, a path's current owner and mode) are left to it.
+const (
+	OpDisableLine           = "disable-line"
+	OpReplaceLine           = "replace-line"
+	OpInsertLine            = "insert-line"
+	OpDisableLoopbackListen = "disable-loopback-listen"
+	OpAllowUser             = "allow-user"
+	OpMaxStartupsDefaults   = "maxstartups-defaults"
+	OpFstabNofail           = "fstab-nofail"
+	OpKeygenHostkeys        = "keygen-hostkeys"
+	OpMkdir                 = "mkdir"
+	OpRemoveFile            = "remove-file"
+	OpStartSSHD             = "start-sshd"
+	OpResetFailed           = "reset-failed"
+	OpNftDeleteRule         = "nft-delete-rule"
+	OpUseraddWithHome       = "useradd-with-home"
+	OpSetShell              = "set-shell"
+	OpUsermodUnlock         = "usermod-unlock"
+	OpChageUnexpire         = "chage-unexpire"
+	OpChageLastday          = "chage-lastday"
+	OpFixModes              = "fix-modes"
+	OpRestorecon            = "restorecon"
+	OpAuthorizeKey          = "authorize-key"
+)
+
+// Op is an Action as data (see the kinds above).
+type Op struct {
+	Kind  string     `json:"kind"`
+	Edits []LineEdit `json:"edits,omitempty"`
+	Path  string     `json:"path,omitempty"`
+	Mode  uint32     `json:"mode,omitempty"`
+	User  string     `json:"user,omitempty"`
+	// UID and GID are the user's (fix-modes, authorize-key), or the
+	// owner of the home an account is recreated with (useradd-with-home;
+	// 0: useradd picks).
+	UID   int      `json:"uid,omitempty"`
+	GID   int      `json:"gid,omitempty"`
+	Home  string   `json:"home,omitempty"`
+	Paths []string `json:"paths,omitempty"`
+	Keys  []string `json:"keys,omitempty"` // authorized_keys lines ("TYPE BASE64")
+	Unit  string   `json:"unit,omitempty"`
+	Rule  *NftRule `json:"rule,omitempty"`
+	// Restart: sshd's configuration must pass sshd -t and sshd be
+	// restarted (and listen again) after the plan's changes.
+	Restart bool `json:"restart,omitempty"`
+}
+
+// LineEdit changes one line of a file.
+type LineEdit struct {
+	Path   string `json:"path"`
+	Line   int    `json:"line"`             // 1-based; 0: insert before the first line
+	Expect string `json:"expect,omitempty"` // the line as the facts saw it
+	Text   string `json:"text,omitempty"`   // what it becomes
+}
+
+// NftRule names one nftables rule, with its text to check it is still
+// the rule the facts saw.
+type NftRule struct {
+	Family string `json:"family"`
+	Table  string `json:"table"`
+	Chain  string `json:"chain"`
+	Handle int    `json:"handle"`
+	Text   string `json:"text"`
 }
 
 // Result of a repair run.
@@ -80,8 +190,9 @@ const sshdConfig = "/etc/ssh/sshd_config"
 // Plan maps problems to actions. It changes nothing.
 func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 	var acts []Action
-	add := func(p Problem, desc string, restart bool, do func(b *Backup) error) {
-		acts = append(acts, Action{For: p.ID, User: p.User, Description: desc, sshd: restart, do: do})
+	add := func(p Problem, desc string, restart bool, op *Op, do func(b *Backup) error) {
+		op.Restart = restart
+		acts = append(acts, Action{For: p.ID, User: p.User, Description: desc, Op: op, sshd: restart, do: do})
 	}
 	skip := func(p Problem, why string) {
 		acts = append(acts, Action{For: p.ID, User: p.User, Skipped: why})
@@ -94,7 +205,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 		}
 		switch p.ID {
 		case "guest.hostkeys_missing":
-			add(p, "generate missing host keys (ssh-keygen -A)", true, func(b *Backup) error {
+			add(p, "generate missing host keys (ssh-keygen -A)", true, &Op{Kind: OpKeygenHostkeys}, func(b *Backup) error {
 				for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
 					k := "/etc/ssh/ssh_host_" + t + "_key"
 					if err := saveAll(b, k, k+".pub"); err != nil {
@@ -104,7 +215,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				return run("ssh-keygen", "-A")
 			})
 		case "guest.privsep_dir_missing":
-			add(p, "create /run/sshd (0755, root)", true, func(b *Backup) error {
+			add(p, "create /run/sshd (0755, root)", true, &Op{Kind: OpMkdir, Path: "/run/sshd", Mode: 0o755}, func(b *Backup) error {
 				if err := b.Save("/run/sshd"); err != nil {
 					return err
 				}
@@ -115,34 +226,36 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				skip(p, "sshd -t names no line to disable; fix the configuration by hand or run `sshdoctor guest reset-ssh`")
 				continue
 			}
-			add(p, fmt.Sprintf("disable the invalid line %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, disableLine(*p.Origin, "sshd -t rejected it"))
+			add(p, fmt.Sprintf("disable the invalid line %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, disableOp(*p.Origin, whyInvalid), disableLine(*p.Origin, whyInvalid))
 		case "guest.sshd_unit_failed":
 			unit := "ssh.service"
 			if p.Unit != "" {
 				unit = p.Unit
 			}
-			add(p, "clear systemd's failed state of "+unit+" (systemctl reset-failed), then restart it", true, func(b *Backup) error {
+			add(p, "clear systemd's failed state of "+unit+" (systemctl reset-failed), then restart it", true, &Op{Kind: OpResetFailed, Unit: unit}, func(b *Backup) error {
 				return run("systemctl", "reset-failed", unit)
 			})
 		case "guest.sshd_not_running":
-			add(p, "start sshd through the service manager ("+f.ServiceMgr+")", true, nil)
+			add(p, "start sshd through the service manager ("+orDash(f.ServiceMgr)+")", true, &Op{Kind: OpStartSSHD}, nil)
 		case "guest.sshd_wrong_port":
 			if p.Origin == nil {
 				skip(p, "no Port line found to change")
 				continue
 			}
-			add(p, fmt.Sprintf("set Port %d at %s (was %q)", f.Port, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, replaceLine(*p.Origin, fmt.Sprintf("Port %d", f.Port)))
+			text := fmt.Sprintf("Port %d", f.Port)
+			add(p, fmt.Sprintf("set Port %d at %s (was %q)", f.Port, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, replaceOp(*p.Origin, text), replaceLine(*p.Origin, text))
 		case "guest.sshd_loopback_only":
 			if p.Origin == nil {
 				skip(p, "no ListenAddress line found")
 				continue
 			}
-			add(p, "disable loopback-only ListenAddress lines in "+p.Origin.File, true, func(b *Backup) error {
+			op := &Op{Kind: OpDisableLoopbackListen, Edits: []LineEdit{disableEdit(*p.Origin, whyLoopback)}}
+			add(p, "disable loopback-only ListenAddress lines in "+p.Origin.File, true, op, func(b *Backup) error {
 				return editFile(b, p.Origin.File, func(lines []string) []string {
 					for i, l := range lines {
 						k, v := splitKV(strings.TrimSpace(l))
 						if strings.EqualFold(k, "ListenAddress") && isLoopback(v) {
-							lines[i] = "# sshdoctor: disabled (sshd listened on loopback only): " + l
+							lines[i] = disabledText(whyLoopback, l)
 						}
 					}
 					return lines
@@ -150,7 +263,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			})
 		case "guest.firewall_blocks":
 			r := p.Rule
-			add(p, fmt.Sprintf("delete nftables rule %s %s %s handle %d: %s", r.Family, r.Table, r.Chain, r.Handle, r.Text), false, func(b *Backup) error {
+			op := &Op{Kind: OpNftDeleteRule, Rule: &NftRule{Family: r.Family, Table: r.Table, Chain: r.Chain, Handle: r.Handle, Text: r.Text}}
+			add(p, fmt.Sprintf("delete nftables rule %s %s %s handle %d: %s", r.Family, r.Table, r.Chain, r.Handle, r.Text), false, op, func(b *Backup) error {
 				if out, err := exec.Command("nft", "list", "ruleset").Output(); err == nil {
 					_ = os.WriteFile(filepath.Join(b.Dir(), "nft-ruleset.before"), out, 0o600)
 				}
@@ -159,12 +273,22 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 		case "guest.ssh_source_banned":
 			skip(p, "a ban of some sources is policy (fail2ban, sshguard, an nft set): unban a legitimate client as the remediation says")
 		case "guest.hosts_deny":
-			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), false, disableLineNoValidate(*p.Origin))
+			if p.Origin == nil {
+				skip(p, "no hosts.deny line found")
+				continue
+			}
+			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), false, disableOp(*p.Origin, whyHostsDeny), disableLineNoValidate(*p.Origin))
 		case "guest.maxstartups_exhausted":
-			add(p, "restore the MaxStartups and LoginGraceTime defaults, then restart sshd", true, func(b *Backup) error {
+			op := &Op{Kind: OpMaxStartupsDefaults}
+			for _, key := range []string{"maxstartups", "logingracetime"} {
+				if o, ok := f.Origins[key]; ok && (key == "maxstartups" || o.Value == "0") {
+					op.Edits = append(op.Edits, disableEdit(o, whyStarved))
+				}
+			}
+			add(p, "restore the MaxStartups and LoginGraceTime defaults, then restart sshd", true, op, func(b *Backup) error {
 				for _, key := range []string{"maxstartups", "logingracetime"} {
 					if o, ok := f.Origins[key]; ok && (key == "maxstartups" || o.Value == "0") {
-						if err := disableLine(o, "it starved new connections")(b); err != nil {
+						if err := disableLine(o, whyStarved)(b); err != nil {
 							return err
 						}
 					}
@@ -172,35 +296,39 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				return nil
 			})
 		case "guest.fstab_missing_device":
-			add(p, fmt.Sprintf("add nofail to %s (%s); reboot afterwards", at(p.Origin), p.Origin.Value), false, func(b *Backup) error {
+			op := &Op{Kind: OpFstabNofail, Edits: []LineEdit{{Path: "/etc/fstab", Line: p.Origin.Line, Expect: p.Origin.Text, Text: nofail(p.Origin.Text)}}}
+			add(p, fmt.Sprintf("add nofail to %s (%s); reboot afterwards", at(p.Origin), p.Origin.Value), false, op, func(b *Backup) error {
 				return editFile(b, "/etc/fstab", func(lines []string) []string {
-					i := p.Origin.Line - 1
-					if i < len(lines) {
-						fs := strings.Fields(lines[i])
-						if len(fs) >= 4 {
-							fs[3] += ",nofail"
-							lines[i] = strings.Join(fs, "\t")
-						}
+					if i := p.Origin.Line - 1; i < len(lines) {
+						lines[i] = nofail(lines[i])
 					}
 					return lines
 				}, false)
 			})
 		case "guest.nologin_file":
-			add(p, "remove /etc/nologin", false, func(b *Backup) error {
+			add(p, "remove /etc/nologin", false, &Op{Kind: OpRemoveFile, Path: "/etc/nologin"}, func(b *Backup) error {
 				if err := b.Save("/etc/nologin"); err != nil {
 					return err
 				}
 				return os.Remove("/etc/nologin")
 			})
 		case "guest.pubkey_disabled":
-			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), p.Origin.textOr()), true, disableLine(*p.Origin, "it turned public-key login off"))
+			if p.Origin == nil {
+				skip(p, "no PubkeyAuthentication line found to disable")
+				continue
+			}
+			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), p.Origin.textOr()), true, disableOp(*p.Origin, whyPubkey), disableLine(*p.Origin, whyPubkey))
 		case "guest.user_missing":
-			uid := userHomeOwner(p.User)
+			uid := -1
+			if u, ok := factsUser(f, p.User); ok {
+				uid = u.HomeOwnerUID
+			}
 			if uid < 0 {
 				skip(p, "no home directory to recreate the account from; use `sshdoctor guest user set "+p.User+"`")
 				continue
 			}
-			add(p, fmt.Sprintf("recreate user %s with its existing home /home/%s (uid %d)", p.User, p.User, uid), true, accounts(func() error {
+			op := &Op{Kind: OpUseraddWithHome, User: p.User, UID: uid, Home: "/home/" + p.User}
+			add(p, fmt.Sprintf("recreate user %s with its existing home /home/%s (uid %d)", p.User, p.User, uid), true, op, accounts(func() error {
 				args := []string{"-M", "-d", "/home/" + p.User, "-s", defaultShell(), "-U"}
 				if uid > 0 && !uidUsed(uid) {
 					args = append(args, "-u", fmt.Sprint(uid))
@@ -213,28 +341,41 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				return run("usermod", "-p", "*", "--", p.User)
 			}))
 		case "guest.user_shell":
-			add(p, fmt.Sprintf("give %s the login shell %s", p.User, defaultShell()), false, accounts(func() error { return run("usermod", "-s", defaultShell(), "--", p.User) }))
+			shell := "the VM's default login shell"
+			if !o.Remote {
+				shell = "the login shell " + defaultShell()
+			}
+			add(p, fmt.Sprintf("give %s %s", p.User, shell), false, &Op{Kind: OpSetShell, User: p.User}, accounts(func() error { return run("usermod", "-s", defaultShell(), "--", p.User) }))
 		case "guest.user_locked":
-			add(p, "unlock "+p.User, false, accounts(func() error { return run("usermod", "-U", "--", p.User) }))
+			add(p, "unlock "+p.User, false, &Op{Kind: OpUsermodUnlock, User: p.User}, accounts(func() error { return run("usermod", "-U", "--", p.User) }))
 		case "guest.user_expired":
-			add(p, "remove the account expiry of "+p.User, false, accounts(func() error { return run("chage", "-E", "-1", "--", p.User) }))
+			add(p, "remove the account expiry of "+p.User, false, &Op{Kind: OpChageUnexpire, User: p.User}, accounts(func() error { return run("chage", "-E", "-1", "--", p.User) }))
 		case "guest.password_expired":
-			add(p, "lift the password expiry of "+p.User+" (chage -d today)", false, accounts(func() error {
+			add(p, "lift the password expiry of "+p.User+" (chage -d today)", false, &Op{Kind: OpChageLastday, User: p.User}, accounts(func() error {
 				return run("chage", "-d", time.Now().Format("2006-01-02"), "--", p.User)
 			}))
 		case "guest.strict_modes":
-			add(p, "fix owner and modes StrictModes refuses for "+p.User, false, fixModes(f, p))
+			u, _ := factsUser(f, p.User)
+			op := &Op{Kind: OpFixModes, User: p.User, UID: u.UID, Home: u.Home}
+			for _, pm := range p.Paths {
+				op.Paths = append(op.Paths, pm.Path)
+			}
+			add(p, "fix owner and modes StrictModes refuses for "+p.User, false, op, fixModes(f, p))
 		case "guest.selinux_context":
-			restorecon, err := exec.LookPath("restorecon")
-			if err != nil {
-				skip(p, "restorecon is not installed (policycoreutils): run `chcon -R -t ssh_home_t` on the paths")
-				continue
+			restorecon := "restorecon"
+			if !o.Remote {
+				path, err := exec.LookPath("restorecon")
+				if err != nil {
+					skip(p, "restorecon is not installed (policycoreutils): run `chcon -R -t ssh_home_t` on the paths")
+					continue
+				}
+				restorecon = path
 			}
 			var paths []string
 			for _, pm := range p.Paths {
 				paths = append(paths, pm.Path)
 			}
-			add(p, "restore the SELinux labels of "+strings.Join(paths, " ")+" (restorecon -R)", false, func(b *Backup) error {
+			add(p, "restore the SELinux labels of "+strings.Join(paths, " ")+" (restorecon -R)", false, &Op{Kind: OpRestorecon, Paths: paths}, func(b *Backup) error {
 				return run(restorecon, append([]string{"-R", "--"}, paths...)...)
 			})
 		case "guest.no_authorized_keys", "guest.key_not_authorized":
@@ -242,35 +383,111 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				skip(p, "give the user's public key with --ssh-key or --ssh-key-file")
 				continue
 			}
-			add(p, fmt.Sprintf("authorize %d key(s) for %s", len(o.Keys), p.User), false, authorizeKeys(f, p.User, o.Keys))
+			add(p, fmt.Sprintf("authorize %d key(s) for %s", len(o.Keys), p.User), false, authorizeOp(f, p.User, o.Keys), authorizeKeys(f, p.User, o.Keys))
 		case "guest.user_denied":
 			if p.Origin == nil {
 				skip(p, "the refusing directive was not found in the configuration files")
 				continue
 			}
-			add(p, fmt.Sprintf("let %s in at %s (was %q)", p.User, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, allowUser(*p.Origin, p.User))
+			op := &Op{Kind: OpAllowUser, User: p.User, Edits: []LineEdit{{Path: p.Origin.File, Line: p.Origin.Line, Expect: p.Origin.Text}}}
+			add(p, fmt.Sprintf("let %s in at %s (was %q)", p.User, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, op, allowUser(*p.Origin, p.User))
 		case "guest.password_auth_disabled":
 			if !o.PasswordAuth || p.Origin == nil {
 				skip(p, "re-enabling passwords is a policy choice: pass --password-auth")
 				continue
 			}
-			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), p.Origin.textOr()), true, disableLine(*p.Origin, "it turned password login off (--password-auth)"))
+			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), p.Origin.textOr()), true, disableOp(*p.Origin, whyPassword), disableLine(*p.Origin, whyPassword))
 		case "guest.rsa_sha1_refused":
 			if !o.AllowSSHRSA {
 				skip(p, "ssh-rsa (SHA-1) is refused on purpose; pass --allow-ssh-rsa to accept it")
 				continue
 			}
-			add(p, "accept ssh-rsa signatures again (PubkeyAcceptedAlgorithms +ssh-rsa)", true, func(b *Backup) error {
+			const text = "PubkeyAcceptedAlgorithms +ssh-rsa"
+			op := &Op{Kind: OpInsertLine, Edits: []LineEdit{{Path: sshdConfig, Text: text}}}
+			if p.Origin != nil {
+				op = replaceOp(*p.Origin, text)
+			}
+			add(p, "accept ssh-rsa signatures again (PubkeyAcceptedAlgorithms +ssh-rsa)", true, op, func(b *Backup) error {
 				if p.Origin != nil {
-					return replaceLine(*p.Origin, "PubkeyAcceptedAlgorithms +ssh-rsa")(b)
+					return replaceLine(*p.Origin, text)(b)
 				}
 				return editFile(b, sshdConfig, func(lines []string) []string {
-					return append([]string{"PubkeyAcceptedAlgorithms +ssh-rsa"}, lines...)
+					return append([]string{text}, lines...)
 				}, true)
 			})
 		}
 	}
 	return acts
+}
+
+// Why a line was disabled, in the comment left in front of it.
+const (
+	whyInvalid   = "sshd -t rejected it"
+	whyLoopback  = "sshd listened on loopback only"
+	whyHostsDeny = "it refused sshd connections"
+	whyStarved   = "it starved new connections"
+	whyPubkey    = "it turned public-key login off"
+	whyPassword  = "it turned password login off (--password-auth)"
+)
+
+// disabledText is line commented out by a repair, saying why.
+func disabledText(why, line string) string {
+	return "# sshdoctor: disabled (" + why + "): " + line
+}
+
+// replacedText is text set in place of line, which it names.
+func replacedText(text, line string) string {
+	return text + " # sshdoctor: was: " + strings.TrimSpace(line)
+}
+
+// nofail adds nofail to an fstab entry's options (fields joined by tabs).
+func nofail(line string) string {
+	fs := strings.Fields(line)
+	if len(fs) < 4 {
+		return line
+	}
+	fs[3] += ",nofail"
+	return strings.Join(fs, "\t")
+}
+
+func disableEdit(o Origin, why string) LineEdit {
+	return LineEdit{Path: o.File, Line: o.Line, Expect: o.Text, Text: disabledText(why, o.Text)}
+}
+
+func disableOp(o Origin, why string) *Op {
+	return &Op{Kind: OpDisableLine, Edits: []LineEdit{disableEdit(o, why)}}
+}
+
+func replaceOp(o Origin, text string) *Op {
+	return &Op{Kind: OpReplaceLine, Edits: []LineEdit{{Path: o.File, Line: o.Line, Expect: o.Text, Text: replacedText(text, o.Text)}}}
+}
+
+// authorizeOp is authorizeKeys as data: the key file is the first one
+// sshd reads for the user, as the facts say (Path "" when there is none
+// to write: the executor refuses, as authorizeKeys does).
+func authorizeOp(f *Facts, user string, keys []ssh.PublicKey) *Op {
+	op := &Op{Kind: OpAuthorizeKey, User: user}
+	for _, k := range keys {
+		op.Keys = append(op.Keys, strings.TrimSpace(KeyLine{Key: k}.Line()))
+	}
+	u, ok := factsUser(f, user)
+	if !ok || !u.Exists {
+		return op
+	}
+	op.UID, op.GID, op.Home = u.UID, u.GID, filepath.Clean(u.Home)
+	if len(u.KeyFiles) > 0 && !u.KeyFiles[0].Command {
+		op.Path = u.KeyFiles[0].Path
+	}
+	return op
+}
+
+func factsUser(f *Facts, name string) (UserFacts, bool) {
+	for _, u := range f.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return UserFacts{}, false
 }
 
 func run(name string, args ...string) error {
@@ -342,7 +559,7 @@ func disableLine(o Origin, why string) func(b *Backup) error {
 	return func(b *Backup) error {
 		return editFile(b, o.File, func(lines []string) []string {
 			if o.Line-1 < len(lines) {
-				lines[o.Line-1] = "# sshdoctor: disabled (" + why + "): " + lines[o.Line-1]
+				lines[o.Line-1] = disabledText(why, lines[o.Line-1])
 			}
 			return lines
 		}, false)
@@ -350,14 +567,14 @@ func disableLine(o Origin, why string) func(b *Backup) error {
 }
 
 func disableLineNoValidate(o Origin) func(b *Backup) error {
-	return disableLine(o, "it refused sshd connections")
+	return disableLine(o, whyHostsDeny)
 }
 
 func replaceLine(o Origin, text string) func(b *Backup) error {
 	return func(b *Backup) error {
 		return editFile(b, o.File, func(lines []string) []string {
 			if o.Line-1 < len(lines) {
-				lines[o.Line-1] = text + " # sshdoctor: was: " + strings.TrimSpace(lines[o.Line-1])
+				lines[o.Line-1] = replacedText(text, lines[o.Line-1])
 			}
 			return lines
 		}, true)
@@ -502,13 +719,6 @@ func atoi(s string) int {
 	var n int
 	fmt.Sscan(s, &n)
 	return n
-}
-
-func userHomeOwner(user string) int {
-	if _, uid, _, ok := fileStat(filepath.Join("/home", user)); ok {
-		return uid
-	}
-	return -1
 }
 
 func uidUsed(uid int) bool {
