@@ -239,6 +239,7 @@ func (p *Provider) readNSG(ctx context.Context, id string, member []string) (*cl
 		if len(pr.SourceApplicationSecurityGroups) > 0 {
 			rule.SourceAddressPrefixes = nil
 		}
+		rule.Opaque = len(pr.SourceApplicationSecurityGroups) > 0 || len(pr.DestinationApplicationSecurityGroups) > 0 || deref(pr.Description) != ""
 		if usable(rule) {
 			n.Rules = append(n.Rules, rule)
 		}

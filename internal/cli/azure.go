@@ -521,6 +521,9 @@ func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 	}
 	fmt.Fprintf(o.IO.Out, "%s is %s. To allow it:\n", r.Flow, r.Verdict)
 	for _, s := range r.Suggestions {
+		if s.Renumber != nil {
+			fmt.Fprintf(o.IO.Out, "  ~ %s NSG %s: %s moves from priority %d to %d (every other flow is judged as before)\n", s.Level, s.NSG, s.Renumber.Name, s.Renumber.Priority-1, s.Renumber.Priority)
+		}
 		fmt.Fprintf(o.IO.Out, "  + %s NSG %s: %s, priority %d, %s TCP from %s to port %s\n    (%s)\n", s.Level, s.NSG, s.Rule.Name, s.Rule.Priority, s.Rule.Access,
 			strings.Join(s.Rule.SourceAddressPrefixes, ","), strings.Join(s.Rule.DestinationPortRanges, ","), azure.RuleCreateCommand(s, o.ResourceGroup))
 	}
@@ -528,6 +531,12 @@ func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 		return err
 	}
 	for _, s := range r.Suggestions {
+		if s.Renumber != nil {
+			if err := p.SetNSGRule(ctx, s.NSGID, *s.Renumber); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.IO.Out, "moved %s to priority %d in %s\n", s.Renumber.Name, s.Renumber.Priority, s.NSG)
+		}
 		if err := p.SetNSGRule(ctx, s.NSGID, s.Rule); err != nil {
 			return err
 		}

@@ -120,6 +120,10 @@ type SecurityRule struct {
 	DestinationAddressPrefixes []string  `json:"destination_address_prefixes"`
 	DestinationPortRanges      []string  `json:"destination_port_ranges"`
 	Default                    bool      `json:"default,omitempty"` // one of Azure's defaultSecurityRules
+	// Opaque: the provider's rule holds what this model does not carry
+	// (application security groups, a description): it is evaluated as
+	// read, but must never be written back from this value.
+	Opaque bool `json:"opaque,omitempty"`
 }
 
 // NSG is a network security group: user rules plus Azure's default rules.

@@ -117,6 +117,11 @@ type Suggestion struct {
 	NSG   string             `json:"nsg"`   // name
 	NSGID string             `json:"nsg_id"`
 	Rule  cloud.SecurityRule `json:"rule"`
+	// Renumber, when set, is the deny rule that decided the flow moved one
+	// priority down (it sits at the lowest priority with nothing free
+	// above it): set it first, then Rule takes its old priority. Every
+	// other flow is judged exactly as before.
+	Renumber *cloud.SecurityRule `json:"renumber,omitempty"`
 }
 
 // Problem is a gather step that failed.
@@ -327,13 +332,20 @@ func evaluate(r *Report, src netip.Addr) {
 		if level == "subnet" {
 			target = nsgs.Subnet
 		}
-		rule, err := netpolicy.SuggestAllow(target, f, decidingPriority(v))
+		sug, err := suggest(target, f, v)
 		if err != nil {
 			r.unevaluable("nsg", err)
 			return
 		}
-		r.Suggestions = append(r.Suggestions, Suggestion{Level: level, NSG: target.Name, NSGID: target.ID, Rule: rule})
-		target.Rules = append(target.Rules, rule)
+		r.Suggestions = append(r.Suggestions, sug)
+		if sug.Renumber != nil {
+			for i := range target.Rules {
+				if target.Rules[i].Name == sug.Renumber.Name {
+					target.Rules[i] = *sug.Renumber
+				}
+			}
+		}
+		target.Rules = append(target.Rules, sug.Rule)
 		policy, err := netpolicy.Compile(nsgs)
 		if err != nil {
 			r.unevaluable("nsg", err)
@@ -343,6 +355,39 @@ func evaluate(r *Report, src netip.Addr) {
 			return
 		}
 	}
+}
+
+// suggest is an allow rule for f's source alone above the rule that
+// denied it in nsg. When no priority is free above that rule, and it is a
+// user deny rule sshdoctor can write back whose next priority is free, the
+// deny rule moves one down and the allow rule takes its place: for every
+// other flow the NSG decides as before.
+func suggest(nsg *cloud.NSG, f netpolicy.Flow, v netpolicy.Verdict) (Suggestion, error) {
+	level, _, _ := strings.Cut(v.DecidingNSG, "/")
+	s := Suggestion{Level: level, NSG: nsg.Name, NSGID: nsg.ID}
+	prio := decidingPriority(v)
+	rule, err := netpolicy.SuggestAllow(nsg, f, prio)
+	if err == nil {
+		s.Rule = rule
+		return s, nil
+	}
+	name := ruleName(v.DecidingRule)
+	i := slices.IndexFunc(nsg.Rules, func(r cloud.SecurityRule) bool { return r.Name == name && r.Direction == f.Direction })
+	if i < 0 || nsg.Rules[i].Default || nsg.Rules[i].Opaque || nsg.Rules[i].Access != cloud.Deny || prio+1 > 4096 ||
+		slices.ContainsFunc(nsg.Rules, func(r cloud.SecurityRule) bool { return r.Direction == f.Direction && r.Priority == prio+1 }) {
+		return s, err
+	}
+	moved := nsg.Rules[i]
+	moved.Priority = prio + 1
+	others := *nsg
+	others.Rules = slices.Clone(nsg.Rules)
+	others.Rules[i] = moved
+	rule, err2 := netpolicy.SuggestAllow(&others, f, prio+1)
+	if err2 != nil || rule.Priority != prio {
+		return s, err
+	}
+	s.Rule, s.Renumber = rule, &moved
+	return s, nil
 }
 
 // ruleName is a verdict's rule without netpolicy's "securityRules/" or

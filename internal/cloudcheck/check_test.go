@@ -326,14 +326,33 @@ func TestNSGDeniesBothLevels(t *testing.T) {
 	}
 }
 
+// A deny at priority 100 leaves no room above it: the deny moves to 101
+// (free) and the client's rule takes 100, so every other flow is judged as
+// before. A rule sshdoctor cannot write back (Opaque), a default rule, or
+// a taken 101 leave only the manual remedy.
 func TestNSGNoFreePriority(t *testing.T) {
 	f := healthy()
 	f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("DenySSH", 100, cloud.Deny, "*", "22"))
 	r := check(t, f, client.String())
 	fd := finding(t, r, "cloud.nsg_denies")
-	if len(r.Suggestions) != 0 || !strings.Contains(fd.Remediation, "The deny rule DenySSH leaves no free priority above it") ||
-		!strings.Contains(fd.Remediation, "`cloud rule remove nic ids/web1-nsg web1-nsg DenySSH`") {
-		t.Errorf("suggestions %+v remediation %q", r.Suggestions, fd.Remediation)
+	if len(r.Suggestions) != 1 || r.Suggestions[0].Renumber == nil || r.Suggestions[0].Renumber.Name != "DenySSH" ||
+		r.Suggestions[0].Renumber.Priority != 101 || r.Suggestions[0].Rule.Priority != 100 ||
+		!strings.Contains(fd.Remediation, "after moving DenySSH to priority 101") {
+		t.Fatalf("suggestions %+v remediation %q", r.Suggestions, fd.Remediation)
+	}
+	for name, mod := range map[string]func(*fake){
+		"opaque":   func(f *fake) { f.nsgs.NIC.Rules[1].Opaque = true },
+		"101 used": func(f *fake) { f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("Other", 101, cloud.Allow, "10.9.0.0/16", "443")) },
+	} {
+		f := healthy()
+		f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("DenySSH", 100, cloud.Deny, "*", "22"))
+		mod(f)
+		r := check(t, f, client.String())
+		fd := finding(t, r, "cloud.nsg_denies")
+		if len(r.Suggestions) != 0 || !strings.Contains(fd.Remediation, "The deny rule DenySSH leaves no free priority above it") ||
+			!strings.Contains(fd.Remediation, "`cloud rule remove nic ids/web1-nsg web1-nsg DenySSH`") {
+			t.Errorf("%s: suggestions %+v remediation %q", name, r.Suggestions, fd.Remediation)
+		}
 	}
 }
 

@@ -433,6 +433,9 @@ func (j *judgement) nsgRemedy() string {
 		if i > 0 {
 			b.WriteString(" and ")
 		}
+		if s.Renumber != nil {
+			fmt.Fprintf(&b, "(after moving %s to priority %d, the only free place) ", s.Renumber.Name, s.Renumber.Priority)
+		}
 		fmt.Fprintf(&b, "rule %s (priority %d) to %s NSG %s", s.Rule.Name, s.Rule.Priority, s.Level, s.NSG)
 	}
 	var cmds []string

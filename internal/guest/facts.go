@@ -83,6 +83,11 @@ type KeyFile struct {
 	// run as sshd would; not a file to repair.
 	Command bool     `json:"command,omitempty"`
 	blobs   []string // the command's keys (wire form), to match given keys
+	// remote: read on another machine (FactsFromRemote): Path is not on
+	// this one; fingerprints (SHA256) match given keys, nil when the VM
+	// has no ssh-keygen (then no key can be matched).
+	remote       bool
+	fingerprints []string
 }
 
 // PathMode is a path whose owner or mode StrictModes refuses.

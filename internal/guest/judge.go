@@ -256,7 +256,10 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	}
 	// Keys from an AuthorizedKeysCommand that needs the offered key
 	// cannot be counted here: no "no key" verdict then.
-	unknown := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool { return k.Command && k.Found && k.NotRead != "" })
+	// Nor can keys read on another machine without their fingerprints.
+	unknown := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool {
+		return k.Command && k.Found && k.NotRead != "" || k.remote && len(k.Keys) > 0 && k.fingerprints == nil
+	})
 	if keys == 0 && !unknown {
 		var paths []string
 		for _, kf := range u.KeyFiles {
@@ -314,7 +317,12 @@ func hasAnyKey(u UserFacts, keys []ssh.PublicKey) bool {
 			continue
 		}
 		for _, k := range keys {
-			if kf.Command && slices.Contains(kf.blobs, string(k.Marshal())) || !kf.Command && authorized(kf.Path, k) {
+			switch {
+			case kf.remote:
+				if slices.Contains(kf.fingerprints, ssh.FingerprintSHA256(k)) {
+					return true
+				}
+			case kf.Command && slices.Contains(kf.blobs, string(k.Marshal())) || !kf.Command && authorized(kf.Path, k):
 				return true
 			}
 		}

@@ -218,6 +218,15 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 				}
 			}
 			kf.Bad, _ = strconv.Atoi(get(5))
+			kf.remote = true
+			if fp := get(6); fp != "-" && kf.Found {
+				kf.fingerprints = []string{}
+				for _, f := range strings.Split(fp, ",") {
+					if f != "" {
+						kf.fingerprints = append(kf.fingerprints, f)
+					}
+				}
+			}
 			u.KeyFiles = append(u.KeyFiles, kf)
 		case "st":
 			s := stat{path: get(2)}

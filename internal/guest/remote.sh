@@ -153,7 +153,10 @@ facts() {
 			case $f in /*) ;; *) f="$home/$f" ;; esac
 			if [ -f "$f" ]; then
 				types=$(awk '!/^[[:space:]]*(#|$)/ { for (i = 1; i <= NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-|rsa-sha2)/ && $(i+1) ~ /^AAAA/) { printf "%s,", $i; next } bad++ } END { printf "\t%d", bad + 0 }' "$f")
-				echo "kf${T}$u${T}$f${T}1${T}$types"
+				# fingerprints, to match the client's keys (none: no ssh-keygen)
+				fps=-
+				command -v ssh-keygen >/dev/null 2>&1 && fps=$(ssh-keygen -E sha256 -lf "$f" 2>/dev/null | awk '{printf "%s,", $2}')
+				echo "kf${T}$u${T}$f${T}1${T}$types${T}$fps"
 				if [ "$strict" = yes ]; then
 					p=$f
 					while :; do

@@ -138,7 +138,7 @@ manifest() {
 	function perm(a,    n, i) { n = 0; a = substr(a, length(a) > 3 ? length(a) - 2 : 1); for (i = 1; i <= length(a); i++) n = n * 8 + substr(a, i, 1); return n }
 	BEGIN { printf "{\n  \"created\": %s,\n  \"command\": \"sshdoctor remote repair (run-command)\",\n  \"entries\": [", js(created) }
 	{
-		printf "%s\n    {\"path\": %s, \"stored\": %s, \"existed\": %s, \"mode\": %d, \"uid\": %d, \"gid\": %d", NR > 1 ? "," : "", js($1), js($2), $3 ? "true" : "false", $3 ? perm($4) : 0, $5, $6
+		printf "%s\n    {\"path\": %s, \"stored\": %s, \"existed\": %s, \"mode\": %d, \"uid\": %d, \"gid\": %d", (NR > 1 ? "," : ""), js($1), js($2), $3 ? "true" : "false", $3 ? perm($4) : 0, $5, $6
 		if ($3) printf ", \"before\": %s", id($7, $8, $9, $10)
 		if ($12 != "" && $12 != "-") printf ", \"after\": %s", id($12, $13, $14, $15)
 		printf ", \"sealed\": %s, \"user_controlled\": %s}", $11 ? "true" : "false", $16 ? "true" : "false"
@@ -214,6 +214,7 @@ note() {
 }
 
 seal() {
+	[ -f "$SET/saved" ] || return 0
 	while IFS= read -r sl_p; do
 		note "$sl_p"
 	done <"$SET/saved"
