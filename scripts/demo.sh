@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: bring up a lab VM (namespaces, real sshd, Azure-style NSG),
 # break it in several ways, let `sshdoctor check` diagnose each from the
-# client namespace, heal it, and tear everything down.
+# client namespace, repair inside the guest, then break it two ways at once
+# and let `sshdoctor fix` find and fix both, and tear everything down.
 set -euo pipefail
 bin=$(readlink -f "${1:-bin/sshdoctor}")
 export SSHDOCTOR_LAB_DIR=$(mktemp -d /tmp/sshdoctor-demo.XXXXXX)/lab
@@ -50,6 +51,15 @@ run "$bin" lab restart web1
 
 say "Healed: SSH works again"
 run "$bin" lab client -- sshdoctor check lab-web1
+
+say "The main job: two faults at once — an NSG deny and a drop-in that turns public keys off"
+run "$bin" lab break web1 nsg-deny-ssh
+run "$bin" lab break web1 sshd-dropin-override
+run "$bin" lab client -- sshdoctor check --timeout 2s lab-web1
+say "sshdoctor fix: diagnose every vantage point, plan, fix step by step, reconnect after each"
+run "$bin" lab client -- sshdoctor fix --provider lab --vm web1 --dry-run --timeout 2s lab-web1
+run "$bin" lab client -- sshdoctor fix --provider lab --vm web1 --yes --timeout 2s lab-web1
+"$bin" lab heal web1 >/dev/null
 
 say "Tear down (every namespace, process and file of the lab)"
 run "$bin" lab down

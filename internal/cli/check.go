@@ -104,70 +104,11 @@ func checkRun(ctx context.Context, o *CheckOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	user, host, port, err := sshconfig.ParseTarget(o.Target)
+	c, err := newChecker(ctx, o)
 	if err != nil {
-		return &UsageError{err}
-	}
-	if user == "" {
-		user = o.User
-	}
-	if port == 0 {
-		port = o.Port
-	}
-	if port < 0 || port > 65535 {
-		return usagef("port %d is out of range 1-65535", port)
-	}
-	opts := slices.Clone(o.Options)
-	var explicit []string
-	for _, id := range o.Identities {
-		abs, err := expandPath(id)
-		if err != nil {
-			return usagef("identity %s: %v", id, err)
-		}
-		explicit = append(explicit, abs)
-		opts = append(opts, "IdentityFile="+abs)
-	}
-	settings, err := sshconfig.Resolve(ctx, sshconfig.Query{
-		Host: host, User: user, Port: port, ConfigFile: o.ConfigFile,
-		ProxyJump: o.ProxyJump, Options: opts, SSHPath: o.SSHPath,
-	})
-	if err != nil {
-		var ue *sshconfig.UsageError
-		if errors.As(err, &ue) {
-			return &UsageError{err}
-		}
 		return err
 	}
-	var password *string
-	if o.PasswordStdin {
-		line, err := bufio.NewReader(o.IO.In).ReadString('\n')
-		if err != nil && line == "" {
-			return usagef("--password-stdin: nothing to read on standard input")
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		password = &pw
-	}
-	probe.JumpSettings = func(ctx context.Context, jump string) (*sshconfig.Settings, error) {
-		ju, jh, jp, _, err := sshconfig.ParseJump(jump)
-		if err != nil {
-			return nil, err
-		}
-		return sshconfig.Resolve(ctx, sshconfig.Query{Host: jh, User: ju, Port: jp, ConfigFile: o.ConfigFile, Options: opts, SSHPath: o.SSHPath})
-	}
-	agent := agentSocket(settings)
-	if optionIs(opts, "PubkeyAuthentication", "no") {
-		// As ssh -o PubkeyAuthentication=no: offer no key at all.
-		settings.IdentityFiles, agent = nil, ""
-	}
-	report := probe.Run(ctx, probe.Options{
-		Input: o.Target, Settings: settings, Explicit: explicit, Password: password,
-		Exec: o.Exec, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agent,
-	})
-	jo := diagnose.Options{NoAuth: o.NoAuth}
-	if settings.Source == "ssh -G" {
-		jo.ClientSupports = sshQuery(ctx, o.SSHPath)
-	}
-	verdict := diagnose.Judge(report, jo)
+	report, verdict := c.run(ctx)
 	code := ExitOK
 	if !verdict.Works {
 		code = ExitProblem
@@ -185,6 +126,89 @@ func checkRun(ctx context.Context, o *CheckOptions) error {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// checker is a client check bound to its resolved settings: `check` runs it
+// once, `fix` after every step (the seed's "connect again").
+type checker struct {
+	po probe.Options
+	jo diagnose.Options
+}
+
+func (c *checker) run(ctx context.Context) (*probe.Report, *diagnose.Verdict) {
+	report := probe.Run(ctx, c.po)
+	return report, diagnose.Judge(report, c.jo)
+}
+
+// newChecker resolves the ssh client configuration for o (ssh -G), reads
+// the password from stdin once, and returns the check to run.
+func newChecker(ctx context.Context, o *CheckOptions) (*checker, error) {
+	user, host, port, err := sshconfig.ParseTarget(o.Target)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	if user == "" {
+		user = o.User
+	}
+	if port == 0 {
+		port = o.Port
+	}
+	if port < 0 || port > 65535 {
+		return nil, usagef("port %d is out of range 1-65535", port)
+	}
+	opts := slices.Clone(o.Options)
+	var explicit []string
+	for _, id := range o.Identities {
+		abs, err := expandPath(id)
+		if err != nil {
+			return nil, usagef("identity %s: %v", id, err)
+		}
+		explicit = append(explicit, abs)
+		opts = append(opts, "IdentityFile="+abs)
+	}
+	settings, err := sshconfig.Resolve(ctx, sshconfig.Query{
+		Host: host, User: user, Port: port, ConfigFile: o.ConfigFile,
+		ProxyJump: o.ProxyJump, Options: opts, SSHPath: o.SSHPath,
+	})
+	if err != nil {
+		var ue *sshconfig.UsageError
+		if errors.As(err, &ue) {
+			return nil, &UsageError{err}
+		}
+		return nil, err
+	}
+	var password *string
+	if o.PasswordStdin {
+		line, err := bufio.NewReader(o.IO.In).ReadString('\n')
+		if err != nil && line == "" {
+			return nil, usagef("--password-stdin: nothing to read on standard input")
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		password = &pw
+	}
+	probe.JumpSettings = func(ctx context.Context, jump string) (*sshconfig.Settings, error) {
+		ju, jh, jp, _, err := sshconfig.ParseJump(jump)
+		if err != nil {
+			return nil, err
+		}
+		return sshconfig.Resolve(ctx, sshconfig.Query{Host: jh, User: ju, Port: jp, ConfigFile: o.ConfigFile, Options: opts, SSHPath: o.SSHPath})
+	}
+	agent := agentSocket(settings)
+	if optionIs(opts, "PubkeyAuthentication", "no") {
+		// As ssh -o PubkeyAuthentication=no: offer no key at all.
+		settings.IdentityFiles, agent = nil, ""
+	}
+	c := &checker{
+		po: probe.Options{
+			Input: o.Target, Settings: settings, Explicit: explicit, Password: password,
+			Exec: o.Exec, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agent,
+		},
+		jo: diagnose.Options{NoAuth: o.NoAuth},
+	}
+	if settings.Source == "ssh -G" {
+		c.jo.ClientSupports = sshQuery(ctx, o.SSHPath)
+	}
+	return c, nil
 }
 
 // optionIs reports whether -o sets key (case-insensitive) to value; the

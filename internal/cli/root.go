@@ -73,7 +73,7 @@ Start with:  sshdoctor check user@host`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdCheck(ios, nil), NewCmdGuest(ios), NewCmdLab(ios), NewCmdBootlog(ios), NewCmdAzure(ios), NewCmdNSG(ios), NewCmdRoute(ios), NewCmdFindings(ios))
+	root.AddCommand(NewCmdCheck(ios, nil), NewCmdGuest(ios), NewCmdLab(ios), NewCmdBootlog(ios), NewCmdAzure(ios), NewCmdNSG(ios), NewCmdRoute(ios), NewCmdFindings(ios), NewCmdFix(ios, nil))
 	return root
 }
 
