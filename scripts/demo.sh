@@ -57,8 +57,12 @@ run "$bin" lab break web1 nsg-deny-ssh
 run "$bin" lab break web1 sshd-dropin-override
 run "$bin" lab client -- sshdoctor check --timeout 2s lab-web1
 say "sshdoctor fix: diagnose every vantage point, plan, fix step by step, reconnect after each"
-run "$bin" lab client -- sshdoctor fix --provider lab --vm web1 --dry-run --timeout 2s lab-web1
-run "$bin" lab client -- sshdoctor fix --provider lab --vm web1 --yes --timeout 2s lab-web1
+journal=$(dirname "$SSHDOCTOR_LAB_DIR")/fix-journal.json
+run "$bin" lab fix web1 -- --dry-run --timeout 2s
+run "$bin" lab fix web1 -- --yes --timeout 2s --journal "$journal"
+say "Every step is journaled with its undo"
+run "$bin" lab fix web1 -- --undo "$journal"
+run "$bin" lab client -- sshdoctor check --timeout 2s lab-web1
 "$bin" lab heal web1 >/dev/null
 
 say "Tear down (every namespace, process and file of the lab)"

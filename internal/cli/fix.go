@@ -36,6 +36,7 @@ type FixOptions struct {
 	Yes           bool
 	DryRun        bool
 	AllowRedeploy bool
+	SeedOrder     bool
 	AllowPassword bool
 	AllowSSHRSA   bool
 	Journal       string
@@ -114,6 +115,8 @@ do by hand), 2 bad usage, 3 internal error.`,
 	f.BoolVarP(&o.Yes, "yes", "y", false, "take every step without asking")
 	f.BoolVar(&o.DryRun, "dry-run", false, "diagnose and print the plan; change nothing")
 	f.BoolVar(&o.AllowRedeploy, "allow-redeploy", false, "allow the redeploy step (temporary disk wiped, dynamic IP may change)")
+	f.BoolVar(&o.SeedOrder, "seed-order", false, "take the troubleshooting guide's fixed order instead of the evidence's (benchmark baseline)")
+	_ = f.MarkHidden("seed-order")
 	f.BoolVar(&o.AllowPassword, "allow-password-auth", false, "allow re-enabling PasswordAuthentication when a drop-in turned it off")
 	f.BoolVar(&o.AllowSSHRSA, "allow-ssh-rsa", false, "allow accepting ssh-rsa (SHA-1) signatures again for an old client")
 	f.StringVar(&o.Journal, "journal", "", "journal file (default ~/.local/state/sshdoctor/fix-VM-TIME.json)")
@@ -239,7 +242,7 @@ func fixRun(ctx context.Context, o *FixOptions) error {
 	fo := fix.Options{
 		Provider: p, VM: o.VM, User: first.Target.User, Port: first.Target.Port,
 		Keys: clientKeys(first, c.po.AgentSocket), Source: src, Check: check,
-		DryRun: o.DryRun, AllowRedeploy: o.AllowRedeploy, AllowPasswordAuth: o.AllowPassword, AllowSSHRSA: o.AllowSSHRSA,
+		DryRun: o.DryRun, AllowRedeploy: o.AllowRedeploy, SeedOrder: o.SeedOrder, AllowPasswordAuth: o.AllowPassword, AllowSSHRSA: o.AllowSSHRSA,
 		Progress: progress, MaxSteps: o.MaxSteps,
 	}
 	if !o.DryRun {

@@ -288,6 +288,37 @@ the lab's ssh_config, so "sshdoctor check lab-VM" works there. For plain ssh use
 			return runAttached(ios, s.ClientCommand("ssh", "-F", s.ClientConfig(), "lab-"+v.Name))
 		}),
 	}
+	fixCmd := &cobra.Command{
+		Use:   "fix VM [-- FIX-FLAGS...]",
+		Short: "Run `sshdoctor fix` for a VM from the client namespace (your laptop in the lab)",
+		Long: `Runs, in the lab's client namespace,
+  sshdoctor fix --provider lab --vm VM FIX-FLAGS... lab-VM
+so the loop sees the VM from the client's side (its address, its key) and the
+control plane from the lab's. FIX-FLAGS are fix's own (see sshdoctor fix --help).`,
+		Example: `  sshdoctor lab break web1 nsg-deny-ssh
+  sshdoctor lab fix web1 -- --dry-run
+  sshdoctor lab fix web1 -- --yes --output json`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 || (c.ArgsLenAtDash() != -1 && c.ArgsLenAtDash() != 1) {
+				return usagef("lab fix needs a VM name, then fix's flags after --: sshdoctor lab fix VM -- --dry-run")
+			}
+			return nil
+		},
+		RunE: withLab(false, func(s *lab.State, args []string) error {
+			v, err := vmArg(s, args[:1])
+			if err != nil {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			argv := append(append([]string{self, "fix", "--provider", "lab", "--vm", v.Name}, args[1:]...), "lab-"+v.Name)
+			cmd := s.ClientCommand(argv...)
+			cmd.Env = append(cmd.Env, "SSHDOCTOR_LAB_DIR="+s.Dir)
+			return runAttached(ios, cmd)
+		}),
+	}
 	initCmd := &cobra.Command{
 		Use: "vm-init", Hidden: true, Args: exact(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -300,7 +331,7 @@ the lab's ssh_config, so "sshdoctor check lab-VM" works there. For plain ssh use
 	initCmd.Flags().String("name", "", "")
 
 	cmd.AddCommand(up, down, list, status, execCmd, serial, start, stop, restart, redeploy,
-		newCmdNSG(ios, withLab, vmArg), newCmdRoute(ios, withLab), newCmdLabCheck(ios, withLab, vmArg), faults, breakCmd, heal, client, sshCmd, initCmd)
+		newCmdNSG(ios, withLab, vmArg), newCmdRoute(ios, withLab), newCmdLabCheck(ios, withLab, vmArg), faults, breakCmd, heal, client, fixCmd, sshCmd, initCmd)
 	return cmd
 }
 

@@ -69,6 +69,12 @@ type Options struct {
 	// Journal, when set, is called after every entry with the report so
 	// far (the CLI writes the journal file).
 	Journal func(r *Report) error
+
+	// SeedOrder takes the seed guide's fixed order instead of the
+	// evidence's (the benchmark's baseline).
+	SeedOrder bool
+
+	rebooted bool // the step being taken restarted the VM
 }
 
 // Report is the story of a fix run.
@@ -187,7 +193,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	taken := map[string]bool{}
 	for i := 0; i < o.MaxSteps; i++ {
 		o.progress("gathering: control plane, serial log, NSGs and routes, guest")
-		g := gather(ctx, &o)
+		g := gather(ctx, &o, cur)
 		if i == 0 {
 			r.Diagnosis = g.diagnosis()
 			r.Cause = cause(cur, g)
@@ -222,6 +228,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.progress("step %d: %s", len(r.Journal)+1, step.Change)
 		t0 := time.Now()
+		o.rebooted = step.waitReady
 		undo, err := step.run(ctx, &o)
 		e.Duration, e.Undo = time.Since(t0), undo
 		if err != nil {
@@ -236,7 +243,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		o.progress("connecting again")
-		_, v = recheck(ctx, &o, step.waitReady)
+		_, v = recheck(ctx, &o, o.rebooted)
 		after := outcome(v)
 		e.Recheck, e.Effect = after, effect(cur, after)
 		if e.Effect == "worse" && undo != nil {
@@ -314,13 +321,23 @@ type gathered struct {
 	problems []guest.Problem
 	acts     []guest.Action
 	guestErr error
+	// hostKeys: "TYPE SHA256:…" of the VM's host keys, read through
+	// run-command (only when the client check fails at the host key).
+	hostKeys []string
 }
 
+// diagnosis is every error finding, in the order the cause is told: the
+// control plane's, then the guest's live view, then the serial log's
+// (which tells what happened at boot, staler than a guest that answered).
 func (g *gathered) diagnosis() []findings.Finding {
-	var out []findings.Finding
+	var out, boot []findings.Finding
 	if g.cloud != nil {
 		for _, f := range g.cloud.Findings {
-			if f.Severity == findings.Error {
+			switch {
+			case f.Severity != findings.Error:
+			case f.Layer == findings.LayerBoot && g.facts != nil:
+				boot = append(boot, f)
+			default:
 				out = append(out, f)
 			}
 		}
@@ -330,5 +347,5 @@ func (g *gathered) diagnosis() []findings.Finding {
 			out = append(out, p.Finding)
 		}
 	}
-	return out
+	return append(out, boot...)
 }

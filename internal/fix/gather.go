@@ -11,6 +11,7 @@ import (
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
+	"github.com/sshdoctor/sshdoctor/internal/findings"
 	"github.com/sshdoctor/sshdoctor/internal/guest"
 )
 
@@ -18,7 +19,7 @@ import (
 // health, serial log verdict, NSGs and routes for the client's address),
 // then, when the VM runs and its agent answers, the guest's facts through
 // run-command, judged for the client's user and keys.
-func gather(ctx context.Context, o *Options) *gathered {
+func gather(ctx context.Context, o *Options, cur *Outcome) *gathered {
 	g := &gathered{}
 	co := cloudcheck.Options{Source: o.Source, Port: o.Port}
 	if !o.Source.IsValid() {
@@ -61,11 +62,38 @@ func gather(ctx context.Context, o *Options) *gathered {
 	g.facts = facts
 	g.problems = guest.Judge(facts, guest.JudgeOptions{Keys: o.Keys})
 	ro := guest.RepairOptions{Keys: firstKey(o.Keys), PasswordAuth: o.AllowPasswordAuth, AllowSSHRSA: o.AllowSSHRSA, Command: "sshdoctor fix", Remote: true}
-	if o.User != "" {
+	if o.User != "" && o.User != "root" {
+		// The account the client logs in as may have its policy changed
+		// (lock, expiry, shell, Allow/Deny, keys) — never root's: letting
+		// root in is a decision fix does not take.
 		ro.Users = []string{o.User}
 	}
 	g.acts = guest.Plan(facts, g.problems, ro)
+	if cur.RootCause != nil && cur.RootCause.Layer == findings.LayerHostKey {
+		g.hostKeys = hostKeys(ctx, o)
+	}
 	return g
+}
+
+// hostKeyScript prints the fingerprint of every host key sshd is
+// configured with ("256 SHA256:… comment (ED25519)").
+const hostKeyScript = `for f in $(/usr/sbin/sshd -T 2>/dev/null | awk '$1 == "hostkey" {print $2 ".pub"}'); do [ -f "$f" ] && ssh-keygen -E sha256 -lf "$f"; done`
+
+// hostKeys reads the VM's host key fingerprints through run-command, as
+// "ED25519 SHA256:…"; nil when they cannot be read.
+func hostKeys(ctx context.Context, o *Options) []string {
+	res, err := runBusy(ctx, o, hostKeyScript, time.Minute)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(res.Stdout, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && strings.HasPrefix(f[1], "SHA256:") {
+			out = append(out, strings.Trim(f[len(f)-1], "()")+" "+f[1])
+		}
+	}
+	return out
 }
 
 // runBusy runs a command, waiting while another run-command holds the VM

@@ -35,6 +35,14 @@ var fixManual = map[string]string{
 	"hostkey-changed": "known_hosts",
 }
 
+// fixThenClient are faults whose repair changes what the client must
+// accept: regenerated host keys. fix repairs the VM, then stops at the
+// host key check with the manual step (and the new fingerprints read
+// through the control plane); it never edits known_hosts.
+var fixThenClient = map[string]string{
+	"hostkeys-missing": "known_hosts",
+}
+
 // fixRun runs `sshdoctor fix` for v in the client namespace, as a user.
 func fixRun(t *testing.T, s *lab.State, bin string, v *lab.VMState, check lab.CheckSpec, extra ...string) (int, render.FixJSONDoc, time.Duration) {
 	t.Helper()
@@ -50,6 +58,7 @@ func fixRun(t *testing.T, s *lab.State, bin string, v *lab.VMState, check lab.Ch
 	t0 := time.Now()
 	out, err := cmd.Output()
 	took := time.Since(t0)
+	reloadLab(t, s)
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -142,6 +151,12 @@ func TestFixCatalogue(t *testing.T) {
 				if !strings.Contains(strings.Join(doc.Next, " ")+doc.Cause, fixManual[f.Name]) {
 					t.Errorf("next steps %q / cause %q do not mention %s", doc.Next, doc.Cause, fixManual[f.Name])
 				}
+			case fixThenClient[f.Name] != "":
+				next := strings.Join(doc.Next, " ")
+				if code != 1 || len(doc.Journal) == 0 || doc.After == nil || doc.After.RootCause == nil || doc.After.RootCause.ID != "hostkey.changed" ||
+					!strings.Contains(next, fixThenClient[f.Name]) || !strings.Contains(next, "SHA256:") {
+					t.Errorf("exit %d, steps %v, after %+v, next %q; want the VM repaired, then the host key step with fingerprints", code, row.Steps, doc.After, doc.Next)
+				}
 			case fixOptIn[f.Name] != "":
 				flag := fixOptIn[f.Name]
 				if code != 1 || !strings.Contains(strings.Join(doc.Next, " "), strings.TrimPrefix(flag, "--")) {
@@ -154,7 +169,7 @@ func TestFixCatalogue(t *testing.T) {
 				}
 			default:
 				if code != 0 || !doc.Fixed {
-					t.Errorf("exit %d, fixed %v, steps %v, cause %q, after %+v, next %q", code, doc.Fixed, row.Steps, doc.Cause, doc.After, doc.Next)
+					t.Errorf("exit %d, fixed %v, steps %v, cause %q, after %+v, next %q\n%s", code, doc.Fixed, row.Steps, doc.Cause, doc.After, doc.Next, journalText(doc))
 				}
 			}
 			row.Seed = seedSteps(row.Steps, isAccountFault(f))
@@ -175,7 +190,7 @@ func compoundable() (network, guest []*lab.Fault) {
 	for i := range lab.Faults {
 		f := &lab.Faults[i]
 		c := f.Check
-		if fixOptIn[f.Name] != "" || fixManual[f.Name] != "" || c.User != "" || c.Password || c.LegacyRSA || c.Timeout > 0 ||
+		if fixOptIn[f.Name] != "" || fixManual[f.Name] != "" || fixThenClient[f.Name] != "" || c.User != "" || c.Password || c.LegacyRSA || c.Timeout > 0 ||
 			f.Name == "boot-fstab-error" || f.Name == "vm-stopped" || f.Name == "maxstartups-full" {
 			continue
 		}
@@ -208,6 +223,9 @@ func TestFixCompound(t *testing.T) {
 				if !slices.Contains(c, g) {
 					c = append(c, g)
 				}
+			}
+			if conflicting(c) {
+				continue
 			}
 			names := make([]string, len(c))
 			for i, f := range c {
@@ -301,4 +319,52 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// journalText is the journal for a failure message.
+func journalText(doc render.FixJSONDoc) string {
+	b, _ := json.MarshalIndent(struct {
+		Diagnosis any
+		Journal   any
+	}{doc.Diagnosis, doc.Journal}, "", " ")
+	return string(b)
+}
+
+// reloadLab reads back the state another sshdoctor process (fix) changed
+// — a started VM has a new init — keeping the test's VM pointers valid.
+func reloadLab(t *testing.T, s *lab.State) {
+	t.Helper()
+	fresh, err := lab.Load(s.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms := s.VMs
+	for _, nv := range fresh.VMs {
+		for _, v := range vms {
+			if v.Name == nv.Name {
+				*v = *nv
+			}
+		}
+	}
+	*s = *fresh
+	s.VMs = vms
+}
+
+// conflicting: faults that act on the same object, so that one undoes or
+// forbids the other — authorized_keys removed, then chowned; a deleted
+// user, then locked — are never combined.
+func conflicting(c []*lab.Fault) bool {
+	keys := []string{"authorized-keys-missing", "authorized-keys-wrong-key", "authorized-keys-owner"}
+	account := append([]string{"user-locked", "user-expired", "user-nologin-shell", "home-perms", "ssh-dir-perms", "password-expired"}, keys...)
+	nKeys, missing, nAccount := 0, false, 0
+	for _, f := range c {
+		if slices.Contains(keys, f.Name) {
+			nKeys++
+		}
+		if slices.Contains(account, f.Name) {
+			nAccount++
+		}
+		missing = missing || f.Name == "user-missing"
+	}
+	return nKeys > 1 || missing && nAccount > 0
 }
