@@ -5,7 +5,7 @@ GO    ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN   := bin/sshdoctor
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build deps test test-go fuzz lint bench demo docs clean
+.PHONY: all build deps test test-go fuzz lint bench demo docs fix-table clean
 
 all: build
 
@@ -38,6 +38,7 @@ lint:
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
 bench: deps
+	bash bench/fix.sh
 	bash bench/check.sh 20
 	bash bench/lab.sh
 	bash bench/guest.sh 20
@@ -47,6 +48,12 @@ demo: deps build
 
 docs: build
 	$(BIN) findings --output markdown > docs/findings.md
+
+# docs/fix.md: its tables come from the lab's fix e2e tests (root).
+fix-table: deps
+	mkdir -p bin
+	CI=true SSHDOCTOR_FIX_TABLE=$(CURDIR)/bin/fixtable $(GO) test -count=1 -run '^TestFix(Catalogue|Compound)$$' ./internal/lab
+	bash scripts/fix-doc.sh bin/fixtable > docs/fix.md
 
 clean:
 	rm -rf bin

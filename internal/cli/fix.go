@@ -81,7 +81,7 @@ Exit status: 0 SSH works, 1 still failing (the report says why and what to
 do by hand), 2 bad usage, 3 internal error.`,
 		Example: `  sshdoctor fix --provider azure -g web-rg --vm web1 azureuser@20.51.7.9
   sshdoctor fix --provider azure -g web-rg --vm web1 --dry-run
-  sshdoctor lab client -- sshdoctor fix --provider lab --vm web1 --yes lab-web1
+  sshdoctor lab fix web1 -- --yes          # the lab: from its client namespace
   sshdoctor fix --undo ~/.local/state/sshdoctor/fix-web1-20261202T101500Z.json --provider lab --vm web1`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
