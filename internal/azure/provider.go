@@ -310,14 +310,6 @@ func primaryIPConfig(nic *armnetwork.Interface) *armnetwork.InterfaceIPConfigura
 	return out
 }
 
-// addresses returns the NIC's private address and its public IP
-// resource's address ("" when it has none, or it is dynamic and released).
-func (p *Provider) addresses(ctx context.Context, nic *armnetwork.Interface) (private, public string, err error) {
-	var v cloud.VM
-	err = p.nicView(ctx, nic, &v)
-	return v.PrivateIP, v.PublicIP, err
-}
-
 // nicView fills out with the NIC's name, its private address and its
 // public IP resource: name, SKU and address ("" when it holds none).
 func (p *Provider) nicView(ctx context.Context, nic *armnetwork.Interface, out *cloud.VM) error {

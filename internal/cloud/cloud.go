@@ -257,7 +257,7 @@ func WaitReady(ctx context.Context, p Provider, name string, timeout, interval t
 	if interval <= 0 {
 		interval = time.Second
 	}
-	last := errors.New("nothing was checked yet")
+	var last error
 	for {
 		vm, err := p.GetVM(ctx, name)
 		switch {
