@@ -36,7 +36,7 @@ CLASSES=(
 	"sshd-config:sshd-dropin-override sshd-config-syntax sshd-wrong-port sshd-listen-localhost"
 	"sshd-service:sshd-stopped privsep-dir-missing"
 	"guest-firewall:guest-firewall-drop guest-firewall-reject"
-	"account-keys:authorized-keys-missing ssh-dir-perms user-locked allowusers-excludes"
+	"account-keys:authorized-keys-missing ssh-dir-perms authorized-keys-owner allowusers-excludes"
 	"compound:nsg-deny-ssh+sshd-dropin-override route-blackhole+authorized-keys-owner"
 )
 
@@ -62,11 +62,12 @@ printf '| class | faults | fix: median s | fix: steps | fix: fixed | seed order:
 miss=0
 for c in "${CLASSES[@]}"; do
 	class=${c%%:*} faults=${c#*:}
+	[ -z "${BENCH_CLASSES:-}" ] || [[ " $BENCH_CLASSES " == *" $class "* ]] || continue
 	: >"$TMP/fix" ; : >"$TMP/seed"
 	for f in $faults; do
 		for _ in $(seq "$RUNS"); do
-			run fix "$f" >>"$TMP/fix"
-			run seed "$f" >>"$TMP/seed"
+			run fix "$f" | tee -a "$TMP/fix" | sed "s/^/bench\/fix.sh: $f fix: /" >&2
+			run seed "$f" | tee -a "$TMP/seed" | sed "s/^/bench\/fix.sh: $f seed order: /" >&2
 		done
 	done
 	fs=$(cut -d' ' -f1 "$TMP/fix" | median) ss=$(cut -d' ' -f1 "$TMP/seed" | median)

@@ -341,8 +341,10 @@ func TestNSGNoFreePriority(t *testing.T) {
 		t.Fatalf("suggestions %+v remediation %q", r.Suggestions, fd.Remediation)
 	}
 	for name, mod := range map[string]func(*fake){
-		"opaque":   func(f *fake) { f.nsgs.NIC.Rules[1].Opaque = true },
-		"101 used": func(f *fake) { f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("Other", 101, cloud.Allow, "10.9.0.0/16", "443")) },
+		"opaque": func(f *fake) { f.nsgs.NIC.Rules[1].Opaque = true },
+		"101 used": func(f *fake) {
+			f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("Other", 101, cloud.Allow, "10.9.0.0/16", "443"))
+		},
 	} {
 		f := healthy()
 		f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("DenySSH", 100, cloud.Deny, "*", "22"))
