@@ -220,6 +220,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return r, err
 			}
 			if !yes {
+				taken[declined(step.key())] = true
 				e.Result = "declined"
 				r.Journal = append(r.Journal, e)
 				_ = journal(&o, r)

@@ -405,3 +405,29 @@ func TestJournalRoundTripAndRefusesOtherProvider(t *testing.T) {
 		t.Fatal("a journal of another provider was undone")
 	}
 }
+
+// VMAccess needs the VM agent: with the agent not ready the resets are not
+// planned (the user would be asked for a step that cannot run).
+func TestNoVMAccessWithoutAgent(t *testing.T) {
+	w := newWorld()
+	w.banner = true
+	w.vm.AgentReady, w.vm.AgentStatus = false, "Not Ready"
+	_, err := w.run(t, nil)
+	if !errors.Is(err, ErrNotFixed) || slices.Contains(w.calls, "reset-ssh") || slices.ContainsFunc(w.calls, func(c string) bool { return strings.HasPrefix(c, "reset-user") }) {
+		t.Fatalf("err %v calls %v", err, w.calls)
+	}
+}
+
+// A declined restart is not a restart that did not help: no redeploy.
+func TestDeclinedRestartIsNoReasonToRedeploy(t *testing.T) {
+	w := newWorld()
+	w.banner = true
+	var asked []string
+	r, err := w.run(t, func(o *Options) {
+		o.AllowRedeploy = true
+		o.Confirm = func(s Step) (bool, error) { asked = append(asked, s.Kind); return s.Kind != KindRestart, nil }
+	})
+	if !errors.Is(err, ErrNotFixed) || slices.Contains(asked, KindRedeploy) || slices.Contains(w.calls, "redeploy") {
+		t.Fatalf("err %v asked %v calls %v journal %v", err, asked, w.calls, kinds(r))
+	}
+}

@@ -143,16 +143,19 @@ func planSteps(g *gathered, cur *Outcome, o *Options, taken map[string]bool) []S
 		return plan
 	}
 	// No evidence-driven step left: the seed's order, from what is left.
+	// VMAccess needs the agent; a declined restart is no evidence that a
+	// restart did not help.
+	agent := running && c.VM.AgentReady
 	for _, kind := range SeedOrder {
 		switch kind {
 		case KindResetSSH:
-			if running && cur.Layer <= layerIndex(findings.LayerBanner) {
+			if agent && cur.Layer <= layerIndex(findings.LayerBanner) {
 				add(Step{Kind: KindResetSSH, Fallback: true, Why: "no cause was found; sshd does not answer: the seed's first step",
 					Change: "reset sshd's configuration to safe defaults (VMAccess reset_ssh; hardening kept)", Risk: "medium",
 					UndoText: "the guest keeps a backup set (`sshdoctor guest restore`)", Disruptive: true})
 			}
 		case KindResetUser:
-			if running && cur.RootCause != nil && cur.RootCause.Layer == findings.LayerAuth && len(o.Keys) > 0 && o.User != "" && o.User != "root" {
+			if agent && cur.RootCause != nil && cur.RootCause.Layer == findings.LayerAuth && len(o.Keys) > 0 && o.User != "" && o.User != "root" {
 				add(Step{Kind: KindResetUser, Fallback: true, Why: "no cause was found in the guest; the server rejects your key",
 					Change: fmt.Sprintf("repair account %s and authorize your key %s (VMAccess)", o.User, fingerprint(o)), Risk: "medium",
 					UndoText: "remove the key line from ~" + o.User + "/.ssh/authorized_keys", Disruptive: true})
@@ -170,7 +173,7 @@ func planSteps(g *gathered, cur *Outcome, o *Options, taken map[string]bool) []S
 				s.Manual, s.Command = true, "sshdoctor fix --allow-redeploy …"
 				s.Why += " (not taken without --allow-redeploy)"
 			}
-			if taken[KindRestart] {
+			if taken[KindRestart] && !taken[declined(KindRestart)] {
 				add(s)
 			}
 		}
@@ -497,3 +500,6 @@ func seedPlan(g *gathered, o *Options, add func(Step), running bool, plan *[]Ste
 	}
 	return *plan
 }
+
+// declined is the taken-map key of a step the user declined.
+func declined(key string) string { return "declined/" + key }

@@ -287,6 +287,30 @@ restart_sshd() {
 
 # wait_listening: up to 10 s for a LISTEN socket (state 0A in
 # /proc/net/tcp{,6}) on every port sshd -T names (PORT if it names none).
+# sshd_listens PORT: a LISTEN socket on PORT (state 0A in
+# /proc/net/tcp{,6}) held by sshd — or by systemd for socket activation —
+# not by whatever else took the port (then sshd could not bind it).
+sshd_listens() {
+	set +f # the script runs with globbing off
+	sl_r=1
+	for sl_ino in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v h="$(printf '%04X' "$1")" '$4 == "0A" { n = split($2, a, ":"); if (toupper(a[n]) == h) print $10 }'); do
+		for sl_pd in /proc/[0-9]*; do
+			sl_c=
+			read -r sl_c <"$sl_pd/comm" 2>/dev/null
+			case $sl_c in
+			sshd | sshd-* | systemd) ;;
+			*) continue ;;
+			esac
+			if ls -l "$sl_pd/fd" 2>/dev/null | grep -qF "socket:[$sl_ino]"; then
+				sl_r=0
+				break 2
+			fi
+		done
+	done
+	set -f
+	return $sl_r
+}
+
 wait_listening() {
 	wl_ports=$($SSHD -T 2>/dev/null | awk '$1 == "port" {print $2}')
 	[ -n "$wl_ports" ] || wl_ports=$PORT
@@ -294,7 +318,7 @@ wait_listening() {
 	while :; do
 		wl_ok=1
 		for wl_p in $wl_ports; do
-			cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v h="$(printf '%04X' "$wl_p")" '$4 == "0A" { n = split($2, a, ":"); if (toupper(a[n]) == h) f = 1 } END { exit !f }' || wl_ok=0
+			sshd_listens "$wl_p" || wl_ok=0
 		done
 		[ $wl_ok = 1 ] && return 0
 		[ "$(date +%s)" -ge $wl_end ] && break

@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,6 +169,9 @@ func TestFixCatalogue(t *testing.T) {
 					t.Errorf("with %s: exit %d, fixed %v, steps %v, after %+v", flag, code, doc.Fixed, row.Steps, doc.After)
 				}
 			default:
+				if want := firstStep(f); len(row.Steps) == 0 || row.Steps[0] != want {
+					t.Errorf("steps %v: the first step must be %s", row.Steps, want)
+				}
 				if code != 0 || !doc.Fixed {
 					t.Errorf("exit %d, fixed %v, steps %v, cause %q, after %+v, next %q\n%s", code, doc.Fixed, row.Steps, doc.Cause, doc.After, doc.Next, journalText(doc))
 				}
@@ -367,4 +371,52 @@ func conflicting(c []*lab.Fault) bool {
 		missing = missing || f.Name == "user-missing"
 	}
 	return nKeys > 1 || missing && nAccount > 0
+}
+
+// TestFixRepairFailsRollsBack: a repair that cannot take — sshd moved back
+// to port 22 while another process holds 22 on every address — is rolled
+// back inside the VM: sshd listens on its old port again with its old
+// configuration (never worse than before), fix exits 1 and the journal
+// says why.
+func TestFixRepairFailsRollsBack(t *testing.T) {
+	t.Parallel()
+	s, bin := upLab(t, "fr", "sdh")
+	v := s.VMs[0]
+	f, _ := lab.FaultByName("sshd-wrong-port")
+	if err := s.Break(v, f); err != nil {
+		t.Fatal(err)
+	}
+	squat := `setsid perl -MIO::Socket::IP -e 'my $s = IO::Socket::IP->new(LocalHost => "::", LocalPort => 22, Listen => 5, ReuseAddr => 1, V6Only => 0) or die "$!"; print "$$\n"; close STDOUT; sleep 600' </dev/null >/run/squat.pid 2>/dev/null &
+sleep 1; cat /run/squat.pid`
+	res, err := s.Exec(context.Background(), v, squat, 10*time.Second)
+	if err != nil || strings.TrimSpace(res.Stdout) == "" {
+		t.Fatalf("squat port 22: %v %+v", err, res)
+	}
+	defer s.Exec(context.Background(), v, "kill "+strings.TrimSpace(res.Stdout), 10*time.Second)
+	code, doc, _ := fixRun(t, s, bin, v, lab.CheckSpec{})
+	if code != 1 || len(doc.Journal) != 1 || doc.Journal[0].Step.Kind != fix.KindGuestRepair || doc.Journal[0].Result != "failed" ||
+		!strings.Contains(doc.Journal[0].Error, "rolled back") || doc.Journal[0].Effect == "worse" {
+		t.Fatalf("exit %d; want exit 1 and one failed, rolled-back guest repair\n%s", code, journalText(doc))
+	}
+	after, err := s.Exec(context.Background(), v, "head -n 1 /etc/ssh/sshd_config; ss -ltnp", 10*time.Second)
+	if err != nil || !strings.HasPrefix(after.Stdout, "Port 2222\n") || !strings.Contains(after.Stdout, ":2222 ") || !strings.Contains(after.Stdout, `"sshd"`) {
+		t.Fatalf("after the rollback sshd must run on its old port with its old configuration: %v\n%s", err, after.Stdout)
+	}
+	if len(doc.Next) == 0 {
+		t.Fatal("no manual next step")
+	}
+}
+
+// firstStep is the step the evidence must lead to first: the control
+// plane's own for a stopped VM, an NSG or a route; else a guest repair.
+func firstStep(f *lab.Fault) string {
+	switch {
+	case f.Name == "vm-stopped":
+		return fix.KindStart
+	case strings.HasPrefix(f.Name, "nsg-"):
+		return fix.KindNSGAllow
+	case strings.HasPrefix(f.Name, "route-"):
+		return fix.KindRouteRemove
+	}
+	return fix.KindGuestRepair
 }

@@ -190,6 +190,9 @@ type World struct {
 type Failure struct {
 	Status        int
 	Code, Message string
+	// Times: answered this many times, then the fakes answer again (0:
+	// every time).
+	Times int
 }
 
 // FailWith makes every method request to path answer f, as Azure would:
@@ -209,6 +212,13 @@ func (w *World) Do(req *http.Request) (*http.Response, error) {
 	w.Mu.Lock()
 	w.Hits[strings.TrimSuffix(path, "/get/fake/status")]++
 	f, failing := w.Fail[req.Method+" "+path]
+	if failing && f.Times > 0 {
+		if f.Times--; f.Times == 0 {
+			delete(w.Fail, req.Method+" "+path)
+		} else {
+			w.Fail[req.Method+" "+path] = f
+		}
+	}
 	w.Mu.Unlock()
 	if failing {
 		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": f.Code, "message": f.Message}})
