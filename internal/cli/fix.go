@@ -187,12 +187,24 @@ func fixProvider(ctx context.Context, o *FixOptions) (cloud.Provider, error) {
 
 func fixRun(ctx context.Context, o *FixOptions) error {
 	ios := o.Check.IO
+	var undo *fix.Report
+	if o.Undo != "" {
+		// The journal is input: refused before anything is contacted.
+		r, err := fix.ReadJournal(o.Undo)
+		if err != nil {
+			return &UsageError{err}
+		}
+		if r.VM != o.VM || r.Provider != o.Provider {
+			return usagef("the journal is for %s VM %s, not %s VM %s", r.Provider, r.VM, o.Provider, o.VM)
+		}
+		undo = r
+	}
 	p, err := o.NewProvider(ctx, o)
 	if err != nil {
 		return err
 	}
-	if o.Undo != "" {
-		return fixUndo(ctx, o, p)
+	if undo != nil {
+		return fixUndo(ctx, o, p, undo)
 	}
 	vm, err := p.GetVM(ctx, o.VM)
 	if err != nil {
@@ -393,15 +405,8 @@ func clientKeys(r *probe.Report, agentSock string) []ssh.PublicKey {
 	return keys
 }
 
-func fixUndo(ctx context.Context, o *FixOptions, p cloud.Provider) error {
+func fixUndo(ctx context.Context, o *FixOptions, p cloud.Provider, r *fix.Report) error {
 	ios := o.Check.IO
-	r, err := fix.ReadJournal(o.Undo)
-	if err != nil {
-		return &UsageError{err}
-	}
-	if r.VM != o.VM {
-		return usagef("the journal is for VM %s, not %s", r.VM, o.VM)
-	}
 	results, err := fix.UndoJournal(ctx, p, r)
 	for _, res := range results {
 		line := fmt.Sprintf("%-15s %s", res.Result, res.Step)

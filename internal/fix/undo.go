@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -93,11 +94,28 @@ func WriteJournal(path string, r *Report) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// maxJournal bounds what ReadJournal reads (a journal of MaxSteps steps is
+// a few hundred KiB).
+const maxJournal = 16 << 20
+
 // ReadJournal reads a journal WriteJournal wrote.
 func ReadJournal(path string) (*Report, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxJournal {
+		return nil, fmt.Errorf("%s is larger than %d MiB: not a fix journal", path, maxJournal>>20)
 	}
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {
