@@ -15,9 +15,9 @@ import (
 )
 
 // remoteOnly are the guest faults whose facts the run-command script does
-// not gather (they need a process or a boot the script cannot see): guest
-// check inside the VM finds them, `azure guest-check` does not.
-var remoteOnly = []string{"maxstartups-full", "boot-fstab-error"}
+// not gather: guest check inside the VM finds them, `azure guest-check`
+// does not. None today (MaxStartups and fstab are gathered remotely too).
+var remoteOnly = []string{}
 
 // TestRemoteFactsMatchGuestCheck runs the script `azure guest-check` sends
 // through run-command inside a lab VM — plain sh, nothing of sshdoctor's
