@@ -13,7 +13,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@" || true; }
 
 say "A lab with one VM: its own namespaces, /etc overlay, real OpenSSH, NIC NSG allowing TCP/22"
-run "$bin" lab up --vms 1 --name web
+printf '$ %s\n' "$bin lab up --vms 1 --name web"
+"$bin" lab up --vms 1 --name web # no "|| true": the rest needs it
 
 say "Healthy: every layer passes"
 run "$bin" lab client -- sshdoctor check --exec 'hostname; id -un' lab-web1
