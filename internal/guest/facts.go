@@ -10,7 +10,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Options select what to check.
@@ -131,24 +135,27 @@ type Facts struct {
 	PrivsepDir    bool                `json:"privsep_dir"`
 	PrivsepUser   bool                `json:"privsep_user"`
 	HostKeys      []string            `json:"host_keys"` // readable host key files
-	Users         []UserFacts         `json:"users"`
-	Firewall      []FirewallRule      `json:"firewall"`    // rules blocking every client
-	SourceBans    []FirewallRule      `json:"source_bans"` // rules blocking some sources
-	Fail2ban      *Fail2banJail       `json:"fail2ban,omitempty"`
-	HostsDeny     []Origin            `json:"hosts_deny"`
-	Nologin       bool                `json:"nologin"`
-	Preauth       int                 `json:"unauthenticated_connections"`
-	ServiceMgr    string              `json:"service_manager"`
-	Fstab         []Origin            `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
-	Disks         []DiskSpace         `json:"disks"`                 // file systems sshd writes to
-	SSHDPID       int                 `json:"sshd_listener_pid,omitempty"`
-	SSHDSince     time.Time           `json:"sshd_since,omitzero"` // when the listening sshd started
-	Units         []UnitState         `json:"systemd_units,omitempty"`
-	SELinux       bool                `json:"selinux_enforcing"`
-	Labels        []Label             `json:"selinux_labels,omitempty"` // read when SELinux enforces
-	Log           *SSHDLog            `json:"sshd_log,omitempty"`
-	Port          int                 `json:"expected_port"`
-	Duration      time.Duration       `json:"-"`
+	// BadHostKeys are readable host key files that do not parse as a
+	// private key (sshd cannot use them).
+	BadHostKeys []string       `json:"bad_host_keys,omitempty"`
+	Users       []UserFacts    `json:"users"`
+	Firewall    []FirewallRule `json:"firewall"`    // rules blocking every client
+	SourceBans  []FirewallRule `json:"source_bans"` // rules blocking some sources
+	Fail2ban    *Fail2banJail  `json:"fail2ban,omitempty"`
+	HostsDeny   []Origin       `json:"hosts_deny"`
+	Nologin     bool           `json:"nologin"`
+	Preauth     int            `json:"unauthenticated_connections"`
+	ServiceMgr  string         `json:"service_manager"`
+	Fstab       []Origin       `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
+	Disks       []DiskSpace    `json:"disks"`                 // file systems sshd writes to
+	SSHDPID     int            `json:"sshd_listener_pid,omitempty"`
+	SSHDSince   time.Time      `json:"sshd_since,omitzero"` // when the listening sshd started
+	Units       []UnitState    `json:"systemd_units,omitempty"`
+	SELinux     bool           `json:"selinux_enforcing"`
+	Labels      []Label        `json:"selinux_labels,omitempty"` // read when SELinux enforces
+	Log         *SSHDLog       `json:"sshd_log,omitempty"`
+	Port        int            `json:"expected_port"`
+	Duration    time.Duration  `json:"-"`
 }
 
 func (o *Options) defaults() {
@@ -196,6 +203,9 @@ func Gather(ctx context.Context, o Options) *Facts {
 		if fd, err := os.Open(k); err == nil {
 			fd.Close()
 			f.HostKeys = append(f.HostKeys, k)
+			if !hostKeyParses(k) {
+				f.BadHostKeys = append(f.BadHostKeys, k)
+			}
 		}
 	}
 	f.Users = gatherUsers(ctx, o, f)
@@ -539,4 +549,25 @@ func fstabMissing() []Origin {
 		}
 	}
 	return out
+}
+
+// hostKeyParses: the file holds a private key (an encrypted one counts:
+// its format is sound). Read through a descriptor that follows no link,
+// at most 64 KiB.
+func hostKeyParses(path string) bool {
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return true // not ours to judge: unreadable is another finding
+	}
+	defer fd.Close()
+	if st, err := fd.Stat(); err != nil || !st.Mode().IsRegular() {
+		return true
+	}
+	data, err := io.ReadAll(io.LimitReader(fd, 64<<10))
+	if err != nil {
+		return true
+	}
+	_, err = ssh.ParseRawPrivateKey(data)
+	var pm *ssh.PassphraseMissingError
+	return err == nil || errors.As(err, &pm)
 }

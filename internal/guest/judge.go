@@ -67,14 +67,22 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		}
 		add(Problem{Finding: nf("guest.disk_full", fmt.Sprintf("%s has %s left: %s.", d.mountLabel(), what, d.effect()), d.describe())})
 	}
+	startup, explained := startupProblems(f)
+	if !f.ConfigOK {
+		ps = append(ps, startup...)
+	}
 	if len(f.HostKeys) == 0 {
 		add(Problem{Finding: nf("guest.hostkeys_missing", "No host key can be read; sshd will not start.", f.ConfigError)})
 	}
 	if !f.PrivsepDir {
 		add(Problem{Finding: nf("guest.privsep_dir_missing", "/run/sshd is missing; sshd will not start.", f.ConfigError)})
 	}
-	if !f.ConfigOK && len(ps) == 0 {
-		add(Problem{Finding: nf("guest.sshd_config_invalid", fmt.Sprintf("sshd -t fails at %s.", orDash(at(f.ConfigErrorAt))), f.ConfigError), Origin: f.ConfigErrorAt})
+	switch {
+	case f.ConfigOK || len(ps) > 0:
+	case f.ConfigErrorAt != nil:
+		add(Problem{Finding: nf("guest.sshd_config_invalid", fmt.Sprintf("sshd -t fails at %s.", at(f.ConfigErrorAt)), f.ConfigError), Origin: f.ConfigErrorAt})
+	case !explained:
+		add(Problem{Finding: nf("guest.sshd_start_failed", fmt.Sprintf("sshd -t fails: %s", firstLineOf(f.ConfigError)), f.ConfigError)})
 	}
 	for _, u := range f.Units {
 		ev := []string{fmt.Sprintf("systemctl show %s: ActiveState=%s SubState=%s Result=%s NRestarts=%d ActiveEnterTimestamp=%s", u.Unit, u.ActiveState, u.SubState, u.Result, u.NRestarts, orDash(u.ActiveEnter))}

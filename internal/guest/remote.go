@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -108,7 +109,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 		case "t":
 			f.ConfigOK = get(1) == "0"
 			if !f.ConfigOK {
-				f.ConfigError = strings.TrimSpace(get(2))
+				f.ConfigError = strings.TrimSpace(strings.ReplaceAll(get(2), "\x1f", "\n"))
 				if o := errorOrigin(f.ConfigError); o != nil {
 					o.Text = "" // errorOrigin reads this machine's file, not the VM's
 					f.ConfigErrorAt = o
@@ -150,6 +151,10 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			f.PrivsepDir = get(1) == "1"
 		case "privuser":
 			f.PrivsepUser = get(1) == "1"
+		case "hkbad":
+			if !slices.Contains(f.BadHostKeys, get(1)) {
+				f.BadHostKeys = append(f.BadHostKeys, get(1))
+			}
 		case "hk":
 			if !seen[get(1)] {
 				seen[get(1)] = true

@@ -20,7 +20,8 @@ facts() {
 	echo "v${T}$($SSHD -V 2>&1 | head -n 1)"
 	for p in $(sshd_pids); do echo "pid${T}$p"; done
 	out=$($SSHD -t 2>&1); rc=$?
-	echo "t${T}$rc${T}$(printf '%s' "$out" | head -n 3 | tr '\n\t' '  ')"
+	# sshd's own lines (not its banners), one field: \037 between lines
+	echo "t${T}$rc${T}$(printf '%s\n' "$out" | grep -v -e '^@' -e '^It is required' -e '^This private key will be ignored' | head -n 8 | cut -c 1-300 | tr '\n\t' '\037 ')"
 	# The line sshd -t names, as it reads now: a repair disables it, and
 	# first checks that it still reads so.
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | sed -n "s/^\(\/.*\) line \([0-9][0-9]*\):.*/\1${T}\2/p" | head -n 1 | while IFS=$T read -r ef el; do
@@ -89,7 +90,16 @@ facts() {
 	[ -d /run/sshd ] && echo "privsep${T}1" || echo "privsep${T}0"
 	getent passwd sshd >/dev/null 2>&1 && echo "privuser${T}1" || echo "privuser${T}0"
 	for k in $(printf '%s\n' "$eff" | awk '$1 == "hostkey" {print $2}') /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key; do
-		[ -r "$k" ] && echo "hk${T}$k"
+		[ -r "$k" ] || continue
+		echo "hk${T}$k"
+		# a key that does not parse (not one with a passphrase or bad
+		# permissions: those parse, and are other findings)
+		if command -v ssh-keygen >/dev/null 2>&1 && ! hk_e=$(ssh-keygen -y -P '' -f "$k" 2>&1 >/dev/null); then
+			case $hk_e in
+			*passphrase* | *ermissions* | *"too open"*) ;;
+			*) echo "hkbad${T}$k" ;;
+			esac
+		fi
 	done
 	for p in / /var /var/log /run /home /tmp; do
 		[ -e "$p" ] && echo "df${T}$p${T}$(timeout 2 stat -c %d "$p" 2>/dev/null)${T}$(timeout 2 stat -f -c '%b	%a	%S	%c	%d' "$p" 2>/dev/null)"

@@ -152,6 +152,12 @@ func renderOp(op *Op) (string, error) {
 		}
 	case OpKeygenHostkeys:
 		args = append(args, "sd_keygen")
+	case OpHostkeyMode:
+		args = append(args, "sd_hostkey_mode")
+		err = paths(op.Path)
+	case OpUseraddSystem:
+		args = append(args, "sd_useradd_system")
+		err = user()
 	case OpMkdir:
 		if op.Mode == 0 || op.Mode > 0o7777 {
 			return "", fmt.Errorf("mkdir: mode %o", op.Mode)

@@ -563,6 +563,28 @@ sd_mkdir() {
 	}
 }
 
+# sd_hostkey_mode KEY: a host key's private file root's and 0600 (a link
+# is refused: /etc/ssh is root's).
+sd_hostkey_mode() {
+	regular "$1" || return 1
+	save "$1" || return 1
+	chown root "$1" && chmod 600 "$1" && return 0
+	MSG="chown/chmod $1 failed"
+	return 1
+}
+
+# sd_useradd_system USER: sshd's privilege-separation user.
+sd_useradd_system() {
+	accounts || return 1
+	us_sh=/bin/false
+	for us_c in /usr/sbin/nologin /sbin/nologin; do
+		[ -f "$us_c" ] && { us_sh=$us_c; break; }
+	done
+	us_out=$(useradd --system --no-create-home --home-dir /nonexistent --shell "$us_sh" -- "$1" 2>&1) && return 0
+	MSG="useradd $1: $us_out"
+	return 1
+}
+
 sd_remove() {
 	save "$1" && rm -f "$1"
 }

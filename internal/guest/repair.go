@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/sshdoctor/sshdoctor/internal/safefs"
 )
@@ -100,6 +101,9 @@ type Action struct {
 //	fix-modes                User, UID, Home, Paths       owner: the user's unless root's; mode: no group/world
 //	                                                      write, a directory inside the home 0700
 //	restorecon               Paths                        restorecon -R
+//	hostkey-mode             Path                         a host key's private file: owner root, mode 0600
+//	useradd-system           User                         useradd --system, no home, nologin shell (sshd's
+//	                                                      privilege-separation user)
 //	authorize-key            User, UID, GID, Home, Path,  add the keys missing from the key file Path (~/.ssh
 //	                         Keys                         0700, the file 0600, the user's; outside the home the
 //	                                                      owner is kept); Path "" = no file to write: refused
@@ -130,6 +134,8 @@ const (
 	OpFixModes              = "fix-modes"
 	OpRestorecon            = "restorecon"
 	OpAuthorizeKey          = "authorize-key"
+	OpHostkeyMode           = "hostkey-mode"
+	OpUseraddSystem         = "useradd-system"
 )
 
 // Op is an Action as data (see the kinds above).
@@ -213,6 +219,47 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 					}
 				}
 				return run("ssh-keygen", "-A")
+			})
+		case "guest.hostkey_perms":
+			for _, pm := range p.Paths {
+				k := pm.Path
+				add(p, fmt.Sprintf("make host key %s private (owner root, mode 0600; was %s)", k, pm.Mode), true, &Op{Kind: OpHostkeyMode, Path: k}, func(b *Backup) error {
+					if err := b.Save(k); err != nil {
+						return err
+					}
+					return privateHostKey(k)
+				})
+			}
+		case "guest.hostkey_invalid":
+			for _, pm := range p.Paths {
+				k := pm.Path
+				add(p, fmt.Sprintf("move aside the unparseable host key %s (kept in the backup set)", k), false, &Op{Kind: OpRemoveFile, Path: k}, func(b *Backup) error {
+					if err := b.Save(k); err != nil {
+						return err
+					}
+					return os.Remove(k)
+				})
+			}
+			add(p, "generate the missing host keys (ssh-keygen -A): clients will see a new host key", true, &Op{Kind: OpKeygenHostkeys}, func(b *Backup) error {
+				for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
+					k := "/etc/ssh/ssh_host_" + t + "_key"
+					if err := saveAll(b, k, k+".pub"); err != nil {
+						return err
+					}
+				}
+				return run("ssh-keygen", "-A")
+			})
+		case "guest.privsep_user_missing":
+			if !remoteUserName.MatchString(p.User) {
+				skip(p, fmt.Sprintf("%q is not a user name sshdoctor creates", p.User))
+				continue
+			}
+			u := p.User
+			add(p, fmt.Sprintf("create the system user %s (no home, no login shell) for sshd's privilege separation", u), true, &Op{Kind: OpUseraddSystem, User: u}, func(b *Backup) error {
+				if err := saveAccounts(b); err != nil {
+					return err
+				}
+				return run("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologinShell(), "--", u)
 			})
 		case "guest.privsep_dir_missing":
 			add(p, "create /run/sshd (0755, root)", true, &Op{Kind: OpMkdir, Path: "/run/sshd", Mode: 0o755}, func(b *Backup) error {
@@ -788,4 +835,36 @@ func waitListening(ctx context.Context, sshd string, limit time.Duration) error 
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("sshd is not listening on port %v %s after the restart", want, limit)
+}
+
+// privateHostKey makes a host key file root's and 0600, through a
+// descriptor that followed no link (/etc/ssh is root's; a link there is
+// refused, not followed).
+func privateHostKey(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if err := unix.Fchown(fd, 0, -1); err != nil {
+		return fmt.Errorf("chown %s: %w", path, err)
+	}
+	return unix.Fchmod(fd, 0o600)
+}
+
+// nologinShell is the system's nologin, else /bin/false.
+func nologinShell() string {
+	for _, s := range []string{"/usr/sbin/nologin", "/sbin/nologin"} {
+		if st, err := os.Stat(s); err == nil && st.Mode().IsRegular() {
+			return s
+		}
+	}
+	return "/bin/false"
 }

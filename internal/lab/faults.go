@@ -33,6 +33,9 @@ type Fault struct {
 	GuestArgs []string
 	// RepairArgs are policy opt-ins only `guest repair` takes.
 	RepairArgs []string
+	// NewHostKeys: the repair generates new host keys, so the client must
+	// verify and record them before SSH works again.
+	NewHostKeys bool
 	// guest faults change the VM's disk; heal restores its snapshot.
 	guest bool
 	apply func(s *State, v *VMState) error
@@ -146,8 +149,14 @@ var Faults = []Fault{
 		apply: sshdConf("PermitRootLogin maybe")},
 	{Name: "sshd-dropin-override", Guest: "guest.pubkey_disabled", Description: "A drop-in sshd_config.d/50-cloud-init.conf turns PubkeyAuthentication off.", Expect: "auth.password_required", guest: true,
 		apply: guestScript("echo 'PubkeyAuthentication no' > /etc/ssh/sshd_config.d/50-cloud-init.conf\nservice ssh restart")},
-	{Name: "hostkeys-missing", Guest: "guest.hostkeys_missing", Description: "The host keys were deleted; sshd refuses to start.", Expect: "tcp.refused", guest: true,
+	{Name: "hostkeys-missing", Guest: "guest.hostkeys_missing", Description: "The host keys were deleted; sshd refuses to start.", Expect: "tcp.refused", guest: true, NewHostKeys: true,
 		apply: guestScript("rm -f /etc/ssh/ssh_host_*\nservice ssh restart")},
+	{Name: "hostkey-perms-open", Guest: "guest.hostkey_perms", Description: "The host keys' private files are mode 0644 (a restored backup, a careless chmod): sshd ignores keys others can read and refuses to start.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("chmod 644 /etc/ssh/ssh_host_*_key\nservice ssh restart")},
+	{Name: "hostkey-corrupt", Guest: "guest.hostkey_invalid", Description: "The host keys' private files are truncated to an empty PEM armour (a half-copied image): sshd cannot load any and refuses to start.", Expect: "tcp.refused", guest: true, NewHostKeys: true,
+		apply: guestScript("for k in /etc/ssh/ssh_host_*_key; do printf '%s\\n' '-----BEGIN OPENSSH PRIVATE KEY-----' 'AAAA' '-----END OPENSSH PRIVATE KEY-----' > \"$k\"; done\nservice ssh restart")},
+	{Name: "privsep-user-missing", Guest: "guest.privsep_user_missing", Description: "sshd's privilege-separation user sshd was deleted (a user clean-up script): sshd refuses to start.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("userdel sshd\nservice ssh restart")},
 	{Name: "hostkey-changed", Description: "The VM was rebuilt with new host keys (known_hosts has the old ones).", Expect: "hostkey.changed", guest: true,
 		apply: guestScript("rm -f /etc/ssh/ssh_host_*\nssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key\nssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key\nservice ssh restart")},
 	{Name: "privsep-dir-missing", Guest: "guest.privsep_dir_missing", Description: "sshd's privilege-separation directory /run/sshd is missing; sshd fails to start.", Expect: "tcp.refused", guest: true,

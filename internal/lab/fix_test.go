@@ -36,14 +36,6 @@ var fixManual = map[string]string{
 	"hostkey-changed": "known_hosts",
 }
 
-// fixThenClient are faults whose repair changes what the client must
-// accept: regenerated host keys. fix repairs the VM, then stops at the
-// host key check with the manual step (and the new fingerprints read
-// through the control plane); it never edits known_hosts.
-var fixThenClient = map[string]string{
-	"hostkeys-missing": "known_hosts",
-}
-
 // fixRun runs `sshdoctor fix` for v in the client namespace, as a user.
 func fixRun(t *testing.T, s *lab.State, bin string, v *lab.VMState, check lab.CheckSpec, extra ...string) (int, render.FixJSONDoc, time.Duration) {
 	t.Helper()
@@ -152,10 +144,10 @@ func TestFixCatalogue(t *testing.T) {
 				if !strings.Contains(strings.Join(doc.Next, " ")+doc.Cause, fixManual[f.Name]) {
 					t.Errorf("next steps %q / cause %q do not mention %s", doc.Next, doc.Cause, fixManual[f.Name])
 				}
-			case fixThenClient[f.Name] != "":
+			case f.NewHostKeys:
 				next := strings.Join(doc.Next, " ")
 				if code != 1 || len(doc.Journal) == 0 || doc.After == nil || doc.After.RootCause == nil || doc.After.RootCause.ID != "hostkey.changed" ||
-					!strings.Contains(next, fixThenClient[f.Name]) || !strings.Contains(next, "SHA256:") {
+					!strings.Contains(next, "known_hosts") || !strings.Contains(next, "SHA256:") {
 					t.Errorf("exit %d, steps %v, after %+v, next %q; want the VM repaired, then the host key step with fingerprints", code, row.Steps, doc.After, doc.Next)
 				}
 			case fixOptIn[f.Name] != "":
@@ -194,7 +186,7 @@ func compoundable() (network, guest []*lab.Fault) {
 	for i := range lab.Faults {
 		f := &lab.Faults[i]
 		c := f.Check
-		if fixOptIn[f.Name] != "" || fixManual[f.Name] != "" || fixThenClient[f.Name] != "" || c.User != "" || c.Password || c.LegacyRSA || c.Timeout > 0 ||
+		if fixOptIn[f.Name] != "" || fixManual[f.Name] != "" || f.NewHostKeys || c.User != "" || c.Password || c.LegacyRSA || c.Timeout > 0 ||
 			f.Name == "boot-fstab-error" || f.Name == "vm-stopped" || f.Name == "maxstartups-full" {
 			continue
 		}

@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/guest"
 	"github.com/sshdoctor/sshdoctor/internal/lab"
 	"github.com/sshdoctor/sshdoctor/internal/render"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
@@ -616,6 +618,7 @@ func TestGuestRepairsEveryFault(t *testing.T) {
 			for i, a := range f.GuestArgs {
 				args[i] = strings.ReplaceAll(a, "{key}", strings.TrimSpace(string(pub)))
 			}
+			healthy := effectiveT(t, s, v)
 			if err := s.Break(v, f); err != nil {
 				t.Fatal(err)
 			}
@@ -641,18 +644,26 @@ func TestGuestRepairsEveryFault(t *testing.T) {
 			if res.ExitCode != 0 {
 				t.Fatalf("guest repair: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
 			}
-			switch f.Name {
-			case "boot-fstab-error": // the repair takes effect at the next boot
+			if f.Name == "boot-fstab-error" { // the repair takes effect at the next boot
 				if err := s.Restart(v, bin); err != nil {
 					t.Fatal(err)
 				}
-			case "hostkeys-missing": // new host keys: the user verifies and records them
+			}
+			if f.NewHostKeys { // the user verifies and records them
 				if err := s.RefreshKnownHosts(); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if code, doc := labCheck(t, s, bin, v, f); code != 0 {
 				t.Fatalf("after repair the client check fails: exit %d %s (%s)", code, doc.RootCause, doc.Diagnosis)
+			}
+			// Never weaker than the healthy VM: no PermitRootLogin,
+			// PasswordAuthentication, PermitEmptyPasswords turned on, no
+			// StrictModes off, no wider algorithms or limits.
+			for _, k := range guest.Weakened(healthy, effectiveT(t, s, v)) {
+				if !slices.ContainsFunc(f.RepairArgs, func(a string) bool { return slices.Contains(optInWidens[a], k) }) {
+					t.Errorf("the repair weakened sshd: %s", k)
+				}
 			}
 			// Idempotent: a second repair finds nothing to change.
 			res, _ = guestRun(t, s, v, repairArgs...)
@@ -663,4 +674,26 @@ func TestGuestRepairsEveryFault(t *testing.T) {
 		})
 	}
 	t.Logf("fault table:\n%s", strings.Join(table, "\n"))
+}
+
+// effectiveT is sshd -T in v for the lab user from a client address.
+func effectiveT(t *testing.T, s *lab.State, v *lab.VMState) map[string][]string {
+	t.Helper()
+	res, err := s.Exec(context.Background(), v, "sshd -T -C user=azureuser,host=client,addr=203.0.113.10", 30*time.Second)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("sshd -T: %v %+v", err, res)
+	}
+	m := map[string][]string{}
+	for _, l := range strings.Split(res.Stdout, "\n") {
+		if k, val, ok := strings.Cut(l, " "); ok {
+			m[k] = append(m[k], val)
+		}
+	}
+	return m
+}
+
+// optInWidens: what a repair opt-in (the user's explicit choice) may widen.
+var optInWidens = map[string][]string{
+	"--allow-ssh-rsa": {"pubkeyacceptedalgorithms"},
+	"--password-auth": {"passwordauthentication", "kbdinteractiveauthentication"},
 }

@@ -1,0 +1,120 @@
+package guest
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestStartupFailures: sshd -t output recorded from real sshd (and, for
+// versions not installed here, the message as OpenSSH's source prints it;
+// testdata/sshd-t/README) is judged into its own finding — never
+// guest.sshd_config_invalid "at -" — and each repairable one is planned
+// (and rendered for run-command) as the smallest change.
+func TestStartupFailures(t *testing.T) {
+	cases := []struct {
+		file    string
+		bad     []string // BadHostKeys the gather found
+		want    string
+		paths   []string
+		repairs []string // action Op kinds
+	}{
+		{"openssh-9.2-debian12-perms.txt", nil, "guest.hostkey_perms", []string{"/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key"}, []string{OpHostkeyMode, OpHostkeyMode}},
+		{"openssh-9.2-debian12-privsep-user.txt", nil, "guest.privsep_user_missing", nil, []string{OpUseraddSystem}},
+		{"openssh-9.2-debian12-corrupt-keys.txt", []string{"/etc/ssh/ssh_host_ed25519_key"}, "guest.hostkey_invalid", []string{"/etc/ssh/ssh_host_ed25519_key"}, []string{OpRemoveFile, OpKeygenHostkeys}},
+		{"openssh-9.6-source-invalid-format.txt", nil, "guest.hostkey_invalid", []string{"/etc/ssh/ssh_host_rsa_key"}, []string{OpRemoveFile, OpKeygenHostkeys}},
+		{"openssh-9.8-source-session-missing.txt", nil, "guest.sshd_binary_missing", nil, nil},
+		{"openssh-9.2-source-config-missing.txt", nil, "guest.sshd_config_unreadable", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			out, err := os.ReadFile("testdata/sshd-t/" + c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := healthyFacts(t)
+			f.ConfigOK, f.ConfigError, f.Effective, f.Listeners = false, strings.TrimSpace(string(out)), nil, nil
+			f.ConfigErrorAt = errorOrigin(f.ConfigError)
+			f.BadHostKeys = c.bad
+			ps := Judge(f, JudgeOptions{})
+			if len(ps) == 0 || ps[0].ID != c.want || find(ps, "guest.sshd_config_invalid") != nil || find(ps, "guest.sshd_start_failed") != nil {
+				t.Fatalf("problems %v; want %s first and no generic finding", ids(ps), c.want)
+			}
+			var got []string
+			for _, p := range ps {
+				if p.ID == c.want {
+					for _, pm := range p.Paths {
+						got = append(got, pm.Path)
+					}
+				}
+			}
+			if !slices.Equal(got, c.paths) {
+				t.Errorf("paths %v, want %v", got, c.paths)
+			}
+			var mine []Problem
+			for _, p := range ps {
+				if p.ID == c.want {
+					mine = append(mine, p)
+				}
+			}
+			acts := Plan(f, mine, RepairOptions{Remote: true})
+			var kinds []string
+			for _, a := range acts {
+				if a.Skipped == "" && a.Op != nil {
+					kinds = append(kinds, a.Op.Kind)
+				}
+			}
+			if !slices.Equal(kinds, c.repairs) {
+				t.Errorf("repairs %v, want %v (%+v)", kinds, c.repairs, acts)
+			}
+			if len(kinds) > 0 {
+				script, err := RemoteRepairScript(acts, 22)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range c.paths {
+					if !strings.Contains(script, "'"+p+"'") {
+						t.Errorf("the script does not name %s", p)
+					}
+				}
+			}
+		})
+	}
+	// What none of the catalogue explains and names no line: sshd's own
+	// words, as guest.sshd_start_failed.
+	f := healthyFacts(t)
+	f.ConfigOK, f.ConfigError, f.Listeners = false, "sshd: fatal: something new went wrong", nil
+	ps := Judge(f, JudgeOptions{})
+	if len(ps) == 0 || ps[0].ID != "guest.sshd_start_failed" || !strings.Contains(ps[0].Summary, "something new went wrong") {
+		t.Fatalf("%v %+v", ids(ps), ps)
+	}
+	// A line sshd names stays a configuration error at that line.
+	f.ConfigError = "/etc/ssh/sshd_config line 3: Bad configuration option: Foo"
+	f.ConfigErrorAt = errorOrigin(f.ConfigError)
+	if ps := Judge(f, JudgeOptions{}); len(ps) == 0 || ps[0].ID != "guest.sshd_config_invalid" {
+		t.Fatalf("%v", ids(ps))
+	}
+}
+
+// TestHostKeyParses: a key ssh-keygen made parses; an empty armour and
+// garbage do not.
+func TestHostKeyParses(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good"
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", good).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	bad := dir + "/bad"
+	if err := os.WriteFile(bad, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := dir + "/garbage"
+	if err := os.WriteFile(garbage, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !hostKeyParses(good) || hostKeyParses(bad) || hostKeyParses(garbage) {
+		t.Fatalf("good %v bad %v garbage %v", hostKeyParses(good), hostKeyParses(bad), hostKeyParses(garbage))
+	}
+}
