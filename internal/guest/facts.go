@@ -140,6 +140,9 @@ type Facts struct {
 	BadHostKeys []string       `json:"bad_host_keys,omitempty"`
 	Users       []UserFacts    `json:"users"`
 	Firewall    []FirewallRule `json:"firewall"`    // rules blocking every client
+	// FirewallDefaultDeny: input chains that drop by default (policy drop,
+	// a catch-all drop/reject) with no rule accepting sshd's port.
+	FirewallDefaultDeny []FirewallRule `json:"firewall_default_deny,omitempty"`
 	SourceBans  []FirewallRule `json:"source_bans"` // rules blocking some sources
 	Fail2ban    *Fail2banJail  `json:"fail2ban,omitempty"`
 	HostsDeny   []Origin       `json:"hosts_deny"`
@@ -209,7 +212,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 		}
 	}
 	f.Users = gatherUsers(ctx, o, f)
-	f.Firewall, f.SourceBans = firewallBlocks(ctx, f.sshdPorts(o.Port))
+	f.Firewall, f.SourceBans, f.FirewallDefaultDeny = firewallBlocks(ctx, f.sshdPorts(o.Port))
 	f.Fail2ban = fail2banStatus(ctx)
 	f.HostsDeny = hostsDeny()
 	_, err = os.Stat("/etc/nologin")

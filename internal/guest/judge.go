@@ -125,6 +125,15 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		r := &f.Firewall[i]
 		add(Problem{Finding: findings.New("guest.firewall_blocks", fmt.Sprintf("%s rule in nftables %s %s chain %s %ss TCP to sshd's port for every client.", r.Frontend, r.Family, r.Table, r.Chain, r.Action), blockRemedy(r, f.Port), r.Text), Rule: r})
 	}
+	for i := range f.FirewallDefaultDeny {
+		r := &f.FirewallDefaultDeny[i]
+		what := "drops by default (policy drop)"
+		if r.Action != "policy drop" {
+			what = "ends with a catch-all " + r.Action
+		}
+		add(Problem{Finding: findings.New("guest.firewall_default_deny", fmt.Sprintf("%s chain %s %s %s %s, and no rule accepts TCP to sshd's port %d.", r.Frontend, r.Family, r.Table, r.Chain, what, f.Port),
+			allowRemedy(r, f.Port), r.Text), Rule: r})
+	}
 	for i := range f.SourceBans {
 		r := &f.SourceBans[i]
 		who := strings.Join(r.Sources, ", ")
@@ -364,4 +373,16 @@ func typeOf(context string) string {
 		return f[2]
 	}
 	return context
+}
+
+// allowRemedy: how to let sshd's port through the firewall that owns the
+// default-deny chain, persistently.
+func allowRemedy(r *FirewallRule, port int) string {
+	switch r.Frontend {
+	case "ufw":
+		return fmt.Sprintf("`ufw allow %d/tcp` (`sshdoctor guest repair` runs it).", port)
+	case "firewalld":
+		return fmt.Sprintf("`firewall-cmd --permanent --add-port=%d/tcp && firewall-cmd --reload` (`sshdoctor guest repair` runs it).", port)
+	}
+	return fmt.Sprintf("`nft insert rule %s %s %s tcp dport %d accept` (`sshdoctor guest repair` does; it lasts until the ruleset is reloaded: add the rule to /etc/nftables.conf or the tool that writes it).", r.Family, r.Table, r.Chain, port)
 }

@@ -250,6 +250,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 		return nil, ErrRemoteTruncated
 	}
 	f.Firewall, f.SourceBans = parseRuleset(strings.Join(ruleset, "\n"), f.sshdPorts(port))
+	f.FirewallDefaultDeny = defaultDeny(strings.Join(ruleset, "\n"), f.sshdPorts(port))
 	f.HostsDeny = remoteHostsDeny(hostsDeny)
 	for _, name := range order {
 		u := users[name]

@@ -123,7 +123,7 @@ facts() {
 	if command -v nft >/dev/null; then
 		rs=$(nft -a list ruleset 2>/dev/null)
 		if [ "$(printf '%s\n' "$rs" | wc -l)" -gt 300 ]; then
-			rs=$(printf '%s\n' "$rs" | grep -E '^[[:space:]]*(table|chain|set|elements|type|policy|\}) |^[[:space:]]*\}|dport|jump|goto')
+			rs=$(printf '%s\n' "$rs" | grep -E '^[[:space:]]*(table|chain|set|elements|type|policy|\}) |^[[:space:]]*\}|dport|jump|goto|^[[:space:]]*(counter packets [0-9]+ bytes [0-9]+ )?(accept|drop|reject)')
 		fi
 		printf '%s\n' "$rs" | sed "s/^/fw${T}/"
 	fi

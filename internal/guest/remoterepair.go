@@ -184,6 +184,13 @@ func renderOp(op *Op) (string, error) {
 		}
 		args = append(args, "sd_nft_delete")
 		err = arg(r.Family, r.Table, r.Chain, strconv.Itoa(r.Handle), r.Text)
+	case OpFirewallAllow:
+		r := op.Rule
+		if r == nil || !nftName.MatchString(r.Family) || !nftName.MatchString(r.Table) || !nftName.MatchString(r.Chain) || !nftName.MatchString(r.Frontend) || r.Port < 1 || r.Port > 65535 {
+			return "", fmt.Errorf("firewall chain %+v cannot be named safely", r)
+		}
+		args = append(args, "sd_fw_allow")
+		err = arg(r.Frontend, r.Family, r.Table, r.Chain, strconv.Itoa(r.Port))
 	case OpUseraddWithHome:
 		args = append(args, "sd_useradd")
 		if err = user(); err == nil {

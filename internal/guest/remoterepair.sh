@@ -621,6 +621,19 @@ sd_nft_delete() {
 	return 1
 }
 
+# sd_fw_allow FRONTEND FAMILY TABLE CHAIN PORT: accept TCP to PORT through
+# the tool that owns the default-deny chain.
+sd_fw_allow() {
+	[ -e "$SET/nft-ruleset.before" ] || nft list ruleset >"$SET/nft-ruleset.before" 2>/dev/null
+	case $1 in
+	ufw) fa_out=$(ufw allow "$5/tcp" 2>&1) ;;
+	firewalld) fa_out=$(firewall-cmd --permanent "--add-port=$5/tcp" 2>&1 && firewall-cmd --reload 2>&1) ;;
+	*) fa_out=$(nft insert rule "$2" "$3" "$4" tcp dport "$5" accept comment '"sshdoctor"' 2>&1) ;;
+	esac && return 0
+	MSG="allow TCP/$5 ($1): $fa_out"
+	return 1
+}
+
 # accounts: the account databases saved before a shadow-utils command.
 accounts() {
 	for ac_f in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,8 @@ type Action struct {
 //	                                                      write, a directory inside the home 0700
 //	restorecon               Paths                        restorecon -R
 //	hostkey-mode             Path                         a host key's private file: owner root, mode 0600
+//	firewall-allow           Rule (Family, Table, Chain,  accept TCP to Port: ufw allow, firewall-cmd
+//	                         Frontend, Port)              --permanent --add-port + --reload, else nft insert
 //	useradd-system           User                         useradd --system, no home, nologin shell (sshd's
 //	                                                      privilege-separation user)
 //	authorize-key            User, UID, GID, Home, Path,  add the keys missing from the key file Path (~/.ssh
@@ -136,6 +139,7 @@ const (
 	OpAuthorizeKey          = "authorize-key"
 	OpHostkeyMode           = "hostkey-mode"
 	OpUseraddSystem         = "useradd-system"
+	OpFirewallAllow         = "firewall-allow"
 )
 
 // Op is an Action as data (see the kinds above).
@@ -176,6 +180,11 @@ type NftRule struct {
 	Chain  string `json:"chain"`
 	Handle int    `json:"handle"`
 	Text   string `json:"text"`
+	// Frontend owns the chain (ufw, firewalld, iptables, nftables):
+	// firewall-allow goes through it.
+	Frontend string `json:"frontend,omitempty"`
+	// Port to allow (firewall-allow).
+	Port int `json:"port,omitempty"`
 }
 
 // Result of a repair run.
@@ -316,6 +325,26 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 					_ = os.WriteFile(filepath.Join(b.Dir(), "nft-ruleset.before"), out, 0o600)
 				}
 				return run("nft", "delete", "rule", r.Family, r.Table, r.Chain, "handle", fmt.Sprint(r.Handle))
+			})
+		case "guest.firewall_default_deny":
+			r := p.Rule
+			port := f.Port
+			op := &Op{Kind: OpFirewallAllow, Rule: &NftRule{Family: r.Family, Table: r.Table, Chain: r.Chain, Frontend: r.Frontend, Port: port}}
+			add(p, fmt.Sprintf("allow TCP/%d through the %s firewall (%s %s %s drops by default)", port, r.Frontend, r.Family, r.Table, r.Chain), false, op, func(b *Backup) error {
+				if out, err := exec.Command("nft", "list", "ruleset").Output(); err == nil {
+					_ = os.WriteFile(filepath.Join(b.Dir(), "nft-ruleset.before"), out, 0o600)
+				}
+				ps := strconv.Itoa(port)
+				switch r.Frontend {
+				case "ufw":
+					return run("ufw", "allow", ps+"/tcp")
+				case "firewalld":
+					if err := run("firewall-cmd", "--permanent", "--add-port="+ps+"/tcp"); err != nil {
+						return err
+					}
+					return run("firewall-cmd", "--reload")
+				}
+				return run("nft", "insert", "rule", r.Family, r.Table, r.Chain, "tcp", "dport", ps, "accept", "comment", `"sshdoctor"`)
 			})
 		case "guest.ssh_source_banned":
 			skip(p, "a ban of some sources is policy (fail2ban, sshguard, an nft set): unban a legitimate client as the remediation says")

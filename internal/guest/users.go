@@ -279,12 +279,13 @@ func userGroups(u UserFacts) []string {
 // drop or reject TCP to sshd's ports: blocks stop every client, bans only
 // some sources (a rule restricted by `ip saddr ADDR|@set`, fail2ban's and
 // sshguard's rules).
-func firewallBlocks(ctx context.Context, ports []int) (blocks, bans []FirewallRule) {
+func firewallBlocks(ctx context.Context, ports []int) (blocks, bans, deny []FirewallRule) {
 	out, err := exec.CommandContext(ctx, "nft", "-a", "list", "ruleset").Output()
 	if err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return parseRuleset(string(out), ports)
+	blocks, bans = parseRuleset(string(out), ports)
+	return blocks, bans, defaultDeny(string(out), ports)
 }
 
 // parseRuleset reads `nft -a list ruleset`.

@@ -137,6 +137,8 @@ var Faults = []Fault{
 
 	{Name: "guest-firewall-drop", Guest: "guest.firewall_blocks", Description: "nftables inside the VM drops TCP/22.", Expect: "tcp.timeout", guest: true,
 		apply: guestScript("nft add table inet guestfw\nnft add chain inet guestfw input '{ type filter hook input priority 10; }'\nnft add rule inet guestfw input tcp dport 22 drop")},
+	{Name: "guest-firewall-policy-drop", Guest: "guest.firewall_default_deny", Description: "A guest firewall was switched on with policy drop and rules for the web ports only (the `ufw enable` lock-out): nothing accepts TCP/22.", Expect: "tcp.timeout", guest: true,
+		apply: guestScript("nft add table inet lockdown\nnft add chain inet lockdown input '{ type filter hook input priority 0; policy drop; }'\nnft add rule inet lockdown input ct state established,related accept\nnft add rule inet lockdown input iif lo accept\nnft add rule inet lockdown input tcp dport '{ 80, 443 }' accept")},
 	{Name: "guest-firewall-reject", Guest: "guest.firewall_blocks", Description: "nftables inside the VM rejects TCP/22 with a TCP reset.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("nft add table inet guestfw\nnft add chain inet guestfw input '{ type filter hook input priority 10; }'\nnft add rule inet guestfw input tcp dport 22 reject with tcp reset")},
 	{Name: "sshd-stopped", Guest: "guest.sshd_not_running", Description: "sshd is stopped (`service ssh stop`).", Expect: "tcp.refused", guest: true,
