@@ -139,26 +139,26 @@ type Facts struct {
 	// private key (sshd cannot use them).
 	BadHostKeys []string       `json:"bad_host_keys,omitempty"`
 	Users       []UserFacts    `json:"users"`
-	Firewall    []FirewallRule `json:"firewall"`    // rules blocking every client
+	Firewall    []FirewallRule `json:"firewall"` // rules blocking every client
 	// FirewallDefaultDeny: input chains that drop by default (policy drop,
 	// a catch-all drop/reject) with no rule accepting sshd's port.
 	FirewallDefaultDeny []FirewallRule `json:"firewall_default_deny,omitempty"`
-	SourceBans  []FirewallRule `json:"source_bans"` // rules blocking some sources
-	Fail2ban    *Fail2banJail  `json:"fail2ban,omitempty"`
-	HostsDeny   []Origin       `json:"hosts_deny"`
-	Nologin     bool           `json:"nologin"`
-	Preauth     int            `json:"unauthenticated_connections"`
-	ServiceMgr  string         `json:"service_manager"`
-	Fstab       []Origin       `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
-	Disks       []DiskSpace    `json:"disks"`                 // file systems sshd writes to
-	SSHDPID     int            `json:"sshd_listener_pid,omitempty"`
-	SSHDSince   time.Time      `json:"sshd_since,omitzero"` // when the listening sshd started
-	Units       []UnitState    `json:"systemd_units,omitempty"`
-	SELinux     bool           `json:"selinux_enforcing"`
-	Labels      []Label        `json:"selinux_labels,omitempty"` // read when SELinux enforces
-	Log         *SSHDLog       `json:"sshd_log,omitempty"`
-	Port        int            `json:"expected_port"`
-	Duration    time.Duration  `json:"-"`
+	SourceBans          []FirewallRule `json:"source_bans"` // rules blocking some sources
+	Fail2ban            *Fail2banJail  `json:"fail2ban,omitempty"`
+	HostsDeny           []Origin       `json:"hosts_deny"`
+	Nologin             bool           `json:"nologin"`
+	Preauth             int            `json:"unauthenticated_connections"`
+	ServiceMgr          string         `json:"service_manager"`
+	Fstab               []Origin       `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
+	Disks               []DiskSpace    `json:"disks"`                 // file systems sshd writes to
+	SSHDPID             int            `json:"sshd_listener_pid,omitempty"`
+	SSHDSince           time.Time      `json:"sshd_since,omitzero"` // when the listening sshd started
+	Units               []UnitState    `json:"systemd_units,omitempty"`
+	SELinux             bool           `json:"selinux_enforcing"`
+	Labels              []Label        `json:"selinux_labels,omitempty"` // read when SELinux enforces
+	Log                 *SSHDLog       `json:"sshd_log,omitempty"`
+	Port                int            `json:"expected_port"`
+	Duration            time.Duration  `json:"-"`
 }
 
 func (o *Options) defaults() {
