@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -26,6 +27,7 @@ type GuestOptions struct {
 	Yes, DryRun  bool
 	PasswordAuth bool
 	AllowSSHRSA  bool
+	From         string // --from: the client's address
 }
 
 // NewCmdGuest builds `sshdoctor guest`.
@@ -46,6 +48,7 @@ manager and rolls everything back if sshd does not come back.`,
 		c.Flags().StringVar(&o.Output, "output", "text", "text or json")
 		c.Flags().StringArrayVar(&o.Keys, "ssh-key", nil, "a public key (one line) the users must be able to log in with (repeatable)")
 		c.Flags().StringArrayVar(&o.KeyFiles, "ssh-key-file", nil, "file with public keys the users must be able to log in with")
+		c.Flags().StringVar(&o.From, "from", "", "the client's address: Match Address blocks and from= key options are judged for it (default: any Internet client)")
 	}
 	check := &cobra.Command{
 		Use: "check", Short: "Find what inside the VM stops SSH (read-only)", Args: cobra.NoArgs,
@@ -193,9 +196,18 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 	if repair && !o.Yes && !o.DryRun {
 		return usagef("guest repair changes the VM: pass --yes to apply, or --dry-run to see the plan")
 	}
-	gopts := guest.Options{Users: o.Users, Port: o.Port}
+	var from netip.Addr
+	if o.From != "" {
+		a, err := netip.ParseAddr(o.From)
+		if err != nil || a.Zone() != "" {
+			return usagef("--from %q is not an IP address", o.From)
+		}
+		from = a.Unmap()
+	}
+	gopts := guest.Options{Users: o.Users, Port: o.Port, From: from}
 	facts := guest.Gather(ctx, gopts)
-	problems := guest.Judge(facts, guest.JudgeOptions{Keys: keys})
+	jopts := guest.JudgeOptions{Keys: keys, From: from}
+	problems := guest.Judge(facts, jopts)
 	if !repair {
 		return printGuest(o, problems, nil)
 	}
@@ -208,7 +220,7 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 	res := guest.Apply(ctx, facts, guest.Plan(facts, problems, ropts), ropts)
 	if !o.DryRun {
 		after := guest.Gather(ctx, gopts)
-		res.Remaining = guest.Judge(after, guest.JudgeOptions{Keys: keys})
+		res.Remaining = guest.Judge(after, jopts)
 	}
 	return printGuest(o, problems, res)
 }

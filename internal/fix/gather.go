@@ -44,7 +44,7 @@ func gather(ctx context.Context, o *Options, cur *Outcome) *gathered {
 	if o.User != "" {
 		users = []string{o.User}
 	}
-	script, err := guest.RemoteScript(users, o.Port)
+	script, err := guest.RemoteScriptFor(users, o.Port, o.Source)
 	if err != nil {
 		g.guestErr = err
 		return g
@@ -60,7 +60,7 @@ func gather(ctx context.Context, o *Options, cur *Outcome) *gathered {
 		return g
 	}
 	g.facts = facts
-	g.problems = guest.Judge(facts, guest.JudgeOptions{Keys: o.Keys})
+	g.problems = guest.Judge(facts, guest.JudgeOptions{Keys: o.Keys, From: o.Source})
 	ro := guest.RepairOptions{Keys: firstKey(o.Keys), PasswordAuth: o.AllowPasswordAuth, AllowSSHRSA: o.AllowSSHRSA, Command: "sshdoctor fix", Remote: true}
 	if o.User != "" && o.User != "root" {
 		// The account the client logs in as may have its policy changed

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,19 @@ type Options struct {
 	Users []string // users to check; empty = every user with a login shell and a home
 	Port  int      // the port clients and firewalls expect sshd on (default 22)
 	SSHD  string   // sshd binary (default /usr/sbin/sshd)
+	// From is the client address Match blocks are evaluated for (sshd -T
+	// -C addr=); invalid: a documentation address standing for "a client
+	// on the Internet".
+	From netip.Addr
+}
+
+// matchAddr is the addr= of sshd -T -C: the client's, else a
+// documentation address (RFC 5737) standing for any Internet client.
+func matchAddr(from netip.Addr) string {
+	if from.IsValid() {
+		return from.Unmap().String()
+	}
+	return "203.0.113.10"
 }
 
 // Origin is where a configuration value was set.
@@ -87,6 +101,8 @@ type KeyFile struct {
 	// run as sshd would; not a file to repair.
 	Command bool     `json:"command,omitempty"`
 	blobs   []string // the command's keys (wire form), to match given keys
+	// Options are the lines that carry options (from=, expiry-time=, …).
+	Options []KeyOptions `json:"options,omitempty"`
 	// remote: read on another machine (FactsFromRemote): Path is not on
 	// this one; fingerprints (SHA256) match given keys, nil when the VM
 	// has no ssh-keygen (then no key can be matched).

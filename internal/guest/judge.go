@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,6 +28,11 @@ type Problem struct {
 type JudgeOptions struct {
 	// Keys the users must be able to log in with (--ssh-key).
 	Keys []ssh.PublicKey
+	// From is the client's address (--from): from= options and Match
+	// Address are judged for it; invalid: unknown.
+	From netip.Addr
+	// Now is the time expiry-time= options are judged at (zero: now).
+	Now time.Time
 }
 
 func at(o *Origin) string {
@@ -286,6 +292,8 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	}
 	if len(o.Keys) > 0 && keys > 0 && !unknown && !hasAnyKey(u, o.Keys) {
 		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys.", u.Name))
+	} else if why := keysRestricted(u, o); len(why) > 0 {
+		add("guest.key_restricted", fmt.Sprintf("%s's authorized keys hold the given key, but only on lines sshd refuses for this login: %s.", u.Name, why[0]), why...)
 	}
 	if u.HasPassword && u.Effective["passwordauthentication"] == "no" {
 		p := add("guest.password_auth_disabled", fmt.Sprintf("%s has a password but PasswordAuthentication is off (set at %s).", u.Name, orDash(at(originOf(f, "passwordauthentication")))))
@@ -385,4 +393,55 @@ func allowRemedy(r *FirewallRule, port int) string {
 		return fmt.Sprintf("`firewall-cmd --permanent --add-port=%d/tcp && firewall-cmd --reload` (`sshdoctor guest repair` runs it).", port)
 	}
 	return fmt.Sprintf("`nft insert rule %s %s %s tcp dport %d accept` (`sshdoctor guest repair` does; it lasts until the ruleset is reloaded: add the rule to /etc/nftables.conf or the tool that writes it).", r.Family, r.Table, r.Chain, port)
+}
+
+// keysRestricted: every line holding a given key carries an option that
+// makes sshd refuse it for this login (from= not admitting the client's
+// address, an expiry-time passed). Each reason is "FILE:LINE: why"; nil
+// when a given key is usable on some line, or the lines cannot be told.
+func keysRestricted(u UserFacts, o JudgeOptions) []string {
+	if len(o.Keys) == 0 {
+		return nil
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var why []string
+	for _, k := range o.Keys {
+		fp := ssh.FingerprintSHA256(k)
+		plain, restricted := 0, []string(nil)
+		for _, kf := range u.KeyFiles {
+			if kf.Command || kf.NotRead != "" {
+				continue
+			}
+			plain += count(kf.fingerprints, fp)
+			for _, ko := range kf.Options {
+				if ko.Fingerprint != fp {
+					continue
+				}
+				plain--
+				if r := ko.restriction(o.From, now); r != "" {
+					restricted = append(restricted, fmt.Sprintf("%s:%d: %s", ko.Path, ko.Line, r))
+				} else {
+					return nil // usable on this line
+				}
+			}
+		}
+		if plain > 0 {
+			return nil
+		}
+		why = append(why, restricted...)
+	}
+	return why
+}
+
+func count(ss []string, s string) int {
+	n := 0
+	for _, x := range ss {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }

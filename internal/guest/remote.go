@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,6 +27,12 @@ var remoteScript string
 // read-only, printing the facts Judge needs (never a password hash or a
 // key), compressed to fit run-command's 4096-byte output window.
 func RemoteScript(users []string, port int) (string, error) {
+	return RemoteScriptFor(users, port, netip.Addr{})
+}
+
+// RemoteScriptFor is RemoteScript judging Match blocks for the client
+// address from (sshd -T -C addr=); invalid: any Internet client.
+func RemoteScriptFor(users []string, port int, from netip.Addr) (string, error) {
 	for _, u := range users {
 		if !remoteUserName.MatchString(u) {
 			return "", fmt.Errorf("%q is not a valid user name", u)
@@ -34,7 +41,7 @@ func RemoteScript(users []string, port int) (string, error) {
 	if port < 1 || port > 65535 {
 		return "", fmt.Errorf("port %d is out of range", port)
 	}
-	head := fmt.Sprintf("USERS=%q\nPORT=%d\n", strings.Join(users, " "), port)
+	head := fmt.Sprintf("USERS=%q\nPORT=%d\nFROM=%s\n", strings.Join(users, " "), port, matchAddr(from))
 	return strings.Replace(remoteScript, "PATH=/usr/sbin", head+"PATH=/usr/sbin", 1), nil
 }
 
@@ -151,6 +158,13 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			f.PrivsepDir = get(1) == "1"
 		case "privuser":
 			f.PrivsepUser = get(1) == "1"
+		case "ko":
+			u := user(get(1))
+			n, _ := strconv.Atoi(get(3))
+			if ko, ok := remoteKeyOptions(get(2), n, get(4), get(5)); ok && len(u.KeyFiles) > 0 {
+				kf := &u.KeyFiles[len(u.KeyFiles)-1]
+				kf.Options = append(kf.Options, ko)
+			}
 		case "hkbad":
 			if !slices.Contains(f.BadHostKeys, get(1)) {
 				f.BadHostKeys = append(f.BadHostKeys, get(1))

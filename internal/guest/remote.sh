@@ -151,7 +151,7 @@ facts() {
 		echo "ug${T}$u${T}$(id -Gn "$u" 2>/dev/null | tr ' ' ,)${T}$(awk -F: -v g="$gid" -v u="$u" '$3 == g && $1 == u && ($4 == "" || $4 == u) {print 1}' /etc/group)"
 		akf=".ssh/authorized_keys .ssh/authorized_keys2"; strict=yes
 		if [ "$rc" = 0 ]; then
-			ut=$($SSHD -T -C "user=$u,host=client,addr=203.0.113.10" 2>/dev/null | grep -E "^($keys) ")
+			ut=$($SSHD -T -C "user=$u,host=client,addr=${FROM:-203.0.113.10}" 2>/dev/null | grep -E "^($keys) ")
 			printf '%s\n' "$ut" | sed "s/^/uT${T}$u${T}/"
 			a=$(printf '%s\n' "$ut" | awk '$1 == "authorizedkeysfile" {$1 = ""; print}')
 			[ -n "$a" ] && akf=$a
@@ -167,6 +167,14 @@ facts() {
 				fps=-
 				command -v ssh-keygen >/dev/null 2>&1 && fps=$(ssh-keygen -E sha256 -lf "$f" 2>/dev/null | awk '{printf "%s,", $2}')
 				echo "kf${T}$u${T}$f${T}1${T}$types${T}$fps"
+				# lines with options (from=, expiry-time=, …): number, key blob, options
+				awk -v t="$T" -v u="$u" '!/^[[:space:]]*(#|$)/ && $1 !~ /^(ssh-|ecdsa-|sk-|rsa-sha2)/ {
+					for (i = 2; i < NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-)/ && $(i+1) ~ /^AAAA/) {
+						o = $0; sub(/^[[:space:]]+/, "", o); p = index(o, " " $i " " $(i+1))
+						if (p > 0) print "ko" t u t FILENAME t NR t $(i+1) t substr(o, 1, p - 1)
+						break
+					}
+				}' "$f" | head -n 20
 				if [ "$strict" = yes ]; then
 					p=$f
 					while :; do

@@ -346,6 +346,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				}
 				return run("nft", "insert", "rule", r.Family, r.Table, r.Chain, "tcp", "dport", ps, "accept", "comment", `"sshdoctor"`)
 			})
+		case "guest.key_restricted":
+			skip(p, "the key's line restricts it on purpose ("+strings.Join(p.Evidence, "; ")+"): widen or remove the option on that line if this login should be allowed")
 		case "guest.ssh_source_banned":
 			skip(p, "a ban of some sources is policy (fail2ban, sshguard, an nft set): unban a legitimate client as the remediation says")
 		case "guest.hosts_deny":

@@ -1,11 +1,13 @@
 package guest
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStartupFailures: sshd -t output recorded from real sshd (and, for
@@ -117,4 +119,60 @@ func TestHostKeyParses(t *testing.T) {
 	if !hostKeyParses(good) || hostKeyParses(bad) || hostKeyParses(garbage) {
 		t.Fatalf("good %v bad %v garbage %v", hostKeyParses(good), hostKeyParses(bad), hostKeyParses(garbage))
 	}
+}
+
+// TestKeyRestricted: a given key authorized only on lines whose options
+// refuse this login is named with the line and the reason; a plain line
+// with the same key, an unknown client address or a host name pattern
+// never raise it.
+func TestKeyRestricted(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir+"/k").CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pubText, _ := os.ReadFile(dir + "/k.pub")
+	keys, err := ParsePublicKeys(pubText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := strings.TrimSpace(string(pubText))
+	client := netip.MustParseAddr("203.0.113.10")
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name, content string
+		from          netip.Addr
+		want          string // "" = not restricted
+	}{
+		{"from excludes", `from="10.0.0.0/8,192.0.2.*" ` + pub, client, `from="10.0.0.0/8,192.0.2.*" does not admit 203.0.113.10`},
+		{"from admits by CIDR", `from="203.0.113.0/24" ` + pub, client, ""},
+		{"from admits by wildcard", `from="203.0.113.*" ` + pub, client, ""},
+		{"negated", `from="!203.0.113.10,*" ` + pub, client, "does not admit"},
+		{"host name pattern: cannot tell", `from="*.corp.example.com" ` + pub, client, ""},
+		{"client unknown", `from="10.0.0.0/8" ` + pub, netip.Addr{}, ""},
+		{"expired", `expiry-time="20250101" ` + pub, client, "the key expired on 2025-01-01"},
+		{"not yet expired", `expiry-time="20991231Z",no-pty ` + pub, client, ""},
+		{"restricted, but also on a plain line", `from="10.0.0.0/8" ` + pub + "\n" + pub, client, ""},
+	}
+	for _, c := range cases {
+		file := dir + "/authorized_keys"
+		if err := os.WriteFile(file, []byte(c.content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kf := readKeyFileForTest(t, file)
+		u := UserFacts{Name: "alice", Exists: true, KeyFiles: []KeyFile{kf}}
+		why := keysRestricted(u, JudgeOptions{Keys: keys, From: c.from, Now: now})
+		got := strings.Join(why, "; ")
+		if c.want == "" && got != "" || c.want != "" && (!strings.Contains(got, c.want) || !strings.Contains(got, file+":1:")) {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func readKeyFileForTest(t *testing.T, file string) KeyFile {
+	t.Helper()
+	kf := readKeyFile(file, UserFacts{Name: "alice", Home: ""})
+	if !kf.Found || kf.NotRead != "" {
+		t.Fatalf("%+v", kf)
+	}
+	return kf
 }

@@ -107,7 +107,7 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 	}
 	if f.ConfigOK {
 		u.Effective = map[string]string{}
-		for k, v := range sshdT(ctx, o.SSHD, fmt.Sprintf("user=%s,host=client,addr=203.0.113.10", name)) {
+		for k, v := range sshdT(ctx, o.SSHD, fmt.Sprintf("user=%s,host=client,addr=%s", name, matchAddr(o.From))) {
 			u.Effective[k] = strings.Join(v, " ")
 		}
 		u.AllowedBy = deniedBy(u, f)
@@ -213,7 +213,9 @@ func readKeyFile(p string, u UserFacts) KeyFile {
 			continue
 		}
 		kf.Keys = append(kf.Keys, key.Type())
+		kf.fingerprints = append(kf.fingerprints, ssh.FingerprintSHA256(key))
 	}
+	kf.Options = keyOptionLines(p, data)
 	return kf
 }
 

@@ -33,6 +33,10 @@ type Fault struct {
 	GuestArgs []string
 	// RepairArgs are policy opt-ins only `guest repair` takes.
 	RepairArgs []string
+	// Decision: the cause is a restriction someone set on purpose (a
+	// from= or expiry-time= on the key's line): guest check names it with
+	// the line, and repair — and fix — leave it alone and say so.
+	Decision bool
 	// NewHostKeys: the repair generates new host keys, so the client must
 	// verify and record them before SSH works again.
 	NewHostKeys bool
@@ -167,6 +171,10 @@ var Faults = []Fault{
 		apply: guestScript("rm -f /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "authorized-keys-wrong-key", Guest: "guest.key_not_authorized", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Description: "authorized_keys holds a different key than the user's.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("rm -f /tmp/k /tmp/k.pub\nssh-keygen -q -t ed25519 -N '' -f /tmp/k\ncat /tmp/k.pub > /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "authorized-keys-from-restricted", Guest: "guest.key_restricted", GuestArgs: []string{"--user", u, "--ssh-key", "{key}", "--from", "203.0.113.10"}, Decision: true, Description: "The user's key line carries from=\"10.99.0.0/16\" (an office network): sshd refuses the key from anywhere else.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("sed -i 's/^/from=\"10.99.0.0\\/16\" /' /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "authorized-keys-expired", Guest: "guest.key_restricted", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Decision: true, Description: "The user's key line carries expiry-time=\"20200101\": sshd refuses the expired key.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("sed -i 's/^/expiry-time=\"20200101\" /' /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "home-perms", Guest: "guest.strict_modes", Description: "The home directory is writable by a shared group (users); StrictModes makes sshd ignore the keys. (Debian tolerates group-write only for the user's private group.)", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chgrp users /home/" + u + "\nchmod 775 /home/" + u)},
 	{Name: "ssh-dir-perms", Guest: "guest.strict_modes", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,

@@ -144,6 +144,12 @@ func TestFixCatalogue(t *testing.T) {
 				if !strings.Contains(strings.Join(doc.Next, " ")+doc.Cause, fixManual[f.Name]) {
 					t.Errorf("next steps %q / cause %q do not mention %s", doc.Next, doc.Cause, fixManual[f.Name])
 				}
+			case f.Decision:
+				// A restriction set on purpose: fix says which line and
+				// why, and changes nothing.
+				if code != 1 || len(doc.Journal) != 0 || !strings.Contains(strings.Join(doc.Next, " ")+doc.Cause, "authorized_keys:") {
+					t.Errorf("exit %d, steps %v, cause %q, next %q; want exit 1, no step, the key's line named", code, row.Steps, doc.Cause, doc.Next)
+				}
 			case f.NewHostKeys:
 				next := strings.Join(doc.Next, " ")
 				if code != 1 || len(doc.Journal) == 0 || doc.After == nil || doc.After.RootCause == nil || doc.After.RootCause.ID != "hostkey.changed" ||
@@ -186,7 +192,7 @@ func compoundable() (network, guest []*lab.Fault) {
 	for i := range lab.Faults {
 		f := &lab.Faults[i]
 		c := f.Check
-		if fixOptIn[f.Name] != "" || fixManual[f.Name] != "" || f.NewHostKeys || c.User != "" || c.Password || c.LegacyRSA || c.Timeout > 0 ||
+		if fixOptIn[f.Name] != "" || fixManual[f.Name] != "" || f.NewHostKeys || f.Decision || c.User != "" || c.Password || c.LegacyRSA || c.Timeout > 0 ||
 			f.Name == "boot-fstab-error" || f.Name == "vm-stopped" || f.Name == "maxstartups-full" {
 			continue
 		}

@@ -640,6 +640,16 @@ func TestGuestRepairsEveryFault(t *testing.T) {
 				t.Fatalf("guest check: exit %d, findings %v, want %s\n%s", res.ExitCode, ids, f.Guest, res.Stderr)
 			}
 			repairArgs := append(append([]string{"repair", "--yes", "--output", "json"}, args...), f.RepairArgs...)
+			if f.Decision {
+				// A restriction set on purpose: repair names it and
+				// changes nothing.
+				res, _ = guestRun(t, s, v, repairArgs...)
+				if strings.Contains(res.Stdout, `"backup": "/`) || !strings.Contains(res.Stdout, `"skipped"`) {
+					t.Fatalf("repair of a decision changed something or did not say why not: exit %d\n%s", res.ExitCode, res.Stdout)
+				}
+				table = append(table, fmt.Sprintf("| `%s` | `%s` | not repaired: a decision (the line and the reason are shown) |", f.Name, f.Guest))
+				return
+			}
 			res, _ = guestRun(t, s, v, repairArgs...)
 			if res.ExitCode != 0 {
 				t.Fatalf("guest repair: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -30,7 +31,7 @@ func TestRemoteFactsMatchGuestCheck(t *testing.T) {
 	v := s.VMs[0]
 	remote := func(t *testing.T, users []string, o guest.JudgeOptions) (map[string]bool, *guest.Facts) {
 		t.Helper()
-		script, err := guest.RemoteScript(users, 22)
+		script, err := guest.RemoteScriptFor(users, 22, o.From)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +110,9 @@ func TestRemoteFactsMatchGuestCheck(t *testing.T) {
 				args = append(args, a)
 				if i > 0 && f.GuestArgs[i-1] == "--user" {
 					users = append(users, a)
+				}
+				if i > 0 && f.GuestArgs[i-1] == "--from" {
+					o.From = netip.MustParseAddr(a)
 				}
 				if i > 0 && f.GuestArgs[i-1] == "--ssh-key" {
 					keys, err := guest.ParsePublicKeys([]byte(a))
