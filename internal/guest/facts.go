@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -151,6 +152,9 @@ type Facts struct {
 	PrivsepDir    bool                `json:"privsep_dir"`
 	PrivsepUser   bool                `json:"privsep_user"`
 	HostKeys      []string            `json:"host_keys"` // readable host key files
+	// LocalAddrs are the VM's interface addresses (ListenAddress is
+	// judged against them); empty: unknown.
+	LocalAddrs []string `json:"local_addrs,omitempty"`
 	// BadHostKeys are readable host key files that do not parse as a
 	// private key (sshd cannot use them).
 	BadHostKeys []string       `json:"bad_host_keys,omitempty"`
@@ -224,6 +228,13 @@ func Gather(ctx context.Context, o Options) *Facts {
 			f.HostKeys = append(f.HostKeys, k)
 			if !hostKeyParses(k) {
 				f.BadHostKeys = append(f.BadHostKeys, k)
+			}
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				f.LocalAddrs = append(f.LocalAddrs, p.Addr().Unmap().String())
 			}
 		}
 	}

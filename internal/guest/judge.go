@@ -22,6 +22,8 @@ type Problem struct {
 	Rule   *FirewallRule `json:"-"`
 	Unit   string        `json:"unit,omitempty"` // the systemd unit
 	Paths  []PathMode    `json:"-"`
+	// Hosts: the listen addresses the VM does not have.
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // JudgeOptions add what only the user knows.
@@ -117,7 +119,13 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 			}
 		}
 	}
+	if absent := f.absentListenHosts(); len(absent) > 0 {
+		o := originOf(f, "listenaddress")
+		add(Problem{Finding: nf("guest.listen_address_absent", fmt.Sprintf("sshd is told to listen only on %s (ListenAddress at %s), which this VM does not have: sshd cannot bind.", strings.Join(absent, ", "), orDash(at(o))),
+			"listenaddress "+strings.Join(f.Effective["listenaddress"], ", "), "this VM's addresses: "+strings.Join(f.LocalAddrs, ", ")), Origin: o, Hosts: absent})
+	}
 	switch {
+	case !sshdListens && f.ConfigOK && len(f.absentListenHosts()) > 0:
 	case !sshdListens && f.ConfigOK:
 		add(Problem{Finding: nf("guest.sshd_not_running", fmt.Sprintf("No sshd listens (service manager: %s).", f.ServiceMgr))})
 	case sshdListens && !onPort && !slices.Contains(ports, f.Port):
@@ -444,4 +452,25 @@ func count(ss []string, s string) int {
 		}
 	}
 	return n
+}
+
+// absentListenHosts: when every address sshd is told to listen on is
+// specific and none is an address of this VM (a static IP that changed, a
+// copied configuration), those addresses; else nil.
+func (f *Facts) absentListenHosts() []string {
+	if len(f.LocalAddrs) == 0 || !f.ConfigOK {
+		return nil
+	}
+	var absent []string
+	for _, v := range f.Effective["listenaddress"] {
+		h := listenHost(v)
+		a, err := netip.ParseAddr(h)
+		if err != nil || a.IsUnspecified() || slices.Contains(f.LocalAddrs, a.Unmap().String()) {
+			return nil // a wildcard, a name, or an address the VM has: sshd can bind
+		}
+		if !slices.Contains(absent, h) {
+			absent = append(absent, h)
+		}
+	}
+	return absent
 }

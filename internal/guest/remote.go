@@ -165,6 +165,10 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 				kf := &u.KeyFiles[len(u.KeyFiles)-1]
 				kf.Options = append(kf.Options, ko)
 			}
+		case "la":
+			if a, err := netip.ParseAddr(get(1)); err == nil {
+				f.LocalAddrs = append(f.LocalAddrs, a.Unmap().String())
+			}
 		case "hkbad":
 			if !slices.Contains(f.BadHostKeys, get(1)) {
 				f.BadHostKeys = append(f.BadHostKeys, get(1))

@@ -87,6 +87,7 @@ facts() {
 		print "L" t hex(a[n]) t a[1] t own }
 	$4 == "01" { n = split($2, a, ":"); if (index(ports, " " hex(a[n]) " ")) pre++ }
 	END { print "pre" t pre + 0 }'
+	command -v ip >/dev/null 2>&1 && ip -o addr show 2>/dev/null | awk -v t="$T" '{ split($4, a, "/"); print "la" t a[1] }'
 	[ -d /run/sshd ] && echo "privsep${T}1" || echo "privsep${T}0"
 	getent passwd sshd >/dev/null 2>&1 && echo "privuser${T}1" || echo "privuser${T}0"
 	for k in $(printf '%s\n' "$eff" | awk '$1 == "hostkey" {print $2}') /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key; do

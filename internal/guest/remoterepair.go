@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -143,6 +144,17 @@ func renderOp(op *Op) (string, error) {
 		if err = edits(1, 1); err == nil {
 			// the script's arguments: FILE LINE EXPECT PREFIX
 			args = append(args[:len(args)-1], shQuote(disabledText(whyLoopback, "")))
+		}
+	case OpDisableListenAddrs:
+		args = append(args, "sd_listen_disable")
+		if err = edits(1, 1); err == nil {
+			args = append(args[:len(args)-1], shQuote(disabledText(whyListenAbsent, "")))
+			for _, h := range op.Paths {
+				if _, perr := netip.ParseAddr(h); perr != nil {
+					return "", fmt.Errorf("listen address %q is not an IP address", h)
+				}
+			}
+			err = arg(op.Paths...)
 		}
 	case OpAllowUser:
 		args = append(args, "sd_allow_user")

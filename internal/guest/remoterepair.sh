@@ -495,11 +495,19 @@ sd_edits() {
 
 # sd_loopback FILE LINE EXPECT PREFIX: every ListenAddress line of FILE on
 # a loopback address gets PREFIX (the first one must still read EXPECT).
-sd_loopback() {
+sd_loopback() { sd_listen_disable "$@"; }
+
+# sd_listen_disable FILE LINE EXPECT PREFIX [HOST...]: every ListenAddress
+# line of FILE naming one of HOSTs (none given: a loopback address) is
+# disabled with PREFIX.
+sd_listen_disable() {
 	regular "$1" && same "$1" "$2" "$3" || return 1
 	PREFIX=$4
-	export PREFIX
-	rewrite "$1" '
+	ld_file=$1
+	shift 4
+	HOSTS=" $* "
+	export PREFIX HOSTS
+	rewrite "$ld_file" '
 	{
 		s = $0; sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s)
 		k = s; sub(/[ \t=].*/, "", k)
@@ -508,10 +516,10 @@ sd_loopback() {
 			split(v, w, /[ \t]+/); h = w[1]
 			sub(/^[][]+/, "", h); sub(/[][]+$/, "", h)
 			if (gsub(/:/, ":", h) == 1) sub(/:.*/, "", h)
-			if (h ~ /^127\./ || h == "::1" || h == "localhost") { print ENVIRON["PREFIX"] $0; next }
+			if (ENVIRON["HOSTS"] == "  " && (h ~ /^127\./ || h == "::1" || h == "localhost") || index(ENVIRON["HOSTS"], " " h " ")) { print ENVIRON["PREFIX"] $0; next }
 		}
 		print
-	}' && validated "$1"
+	}' && validated "$ld_file"
 }
 
 # sd_allow_user FILE LINE EXPECT USER: the directive at LINE lets USER in

@@ -103,6 +103,8 @@ type Action struct {
 //	                                                      write, a directory inside the home 0700
 //	restorecon               Paths                        restorecon -R
 //	hostkey-mode             Path                         a host key's private file: owner root, mode 0600
+//	disable-listen-addrs     Edits (1), Paths (hosts)     disable every ListenAddress line of the edit's file
+//	                                                      naming one of the hosts
 //	firewall-allow           Rule (Family, Table, Chain,  accept TCP to Port: ufw allow, firewall-cmd
 //	                         Frontend, Port)              --permanent --add-port + --reload, else nft insert
 //	useradd-system           User                         useradd --system, no home, nologin shell (sshd's
@@ -140,6 +142,7 @@ const (
 	OpHostkeyMode           = "hostkey-mode"
 	OpUseraddSystem         = "useradd-system"
 	OpFirewallAllow         = "firewall-allow"
+	OpDisableListenAddrs    = "disable-listen-addrs"
 )
 
 // Op is an Action as data (see the kinds above).
@@ -300,6 +303,24 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			}
 			text := fmt.Sprintf("Port %d", f.Port)
 			add(p, fmt.Sprintf("set Port %d at %s (was %q)", f.Port, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, replaceOp(*p.Origin, text), replaceLine(*p.Origin, text))
+		case "guest.listen_address_absent":
+			if p.Origin == nil {
+				skip(p, "no ListenAddress line found")
+				continue
+			}
+			hosts := slices.Clone(p.Hosts)
+			op := &Op{Kind: OpDisableListenAddrs, Edits: []LineEdit{disableEdit(*p.Origin, whyListenAbsent)}, Paths: hosts}
+			add(p, fmt.Sprintf("disable the ListenAddress lines in %s naming %s (not addresses of this VM)", p.Origin.File, strings.Join(hosts, ", ")), true, op, func(b *Backup) error {
+				return editFile(b, p.Origin.File, func(lines []string) []string {
+					for i, l := range lines {
+						k, v := splitKV(strings.TrimSpace(l))
+						if strings.EqualFold(k, "ListenAddress") && slices.Contains(hosts, listenHost(v)) {
+							lines[i] = disabledText(whyListenAbsent, l)
+						}
+					}
+					return lines
+				}, true)
+			})
 		case "guest.sshd_loopback_only":
 			if p.Origin == nil {
 				skip(p, "no ListenAddress line found")
@@ -500,12 +521,13 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 
 // Why a line was disabled, in the comment left in front of it.
 const (
-	whyInvalid   = "sshd -t rejected it"
-	whyLoopback  = "sshd listened on loopback only"
-	whyHostsDeny = "it refused sshd connections"
-	whyStarved   = "it starved new connections"
-	whyPubkey    = "it turned public-key login off"
-	whyPassword  = "it turned password login off (--password-auth)"
+	whyInvalid      = "sshd -t rejected it"
+	whyLoopback     = "sshd listened on loopback only"
+	whyListenAbsent = "this VM does not have that address"
+	whyHostsDeny    = "it refused sshd connections"
+	whyStarved      = "it starved new connections"
+	whyPubkey       = "it turned public-key login off"
+	whyPassword     = "it turned password login off (--password-auth)"
 )
 
 // disabledText is line commented out by a repair, saying why.
@@ -826,11 +848,22 @@ func defaultShell() string {
 }
 
 func isLoopback(v string) bool {
-	host := strings.Trim(strings.Fields(v + " ")[0], "[]")
-	if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "::") && strings.Count(host, ":") == 1 {
+	host := listenHost(v)
+	return strings.HasPrefix(host, "127.") || host == "::1" || host == "localhost"
+}
+
+// listenHost is the host of a ListenAddress value ("10.0.0.4:22",
+// "[::1]:22", "10.0.0.4 rdomain x").
+func listenHost(v string) string {
+	host := strings.Fields(v + " ")[0]
+	if strings.HasPrefix(host, "[") {
+		host, _, _ = strings.Cut(host[1:], "]")
+		return host
+	}
+	if h, _, ok := strings.Cut(host, ":"); ok && strings.Count(host, ":") == 1 {
 		host = h
 	}
-	return strings.HasPrefix(host, "127.") || host == "::1" || host == "localhost"
+	return host
 }
 
 // restartSSHD restarts (or starts) sshd through the service manager.

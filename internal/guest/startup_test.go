@@ -176,3 +176,31 @@ func readKeyFileForTest(t *testing.T, file string) KeyFile {
 	}
 	return kf
 }
+
+// TestListenAddressAbsent: every ListenAddress is an address the VM does
+// not have → named, with the hosts the repair disables; a wildcard, one
+// present address, or unknown local addresses → quiet.
+func TestListenAddressAbsent(t *testing.T) {
+	f := healthyFacts(t)
+	f.LocalAddrs = []string{"127.0.0.1", "10.0.0.4", "::1"}
+	for _, c := range []struct {
+		listen []string
+		want   []string
+	}{
+		{[]string{"10.0.0.9:22"}, []string{"10.0.0.9"}},
+		{[]string{"10.0.0.9:22", "[fd00::9]:22"}, []string{"10.0.0.9", "fd00::9"}},
+		{[]string{"10.0.0.9:22", "10.0.0.4:22"}, nil},
+		{[]string{"0.0.0.0:22", "[::]:22"}, nil},
+		{[]string{"10.0.0.4:2222"}, nil},
+	} {
+		f.Effective = map[string][]string{"port": {"22"}, "listenaddress": c.listen}
+		if got := f.absentListenHosts(); !slices.Equal(got, c.want) {
+			t.Errorf("%v: got %v, want %v", c.listen, got, c.want)
+		}
+	}
+	f.Effective["listenaddress"] = []string{"10.0.0.9:22"}
+	f.LocalAddrs = nil
+	if got := f.absentListenHosts(); got != nil {
+		t.Errorf("unknown local addresses: %v", got)
+	}
+}

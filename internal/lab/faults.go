@@ -151,6 +151,8 @@ var Faults = []Fault{
 		apply: sshdConf("Port 2222")},
 	{Name: "sshd-listen-localhost", Guest: "guest.sshd_loopback_only", Description: "sshd listens on 127.0.0.1 only.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("ListenAddress 127.0.0.1")},
+	{Name: "sshd-listen-old-ip", Guest: "guest.listen_address_absent", Description: "sshd_config pins ListenAddress to 198.51.100.99, an address the VM no longer has (a static IP that changed): sshd cannot bind and exits.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("sed -i '1i ListenAddress 198.51.100.99' /etc/ssh/sshd_config\nservice ssh restart")},
 	{Name: "sshd-config-syntax", Guest: "guest.sshd_config_invalid", Description: "sshd_config has a syntax error; sshd fails to start after a restart.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("PermitRootLogin maybe")},
 	{Name: "sshd-dropin-override", Guest: "guest.pubkey_disabled", Description: "A drop-in sshd_config.d/50-cloud-init.conf turns PubkeyAuthentication off.", Expect: "auth.password_required", guest: true,
