@@ -119,13 +119,31 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 			}
 		}
 	}
+	portTaken := false
+	for _, l := range f.Listeners {
+		if l.Port != f.Port || l.Command == "sshd" || l.Command == "systemd" || l.Addr == "127.0.0.1" || l.Addr == "::1" {
+			continue
+		}
+		portTaken = true
+		who := "another process"
+		if l.Command != "" {
+			who = l.Command
+			if l.PID > 0 {
+				who += fmt.Sprintf(" (pid %d)", l.PID)
+			}
+		}
+		add(Problem{Finding: nf("guest.port_taken", fmt.Sprintf("TCP/%d on %s is held by %s, not sshd: clients reach it instead.", f.Port, l.Addr, who),
+			fmt.Sprintf("listener %s:%d owned by %s", l.Addr, l.Port, who))})
+		break
+	}
 	if absent := f.absentListenHosts(); len(absent) > 0 {
 		o := originOf(f, "listenaddress")
 		add(Problem{Finding: nf("guest.listen_address_absent", fmt.Sprintf("sshd is told to listen only on %s (ListenAddress at %s), which this VM does not have: sshd cannot bind.", strings.Join(absent, ", "), orDash(at(o))),
 			"listenaddress "+strings.Join(f.Effective["listenaddress"], ", "), "this VM's addresses: "+strings.Join(f.LocalAddrs, ", ")), Origin: o, Hosts: absent})
 	}
 	switch {
-	case !sshdListens && f.ConfigOK && len(f.absentListenHosts()) > 0:
+	case !sshdListens && f.ConfigOK && (len(f.absentListenHosts()) > 0 || portTaken):
+		// sshd is down because of that: one cause, not two
 	case !sshdListens && f.ConfigOK:
 		add(Problem{Finding: nf("guest.sshd_not_running", fmt.Sprintf("No sshd listens (service manager: %s).", f.ServiceMgr))})
 	case sshdListens && !onPort && !slices.Contains(ports, f.Port):

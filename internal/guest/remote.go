@@ -150,8 +150,11 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			p, _ := strconv.Atoi(get(1))
 			addr, _ := decodeAddr(get(2) + ":0000")
 			l := Listener{Addr: addr, Port: p}
-			if get(3) == "1" {
+			switch get(3) {
+			case "1":
 				l.Command = "sshd"
+			case "2":
+				l.Command = "systemd" // socket activation
 			}
 			f.Listeners = append(f.Listeners, l)
 		case "privsep":

@@ -76,14 +76,20 @@ facts() {
 			case $l in socket:*) inodes="$inodes$(echo "$l" | tr -dc 0-9) " ;; esac
 		done
 	done
+	# systemd's sockets (ssh.socket activation listens for sshd)
+	sinodes=" "
+	for fd in /proc/1/fd/*; do
+		l=$(readlink "$fd" 2>/dev/null) || continue
+		case $l in socket:*) sinodes="$sinodes$(echo "$l" | tr -dc 0-9) " ;; esac
+	done
 	# Established connections to sshd's ports count against MaxStartups
 	# until they authenticate (guest check counts them the same way).
 	ports=$(printf '%s\n' "$eff" | awk '$1 == "port" {printf " %s", $2}')
-	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" -v t="$T" -v ports="${ports:- $PORT} " '
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" -v sino="$sinodes" -v t="$T" -v ports="${ports:- $PORT} " '
 	# gawk reads no hex in strings: convert by hand
 	function hex(s,    i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1; return n }
 	$4 == "0A" {
-		n = split($2, a, ":"); own = (index(ino, " " $10 " ") > 0) ? 1 : 0
+		n = split($2, a, ":"); own = (index(ino, " " $10 " ") > 0) ? 1 : (index(sino, " " $10 " ") > 0) ? 2 : 0
 		print "L" t hex(a[n]) t a[1] t own }
 	$4 == "01" { n = split($2, a, ":"); if (index(ports, " " hex(a[n]) " ")) pre++ }
 	END { print "pre" t pre + 0 }'

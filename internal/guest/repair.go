@@ -367,6 +367,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				}
 				return run("nft", "insert", "rule", r.Family, r.Table, r.Chain, "tcp", "dport", ps, "accept", "comment", `"sshdoctor"`)
 			})
+		case "guest.port_taken":
+			skip(p, "which program should own the port is a decision: stop it (`ss -ltnp 'sport = :22'` shows it), then restart sshd")
 		case "guest.key_restricted":
 			skip(p, "the key's line restricts it on purpose ("+strings.Join(p.Evidence, "; ")+"): widen or remove the option on that line if this login should be allowed")
 		case "guest.ssh_source_banned":
