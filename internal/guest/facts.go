@@ -53,6 +53,9 @@ type Origin struct {
 	Line  int    `json:"line"`
 	Value string `json:"value"`
 	Text  string `json:"text"` // the whole line
+	// Match is the Match line of the block the directive is in ("" at
+	// top level).
+	Match string `json:"match,omitempty"`
 }
 
 // Listener is a listening TCP socket.
@@ -152,6 +155,9 @@ type Facts struct {
 	PrivsepDir    bool                `json:"privsep_dir"`
 	PrivsepUser   bool                `json:"privsep_user"`
 	HostKeys      []string            `json:"host_keys"` // readable host key files
+	// MatchOrigins: per keyword, the directives inside Match blocks, in
+	// the order sshd reads them.
+	MatchOrigins map[string][]Origin `json:"match_origins,omitempty"`
 	// LocalAddrs are the VM's interface addresses (ListenAddress is
 	// judged against them); empty: unknown.
 	LocalAddrs []string `json:"local_addrs,omitempty"`
@@ -208,7 +214,8 @@ func Gather(ctx context.Context, o Options) *Facts {
 		f.ConfigOK = true
 		f.Effective = sshdT(ctx, o.SSHD, "")
 	}
-	parseConfig("/etc/ssh/sshd_config", f.Origins, 0)
+	f.MatchOrigins = map[string][]Origin{}
+	parseConfigMatch("/etc/ssh/sshd_config", f.Origins, f.MatchOrigins, 0)
 	_, err := os.Stat("/run/sshd")
 	f.PrivsepDir = err == nil
 	f.PrivsepUser = userExists("sshd")
@@ -324,9 +331,11 @@ func errorOrigin(msg string) *Origin {
 	return nil
 }
 
-// parseConfig records, for every keyword outside Match blocks, the first
-// line that sets it, following Include (sshd's first-value-wins order).
-func parseConfig(path string, origins map[string]Origin, depth int) {
+// parseConfigMatch records, for every keyword outside Match blocks, the
+// first line that sets it, following Include (sshd's first-value-wins
+// order), and, per keyword, every directive inside a Match block in file
+// order (matchOrigins, when not nil).
+func parseConfigMatch(path string, origins map[string]Origin, matchOrigins map[string][]Origin, depth int) {
 	if depth > 8 {
 		return
 	}
@@ -334,7 +343,7 @@ func parseConfig(path string, origins map[string]Origin, depth int) {
 	if err != nil {
 		return
 	}
-	inMatch := false
+	inMatch, match := false, ""
 	for i, line := range strings.Split(string(data), "\n") {
 		t := strings.TrimSpace(line)
 		if t == "" || strings.HasPrefix(t, "#") {
@@ -351,12 +360,15 @@ func parseConfig(path string, origins map[string]Origin, depth int) {
 				files, _ := filepath.Glob(pat)
 				slices.Sort(files)
 				for _, f := range files {
-					parseConfig(f, origins, depth+1)
+					parseConfigMatch(f, origins, matchOrigins, depth+1)
 				}
 			}
 		case lk == "match":
-			inMatch = true
+			inMatch, match = true, t
 		case inMatch:
+			if matchOrigins != nil {
+				matchOrigins[lk] = append(matchOrigins[lk], Origin{File: path, Line: i + 1, Value: val, Text: line, Match: match})
+			}
 		default:
 			if _, seen := origins[lk]; !seen {
 				origins[lk] = Origin{File: path, Line: i + 1, Value: val, Text: line}

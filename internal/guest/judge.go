@@ -205,7 +205,15 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		add(Problem{Finding: nf("guest.pubkey_disabled", fmt.Sprintf("PubkeyAuthentication no (set at %s).", orDash(at(o))), o.textOr()), Origin: o})
 	}
 	for _, u := range f.Users {
-		ps = append(ps, judgeUser(f, u, o)...)
+		for _, p := range judgeUser(f, u, o) {
+			// one Match block can refuse several users: one problem
+			if p.ID == "guest.pubkey_disabled" && p.Origin != nil && slices.ContainsFunc(ps, func(q Problem) bool {
+				return q.ID == p.ID && q.Origin != nil && q.Origin.File == p.Origin.File && q.Origin.Line == p.Origin.Line
+			}) {
+				continue
+			}
+			ps = append(ps, p)
+		}
 	}
 	if len(ps) == 0 {
 		var ev []string
@@ -320,6 +328,13 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys.", u.Name))
 	} else if why := keysRestricted(u, o); len(why) > 0 {
 		add("guest.key_restricted", fmt.Sprintf("%s's authorized keys hold the given key, but only on lines sshd refuses for this login: %s.", u.Name, why[0]), why...)
+	}
+	// What a Match block turns off for this user (the global value is
+	// judged once, above).
+	if u.Effective["pubkeyauthentication"] == "no" && !(len(f.Effective["pubkeyauthentication"]) > 0 && f.Effective["pubkeyauthentication"][0] == "no") && keys > 0 {
+		o := matchOrigin(f, "pubkeyauthentication", "no")
+		p := add("guest.pubkey_disabled", fmt.Sprintf("A Match block turns PubkeyAuthentication off for %s (%s at %s).", u.Name, orDash(matchOf(o)), orDash(at(o))))
+		p.Origin = o
 	}
 	if u.HasPassword && u.Effective["passwordauthentication"] == "no" {
 		p := add("guest.password_auth_disabled", fmt.Sprintf("%s has a password but PasswordAuthentication is off (set at %s).", u.Name, orDash(at(originOf(f, "passwordauthentication")))))
@@ -491,4 +506,23 @@ func (f *Facts) absentListenHosts() []string {
 		}
 	}
 	return absent
+}
+
+// matchOrigin is the first directive for key inside a Match block whose
+// value is val (sshd -T -C says the value; which block set it is the
+// first that sets it in file order, as sshd applies them).
+func matchOrigin(f *Facts, key, val string) *Origin {
+	for _, o := range f.MatchOrigins[key] {
+		if strings.EqualFold(strings.TrimSpace(o.Value), val) {
+			return &o
+		}
+	}
+	return nil
+}
+
+func matchOf(o *Origin) string {
+	if o == nil {
+		return ""
+	}
+	return o.Match
 }

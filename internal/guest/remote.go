@@ -133,6 +133,17 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			if _, seen := f.Origins[strings.ToLower(k)]; err == nil && !seen {
 				f.Origins[strings.ToLower(k)] = Origin{File: get(1), Line: n, Value: v, Text: text}
 			}
+		case "om":
+			n, err := strconv.Atoi(get(2))
+			text := rest(sc.Text(), 4)
+			k, v := splitKV(strings.TrimSpace(text))
+			if err == nil {
+				if f.MatchOrigins == nil {
+					f.MatchOrigins = map[string][]Origin{}
+				}
+				lk := strings.ToLower(k)
+				f.MatchOrigins[lk] = append(f.MatchOrigins[lk], Origin{File: get(1), Line: n, Value: v, Text: text, Match: get(3)})
+			}
 		case "fs":
 			text := rest(sc.Text(), 2)
 			if n, err := strconv.Atoi(get(1)); err == nil && len(strings.Fields(text)) > 0 {

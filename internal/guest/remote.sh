@@ -58,7 +58,10 @@ facts() {
 					for (j = 1; j <= m; j++) walk(files[j], depth + 1)
 				}
 			} else if (k == "match") {
-				inm = 1
+				inm = 1; mline = s
+			} else if (inm && k ~ keys && nm < 40) {
+				nm++
+				print "om" t file t nr t mline t line
 			} else if (!inm && k ~ keys && !(k in seen)) {
 				seen[k] = 1
 				print "o" t file t nr t line

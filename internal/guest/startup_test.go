@@ -204,3 +204,37 @@ func TestListenAddressAbsent(t *testing.T) {
 		t.Errorf("unknown local addresses: %v", got)
 	}
 }
+
+// TestMatchOrigins: directives inside Match blocks are recorded with their
+// Match line, and the per-user judgement names the block that turns
+// public keys off for the user.
+func TestMatchOrigins(t *testing.T) {
+	conf := t.TempDir() + "/sshd_config"
+	if err := os.WriteFile(conf, []byte("PubkeyAuthentication yes\nPort 22\n\nMatch User alice,bob\n\tPubkeyAuthentication no\nMatch Address 10.0.0.0/8\n\tPasswordAuthentication yes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	origins, match := map[string]Origin{}, map[string][]Origin{}
+	parseConfigMatch(conf, origins, match, 0)
+	if origins["pubkeyauthentication"].Line != 1 || len(match["pubkeyauthentication"]) != 1 || match["pubkeyauthentication"][0].Line != 5 ||
+		match["pubkeyauthentication"][0].Match != "Match User alice,bob" || len(match["passwordauthentication"]) != 1 {
+		t.Fatalf("origins %+v match %+v", origins, match)
+	}
+	f := healthyFacts(t)
+	f.Effective["pubkeyauthentication"] = []string{"yes"}
+	f.Origins, f.MatchOrigins = origins, match
+	user := func(name string) UserFacts {
+		return UserFacts{Name: name, Exists: true, Shell: "/bin/bash", ShellOK: true, Effective: map[string]string{"pubkeyauthentication": "no"},
+			KeyFiles: []KeyFile{{Path: "/home/" + name + "/.ssh/authorized_keys", Found: true, Keys: []string{"ssh-ed25519"}}}}
+	}
+	f.Users = []UserFacts{user("alice"), user("bob")}
+	ps := Judge(f, JudgeOptions{})
+	var got []Problem
+	for _, p := range ps {
+		if p.ID == "guest.pubkey_disabled" {
+			got = append(got, p)
+		}
+	}
+	if len(got) != 1 || got[0].Origin == nil || got[0].Origin.Line != 5 || !strings.Contains(got[0].Summary, "Match User alice,bob") {
+		t.Fatalf("want one problem naming the Match block at line 5: %+v", got)
+	}
+}

@@ -155,6 +155,8 @@ var Faults = []Fault{
 		apply: guestScript("sed -i '1i ListenAddress 198.51.100.99' /etc/ssh/sshd_config\nservice ssh restart")},
 	{Name: "port-taken", Guest: "guest.port_taken", Decision: true, Description: "Another program (a stray debug listener) holds TCP/22 on every address: sshd cannot bind, and clients reach a silent program.", Expect: "ssh.banner_timeout", guest: true,
 		apply: guestScript("service ssh stop\nsetsid perl -MIO::Socket::IP -e 'my $s = IO::Socket::IP->new(LocalHost => \"::\", LocalPort => 22, Listen => 5, ReuseAddr => 1, V6Only => 0) or die; sleep 86400' </dev/null >/dev/null 2>&1 &\nsleep 0.5\nservice ssh start || true")},
+	{Name: "match-user-pubkey-off", Guest: "guest.pubkey_disabled", Description: "A Match User block at the end of sshd_config turns PubkeyAuthentication off for the user only (a hardening snippet meant for another account).", Expect: "auth.password_required", guest: true,
+		apply: guestScript("printf '\\nMatch User " + u + "\\n\\tPubkeyAuthentication no\\n' >> /etc/ssh/sshd_config\nservice ssh restart")},
 	{Name: "sshd-config-syntax", Guest: "guest.sshd_config_invalid", Description: "sshd_config has a syntax error; sshd fails to start after a restart.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("PermitRootLogin maybe")},
 	{Name: "sshd-dropin-override", Guest: "guest.pubkey_disabled", Description: "A drop-in sshd_config.d/50-cloud-init.conf turns PubkeyAuthentication off.", Expect: "auth.password_required", guest: true,
