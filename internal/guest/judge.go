@@ -340,7 +340,13 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		p := add("guest.password_auth_disabled", fmt.Sprintf("%s has a password but PasswordAuthentication is off (set at %s).", u.Name, orDash(at(originOf(f, "passwordauthentication")))))
 		p.Origin = originOf(f, "passwordauthentication")
 	}
-	if slices.Contains(types, ssh.KeyAlgoRSA) && !strings.Contains(","+u.Effective["pubkeyacceptedalgorithms"]+",", ",ssh-rsa,") {
+	if refused := refusedKeyTypes(u, types, o.Keys); refused != "" {
+		p := add("guest.key_type_refused", fmt.Sprintf("sshd accepts none of %s's key types for this login (%s; PubkeyAcceptedAlgorithms %s).", u.Name, refused, u.Effective["pubkeyacceptedalgorithms"]))
+		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
+		if p.Origin == nil {
+			p.Origin = matchOrigin(f, "pubkeyacceptedalgorithms", u.Effective["pubkeyacceptedalgorithms"])
+		}
+	} else if slices.Contains(types, ssh.KeyAlgoRSA) && !strings.Contains(","+u.Effective["pubkeyacceptedalgorithms"]+",", ",ssh-rsa,") {
 		p := add("guest.rsa_sha1_refused", fmt.Sprintf("%s has RSA keys; sshd refuses ssh-rsa (SHA-1) signatures, so clients older than OpenSSH 7.2 cannot use them.", u.Name))
 		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
 	}
@@ -525,4 +531,41 @@ func matchOf(o *Origin) string {
 		return ""
 	}
 	return o.Match
+}
+
+// refusedKeyTypes: when sshd's accepted algorithms for this login admit
+// none of the keys that matter — the given keys, else every authorized
+// key — their types (comma-separated); "" when some key is usable, or
+// the accepted list is unknown. An RSA key is usable through rsa-sha2-256
+// or -512 as well as ssh-rsa.
+func refusedKeyTypes(u UserFacts, authorized []string, given []ssh.PublicKey) string {
+	acc := u.Effective["pubkeyacceptedalgorithms"]
+	if acc == "" {
+		return ""
+	}
+	accepted := strings.Split(acc, ",")
+	types := authorized
+	if len(given) > 0 {
+		types = nil
+		for _, k := range given {
+			types = append(types, k.Type())
+		}
+	}
+	if len(types) == 0 {
+		return ""
+	}
+	var refused []string
+	for _, t := range types {
+		ok := slices.Contains(accepted, t)
+		if t == ssh.KeyAlgoRSA {
+			ok = ok || slices.Contains(accepted, ssh.KeyAlgoRSASHA256) || slices.Contains(accepted, ssh.KeyAlgoRSASHA512)
+		}
+		if ok {
+			return ""
+		}
+		if !slices.Contains(refused, t) {
+			refused = append(refused, t)
+		}
+	}
+	return strings.Join(refused, ", ")
 }

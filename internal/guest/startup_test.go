@@ -238,3 +238,31 @@ func TestMatchOrigins(t *testing.T) {
 		t.Fatalf("want one problem naming the Match block at line 5: %+v", got)
 	}
 }
+
+// TestRefusedKeyTypes: an RSA key is usable through rsa-sha2-*; a DSA key
+// after OpenSSH 9.8, or an ed25519 key under an ECDSA-only list, is not;
+// given keys decide over the file's when present.
+func TestRefusedKeyTypes(t *testing.T) {
+	u := UserFacts{Name: "alice", Effective: map[string]string{"pubkeyacceptedalgorithms": "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256"}}
+	for _, c := range []struct {
+		types []string
+		want  string
+	}{
+		{[]string{"ssh-rsa"}, ""},
+		{[]string{"ssh-dss"}, "ssh-dss"},
+		{[]string{"ssh-dss", "ssh-ed25519"}, ""},
+		{nil, ""},
+	} {
+		if got := refusedKeyTypes(u, c.types, nil); got != c.want {
+			t.Errorf("%v: %q, want %q", c.types, got, c.want)
+		}
+	}
+	u.Effective["pubkeyacceptedalgorithms"] = "ecdsa-sha2-nistp256"
+	if got := refusedKeyTypes(u, []string{"ssh-ed25519"}, nil); got != "ssh-ed25519" {
+		t.Errorf("%q", got)
+	}
+	u.Effective["pubkeyacceptedalgorithms"] = ""
+	if got := refusedKeyTypes(u, []string{"ssh-dss"}, nil); got != "" {
+		t.Errorf("unknown list: %q", got)
+	}
+}

@@ -181,6 +181,8 @@ var Faults = []Fault{
 		apply: guestScript("sed -i 's/^/from=\"10.99.0.0\\/16\" /' /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "authorized-keys-expired", Guest: "guest.key_restricted", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Decision: true, Description: "The user's key line carries expiry-time=\"20200101\": sshd refuses the expired key.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("sed -i 's/^/expiry-time=\"20200101\" /' /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "pubkey-algos-restricted", Guest: "guest.key_type_refused", GuestArgs: []string{"--user", u}, Decision: true, Description: "A hardening drop-in sets PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256 only: the user's ed25519 key is refused.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("echo 'PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256' > /etc/ssh/sshd_config.d/00-algorithms.conf\nservice ssh restart")},
 	{Name: "home-perms", Guest: "guest.strict_modes", Description: "The home directory is writable by a shared group (users); StrictModes makes sshd ignore the keys. (Debian tolerates group-write only for the user's private group.)", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chgrp users /home/" + u + "\nchmod 775 /home/" + u)},
 	{Name: "ssh-dir-perms", Guest: "guest.strict_modes", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
