@@ -20,7 +20,7 @@ deps:
 test: deps lint test-go fuzz
 
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 # Short fuzz runs of the parsers that read untrusted input (their seeds also
 # run in test-go). FUZZTIME=1m make fuzz explores longer.

@@ -334,7 +334,8 @@ func TestAzureGuestCheck(t *testing.T) {
 		"u\talice\t1\t1000\t1000\t/home/alice\t/bin/bash\t1\t0\t0\t0\t0", "ug\talice\talice\t1",
 		"kf\talice\t/home/alice/.ssh/authorized_keys\t1\tssh-ed25519,\t0", "E\tend")
 	r, _ := azureRun(t, w, "", append(azureArgs("guest-check"), "--user", "alice", "--output", "json")...)
-	if r.code != ExitProblem || !strings.Contains(r.stdout, `"guest.sshd_not_running"`) || !strings.Contains(r.stdout, `"sshdoctor.guest/v1"`) {
+	// the precise cause: the port is taken, so sshd cannot run
+	if r.code != ExitProblem || !strings.Contains(r.stdout, `"guest.port_taken"`) || !strings.Contains(r.stdout, `"sshdoctor.guest/v1"`) {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.HasPrefix(script, "#!/bin/sh") || !strings.Contains(script, `USERS="alice"`) || !strings.Contains(script, "PORT=22") {

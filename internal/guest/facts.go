@@ -68,7 +68,10 @@ type Listener struct {
 
 // UserFacts are one account's SSH-relevant state.
 type UserFacts struct {
-	Name            string            `json:"name"`
+	// Chroot: the ChrootDirectory components sshd refuses (not root's,
+	// group/world writable, missing), when one is set for the user.
+	Chroot []PathMode `json:"chroot,omitempty"`
+	Name   string     `json:"name"`
 	Exists          bool              `json:"exists"`
 	UID, GID        int               `json:"-"`
 	Home            string            `json:"home,omitempty"`

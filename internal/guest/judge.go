@@ -124,6 +124,9 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		if l.Port != f.Port || l.Command == "sshd" || l.Command == "systemd" || l.Addr == "127.0.0.1" || l.Addr == "::1" {
 			continue
 		}
+		if l.Command == "" && len(f.SSHDPIDs) > 0 {
+			continue // the owner is unknown (remote) and sshd runs: it may be sshd's
+		}
 		portTaken = true
 		who := "another process"
 		if l.Command != "" {
@@ -349,6 +352,18 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	} else if slices.Contains(types, ssh.KeyAlgoRSA) && !strings.Contains(","+u.Effective["pubkeyacceptedalgorithms"]+",", ",ssh-rsa,") {
 		p := add("guest.rsa_sha1_refused", fmt.Sprintf("%s has RSA keys; sshd refuses ssh-rsa (SHA-1) signatures, so clients older than OpenSSH 7.2 cannot use them.", u.Name))
 		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
+	}
+	if len(u.Chroot) > 0 {
+		var ev []string
+		for _, c := range u.Chroot {
+			ev = append(ev, c.Path+": "+c.Reason)
+		}
+		p := add("guest.chroot_unsafe", fmt.Sprintf("ChrootDirectory %s for %s: %s is %s; sshd closes the session right after authentication.", u.Effective["chrootdirectory"], u.Name, u.Chroot[0].Path, u.Chroot[0].Reason), ev...)
+		p.Paths = u.Chroot
+		p.Origin = originOf(f, "chrootdirectory")
+		if p.Origin == nil {
+			p.Origin = matchOrigin(f, "chrootdirectory", u.Effective["chrootdirectory"])
+		}
 	}
 	judgeKeyLinks(u, &ps)
 	return ps

@@ -179,6 +179,16 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 				kf := &u.KeyFiles[len(u.KeyFiles)-1]
 				kf.Options = append(kf.Options, ko)
 			}
+		case "ch":
+			u := user(get(1))
+			if get(3) == "missing" {
+				u.Chroot = append(u.Chroot, PathMode{Path: get(2), Reason: "missing"})
+			} else if mode, err := strconv.ParseUint(get(3), 8, 32); err == nil {
+				uid, _ := strconv.Atoi(get(4))
+				if pm, ok := chrootComponent(get(2), uint32(mode), uid); !ok {
+					u.Chroot = append(u.Chroot, pm)
+				}
+			}
 		case "la":
 			if a, err := netip.ParseAddr(get(1)); err == nil {
 				f.LocalAddrs = append(f.LocalAddrs, a.Unmap().String())

@@ -27,7 +27,7 @@ facts() {
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | sed -n "s/^\(\/.*\) line \([0-9][0-9]*\):.*/\1${T}\2/p" | head -n 1 | while IFS=$T read -r ef el; do
 		echo "te${T}$ef${T}$el${T}$(sed -n "${el}p" "$ef" 2>/dev/null)"
 	done
-	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime'
+	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime|chrootdirectory'
 	eff=
 	[ "$rc" = 0 ] && eff=$($SSHD -T 2>/dev/null)
 	printf '%s\n' "$eff" | grep -E "^($keys) " | sed "s/^/T${T}/"
@@ -166,6 +166,18 @@ facts() {
 			a=$(printf '%s\n' "$ut" | awk '$1 == "authorizedkeysfile" {$1 = ""; print}')
 			[ -n "$a" ] && akf=$a
 			[ "$(printf '%s\n' "$ut" | awk '$1 == "strictmodes" {print $2}')" = no ] && strict=no
+			# ChrootDirectory: every component root's and not group/world
+			# writable, as sshd's safely_chroot requires
+			cr=$(printf '%s\n' "$ut" | awk '$1 == "chrootdirectory" {print $2}')
+			if [ -n "$cr" ] && [ "$cr" != none ]; then
+				cr=$(echo "$cr" | sed -e "s|%h|$home|g" -e "s|%u|$u|g" -e 's|%%|%|g')
+				p=$cr
+				while [ -n "$p" ]; do
+					echo "ch${T}$u${T}$p${T}$(stat -c '%a	%u' "$p" 2>/dev/null || echo missing)"
+					[ "$p" = / ] && break
+					p=$(dirname "$p")
+				done
+			fi
 		fi
 		for f in $akf; do
 			[ "$f" = none ] && continue

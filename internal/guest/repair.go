@@ -369,6 +369,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			})
 		case "guest.key_type_refused":
 			skip(p, "the accepted key types are an admin's choice: give the user a key of an accepted type (`ssh-keygen -t ed25519`), or add its type to PubkeyAcceptedAlgorithms at "+orDash(at(p.Origin)))
+		case "guest.chroot_unsafe":
+			skip(p, "chroot directories are an admin's layout: make each component root's and not group/world writable ("+p.Evidence[0]+"), with a writable directory for the user inside")
 		case "guest.port_taken":
 			skip(p, "which program should own the port is a decision: stop it (`ss -ltnp 'sport = :22'` shows it), then restart sshd")
 		case "guest.key_restricted":

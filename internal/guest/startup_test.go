@@ -266,3 +266,24 @@ func TestRefusedKeyTypes(t *testing.T) {
 		t.Errorf("unknown list: %q", got)
 	}
 }
+
+// TestChrootComponents: sshd's safely_chroot rules, one component at a
+// time, and a path walked to /.
+func TestChrootComponents(t *testing.T) {
+	for _, c := range []struct {
+		mode uint32
+		uid  int
+		ok   bool
+	}{{0o755, 0, true}, {0o750, 0, true}, {0o775, 0, false}, {0o757, 0, false}, {0o755, 1000, false}} {
+		if _, ok := chrootComponent("/srv/x", c.mode, c.uid); ok != c.ok {
+			t.Errorf("mode %o uid %d: ok %v, want %v", c.mode, c.uid, ok, c.ok)
+		}
+	}
+	bad := unsafeChroot("/nonexistent-sshdoctor-chroot/alice")
+	if len(bad) != 2 || bad[0].Reason != "missing" || bad[1].Path != "/nonexistent-sshdoctor-chroot" {
+		t.Fatalf("%+v", bad)
+	}
+	if bad := unsafeChroot("/usr/share"); len(bad) != 0 {
+		t.Fatalf("/usr/share is root's and not writable: %+v", bad)
+	}
+}

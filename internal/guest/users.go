@@ -111,6 +111,9 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 			u.Effective[k] = strings.Join(v, " ")
 		}
 		u.AllowedBy = deniedBy(u, f)
+		if cr := u.Effective["chrootdirectory"]; cr != "" && cr != "none" {
+			u.Chroot = unsafeChroot(expandChroot(cr, u))
+		}
 	}
 	akf := ".ssh/authorized_keys .ssh/authorized_keys2"
 	if v, ok := u.Effective["authorizedkeysfile"]; ok {
@@ -566,4 +569,46 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// expandChroot expands ChrootDirectory's %h, %u and %%.
+func expandChroot(p string, u UserFacts) string {
+	return strings.NewReplacer("%%", "%", "%h", u.Home, "%u", u.Name).Replace(p)
+}
+
+// unsafeChroot: the components of a chroot path sshd's safely_chroot
+// refuses — each must exist, be a directory owned by root and not
+// writable by group or others (read without following links).
+func unsafeChroot(path string) []PathMode {
+	var bad []PathMode
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		st, err := os.Lstat(p)
+		switch {
+		case err != nil:
+			bad = append(bad, PathMode{Path: p, Reason: "missing"})
+		case st.Mode()&os.ModeSymlink == 0 && !st.IsDir():
+			bad = append(bad, PathMode{Path: p, Reason: "not a directory"})
+		default:
+			if pm, ok := chrootComponent(p, uint32(st.Mode().Perm()), int(st.Sys().(*syscall.Stat_t).Uid)); !ok {
+				bad = append(bad, pm)
+			}
+		}
+		if p == "/" || p == "." {
+			return bad
+		}
+	}
+}
+
+// chrootComponent judges one component's mode and owner.
+func chrootComponent(p string, mode uint32, uid int) (PathMode, bool) {
+	pm := PathMode{Path: p, Mode: fmt.Sprintf("%04o", mode), UID: uid}
+	switch {
+	case uid != 0:
+		pm.Reason = fmt.Sprintf("owned by uid %d, not root", uid)
+	case mode&0o022 != 0:
+		pm.Reason = "writable by group or others"
+	default:
+		return pm, true
+	}
+	return pm, false
 }

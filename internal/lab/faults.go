@@ -183,6 +183,8 @@ var Faults = []Fault{
 		apply: guestScript("sed -i 's/^/expiry-time=\"20200101\" /' /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "pubkey-algos-restricted", Guest: "guest.key_type_refused", GuestArgs: []string{"--user", u}, Decision: true, Description: "A hardening drop-in sets PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256 only: the user's ed25519 key is refused.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("echo 'PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256' > /etc/ssh/sshd_config.d/00-algorithms.conf\nservice ssh restart")},
+	{Name: "chroot-unsafe", Guest: "guest.chroot_unsafe", GuestArgs: []string{"--user", u}, Decision: true, Check: CheckSpec{Exec: "true"}, Description: "A Match User block chroots the user into /srv/jail, which the user owns: sshd refuses the chroot and closes every session after authentication.", Expect: "session.refused", guest: true,
+		apply: guestScript("mkdir -p /srv/jail\nchown " + u + " /srv/jail\nprintf '\\nMatch User " + u + "\\n\\tChrootDirectory /srv/jail\\n' >> /etc/ssh/sshd_config\nservice ssh restart")},
 	{Name: "home-perms", Guest: "guest.strict_modes", Description: "The home directory is writable by a shared group (users); StrictModes makes sshd ignore the keys. (Debian tolerates group-write only for the user's private group.)", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("chgrp users /home/" + u + "\nchmod 775 /home/" + u)},
 	{Name: "ssh-dir-perms", Guest: "guest.strict_modes", Description: "~/.ssh is world-writable; StrictModes makes sshd ignore the keys.", Expect: "auth.publickey_rejected", guest: true,
