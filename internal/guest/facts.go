@@ -70,8 +70,8 @@ type Listener struct {
 type UserFacts struct {
 	// Chroot: the ChrootDirectory components sshd refuses (not root's,
 	// group/world writable, missing), when one is set for the user.
-	Chroot []PathMode `json:"chroot,omitempty"`
-	Name   string     `json:"name"`
+	Chroot          []PathMode        `json:"chroot,omitempty"`
+	Name            string            `json:"name"`
 	Exists          bool              `json:"exists"`
 	UID, GID        int               `json:"-"`
 	Home            string            `json:"home,omitempty"`
