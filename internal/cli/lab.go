@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -530,7 +531,10 @@ func printNSG(ios *IOStreams, level string, n *cloud.NSG) {
 	fmt.Fprintf(ios.Out, "%s NSG %s:\n", level, n.Name)
 	w := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "  PRIORITY\tNAME\tACCESS\tPROTOCOL\tSOURCE\tPORTS")
-	for _, r := range append(append([]cloud.SecurityRule(nil), n.Rules...), cloud.DefaultRules()...) {
+	rules := append(append([]cloud.SecurityRule(nil), n.Rules...), cloud.DefaultRules()...)
+	// in the order Azure evaluates them
+	slices.SortStableFunc(rules, func(a, b cloud.SecurityRule) int { return a.Priority - b.Priority })
+	for _, r := range rules {
 		if r.Direction != cloud.Inbound {
 			continue
 		}
