@@ -275,13 +275,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // recheck connects again; after a boot, sshd may need a few seconds more
-// than the agent, so a refused or timed-out connection is retried briefly.
+// than the agent, so a refused or timed-out connection is retried for up
+// to 10 s (then the next gather says why).
 func recheck(ctx context.Context, o *Options, booted bool) (*probe.Report, *diagnose.Verdict) {
 	rep, v := o.Check(ctx)
 	if !booted {
 		return rep, v
 	}
-	deadline := time.Now().Add(min(30*time.Second, o.ReadyTimeout))
+	deadline := time.Now().Add(min(10*time.Second, o.ReadyTimeout))
 	for !v.Works && v.RootCause != nil && v.RootCause.Layer == findings.LayerTCP && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():

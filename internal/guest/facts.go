@@ -161,6 +161,9 @@ type Facts struct {
 	// MatchOrigins: per keyword, the directives inside Match blocks, in
 	// the order sshd reads them.
 	MatchOrigins map[string][]Origin `json:"match_origins,omitempty"`
+	// ListenParsed: every top-level ListenAddress value in the files (what
+	// sshd -T would say, for when sshd -t fails).
+	ListenParsed []string `json:"listen_parsed,omitempty"`
 	// LocalAddrs are the VM's interface addresses (ListenAddress is
 	// judged against them); empty: unknown.
 	LocalAddrs []string `json:"local_addrs,omitempty"`
@@ -218,7 +221,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 		f.Effective = sshdT(ctx, o.SSHD, "")
 	}
 	f.MatchOrigins = map[string][]Origin{}
-	parseConfigMatch("/etc/ssh/sshd_config", f.Origins, f.MatchOrigins, 0)
+	parseConfigMatch("/etc/ssh/sshd_config", f.Origins, f.MatchOrigins, &f.ListenParsed, 0)
 	_, err := os.Stat("/run/sshd")
 	f.PrivsepDir = err == nil
 	f.PrivsepUser = userExists("sshd")
@@ -338,7 +341,7 @@ func errorOrigin(msg string) *Origin {
 // first line that sets it, following Include (sshd's first-value-wins
 // order), and, per keyword, every directive inside a Match block in file
 // order (matchOrigins, when not nil).
-func parseConfigMatch(path string, origins map[string]Origin, matchOrigins map[string][]Origin, depth int) {
+func parseConfigMatch(path string, origins map[string]Origin, matchOrigins map[string][]Origin, listens *[]string, depth int) {
 	if depth > 8 {
 		return
 	}
@@ -363,7 +366,7 @@ func parseConfigMatch(path string, origins map[string]Origin, matchOrigins map[s
 				files, _ := filepath.Glob(pat)
 				slices.Sort(files)
 				for _, f := range files {
-					parseConfigMatch(f, origins, matchOrigins, depth+1)
+					parseConfigMatch(f, origins, matchOrigins, listens, depth+1)
 				}
 			}
 		case lk == "match":
@@ -373,6 +376,9 @@ func parseConfigMatch(path string, origins map[string]Origin, matchOrigins map[s
 				matchOrigins[lk] = append(matchOrigins[lk], Origin{File: path, Line: i + 1, Value: val, Text: line, Match: match})
 			}
 		default:
+			if lk == "listenaddress" && listens != nil {
+				*listens = append(*listens, val)
+			}
 			if _, seen := origins[lk]; !seen {
 				origins[lk] = Origin{File: path, Line: i + 1, Value: val, Text: line}
 			}

@@ -512,11 +512,20 @@ func count(ss []string, s string) int {
 // specific and none is an address of this VM (a static IP that changed, a
 // copied configuration), those addresses; else nil.
 func (f *Facts) absentListenHosts() []string {
-	if len(f.LocalAddrs) == 0 || !f.ConfigOK {
+	if len(f.LocalAddrs) == 0 {
+		return nil
+	}
+	listen := f.Effective["listenaddress"]
+	if !f.ConfigOK {
+		// sshd -t fails (another fault): the files say what sshd will
+		// be told once that is repaired.
+		listen = f.ListenParsed
+	}
+	if len(listen) == 0 {
 		return nil
 	}
 	var absent []string
-	for _, v := range f.Effective["listenaddress"] {
+	for _, v := range listen {
 		h := listenHost(v)
 		a, err := netip.ParseAddr(h)
 		if err != nil || a.IsUnspecified() || slices.Contains(f.LocalAddrs, a.Unmap().String()) {

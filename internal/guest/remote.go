@@ -130,6 +130,9 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			n, err := strconv.Atoi(get(2))
 			text := rest(sc.Text(), 3)
 			k, v := splitKV(strings.TrimSpace(text))
+			if strings.EqualFold(k, "listenaddress") {
+				f.ListenParsed = append(f.ListenParsed, v)
+			}
 			if _, seen := f.Origins[strings.ToLower(k)]; err == nil && !seen {
 				f.Origins[strings.ToLower(k)] = Origin{File: get(1), Line: n, Value: v, Text: text}
 			}

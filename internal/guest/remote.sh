@@ -62,7 +62,7 @@ facts() {
 			} else if (inm && k ~ keys && nm < 40) {
 				nm++
 				print "om" t file t nr t mline t line
-			} else if (!inm && k ~ keys && !(k in seen)) {
+			} else if (!inm && k ~ keys && (!(k in seen) || k == "listenaddress")) {
 				seen[k] = 1
 				print "o" t file t nr t line
 			}

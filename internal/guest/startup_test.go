@@ -214,7 +214,7 @@ func TestMatchOrigins(t *testing.T) {
 		t.Fatal(err)
 	}
 	origins, match := map[string]Origin{}, map[string][]Origin{}
-	parseConfigMatch(conf, origins, match, 0)
+	parseConfigMatch(conf, origins, match, nil, 0)
 	if origins["pubkeyauthentication"].Line != 1 || len(match["pubkeyauthentication"]) != 1 || match["pubkeyauthentication"][0].Line != 5 ||
 		match["pubkeyauthentication"][0].Match != "Match User alice,bob" || len(match["passwordauthentication"]) != 1 {
 		t.Fatalf("origins %+v match %+v", origins, match)
