@@ -124,8 +124,8 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		if l.Port != f.Port || l.Command == "sshd" || l.Command == "systemd" || l.Addr == "127.0.0.1" || l.Addr == "::1" {
 			continue
 		}
-		if l.Command == "" && len(f.SSHDPIDs) > 0 {
-			continue // the owner is unknown (remote) and sshd runs: it may be sshd's
+		if l.Command == "" && slices.ContainsFunc(f.Listeners, func(x Listener) bool { return x.Command == "sshd" }) {
+			continue // the owner is unknown (remote) and sshd listens: it may be sshd's
 		}
 		portTaken = true
 		who := "another process"
