@@ -97,10 +97,13 @@ DOC
 cat "$p.catalogue.md"
 cat <<'DOC'
 
-`hostkeys-missing`: the VM is repaired (keys regenerated), then fix stops at
-the client's known_hosts with the new fingerprints. `hostkey-changed` and
-`permitrootlogin-no`: manual by design (see above). The two opt-in faults are
-first refused without their flag (exit 1 naming it), then fixed with it.
+`hostkeys-missing`, `hostkey-corrupt`: the VM is repaired (keys
+regenerated), then fix stops at the client's known_hosts with the new
+fingerprints. `hostkey-changed` and `permitrootlogin-no`: manual by design
+(see above). Decisions — a key's `from=` or `expiry-time=`, the accepted key
+algorithms, a chroot layout, another program on sshd's port — end with exit
+1, the cause and its line named, and nothing changed. The two opt-in faults
+are first refused without their flag (exit 1 naming it), then fixed with it.
 
 ### Seeded combinations (20 pairs, 5 triples, a stopped VM on top of a guest fault)
 
