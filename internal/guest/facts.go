@@ -110,6 +110,9 @@ type KeyFile struct {
 	blobs   []string // the command's keys (wire form), to match given keys
 	// Options are the lines that carry options (from=, expiry-time=, …).
 	Options []KeyOptions `json:"options,omitempty"`
+	// Defects are the lines sshd skips that hold a key all the same (a
+	// byte-order mark, UTF-16, a wrapped key, a PEM block) or a private key.
+	Defects []KeyDefect `json:"defects,omitempty"`
 	// remote: read on another machine (FactsFromRemote): Path is not on
 	// this one; fingerprints (SHA256) match given keys, nil when the VM
 	// has no ssh-keygen (then no key can be matched).

@@ -24,6 +24,9 @@ type Problem struct {
 	Paths  []PathMode    `json:"-"`
 	// Hosts: the listen addresses the VM does not have.
 	Hosts []string `json:"hosts,omitempty"`
+	// Keys: the keys ("TYPE BASE64") broken authorized_keys lines hold,
+	// which a repair can write again as one line each.
+	Keys []string `json:"keys,omitempty"`
 }
 
 // JudgeOptions add what only the user knows.
@@ -240,6 +243,14 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	return ps
 }
 
+// valueOr is the directive's value ("" when there is no origin).
+func (o *Origin) valueOr() string {
+	if o == nil {
+		return ""
+	}
+	return o.Value
+}
+
 func (o *Origin) textOr() string {
 	if o == nil {
 		return ""
@@ -320,15 +331,66 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	unknown := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool {
 		return k.Command && k.Found && k.NotRead != "" || k.remote && len(k.Keys) > 0 && k.fingerprints == nil
 	})
-	if keys == 0 && !unknown {
+	// Lines sshd skips that hold a key all the same: the key the user
+	// meant is there, unreadable.
+	var defectKeys []string
+	given := map[string]bool{}
+	for _, k := range o.Keys {
+		given[keyText(k)] = true
+	}
+	meantGiven := false
+	valid := map[string]bool{} // fingerprints of the keys sshd does read
+	for _, kf := range u.KeyFiles {
+		for _, fp := range kf.fingerprints {
+			valid[fp] = true
+		}
+	}
+	for _, kf := range u.KeyFiles {
+		var broken, private []string
+		var first KeyDefect
+		for _, d := range kf.Defects {
+			if d.Key != "" && valid[defectFingerprint(d)] {
+				continue // the same key is also on a line sshd reads
+			}
+			e := fmt.Sprintf("%s line %d %s", kf.Path, d.Line, d.explain())
+			if d.Kind == DefectPrivateKey {
+				private = append(private, e)
+				continue
+			}
+			if len(broken) == 0 {
+				first = d
+			}
+			broken = append(broken, e)
+			if d.Key != "" {
+				defectKeys = append(defectKeys, d.Key)
+				meantGiven = meantGiven || given[d.Key]
+			} else if d.Options {
+				broken[len(broken)-1] += " (the line carries options: rewrite it by hand)"
+			}
+		}
+		if len(broken) > 0 {
+			p := add("guest.authorized_keys_malformed", fmt.Sprintf("%s's %s: line %d %s; sshd skips it.", u.Name, kf.Path, first.Line, first.explain()), broken...)
+			for _, d := range kf.Defects {
+				if d.Key != "" && !valid[defectFingerprint(d)] && !slices.Contains(p.Keys, d.Key) {
+					p.Keys = append(p.Keys, d.Key)
+				}
+			}
+		}
+		if len(private) > 0 {
+			add("guest.private_key_in_authorized_keys", fmt.Sprintf("%s's %s holds a private key (line %d), not a public key: sshd reads no key there, and the private key is exposed on this VM.", u.Name, kf.Path, firstDefect(kf, DefectPrivateKey)), private...)
+		}
+	}
+	if keys == 0 && !unknown && len(defectKeys) == 0 {
 		var paths []string
 		for _, kf := range u.KeyFiles {
 			paths = append(paths, kf.Path)
 		}
-		add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s).", u.Name, strings.Join(paths, ", ")))
+		add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)))
 	}
-	if len(o.Keys) > 0 && keys > 0 && !unknown && !hasAnyKey(u, o.Keys) {
-		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys.", u.Name))
+	if meantGiven && !hasAnyKey(u, o.Keys) {
+		// the malformed line is the cause: said above
+	} else if len(o.Keys) > 0 && (keys > 0 || len(defectKeys) > 0) && !unknown && !hasAnyKey(u, o.Keys) {
+		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys%s.", u.Name, privateKeyNote(u)))
 	} else if why := keysRestricted(u, o); len(why) > 0 {
 		add("guest.key_restricted", fmt.Sprintf("%s's authorized keys hold the given key, but only on lines sshd refuses for this login: %s.", u.Name, why[0]), why...)
 	}
@@ -342,6 +404,16 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	if u.HasPassword && u.Effective["passwordauthentication"] == "no" {
 		p := add("guest.password_auth_disabled", fmt.Sprintf("%s has a password but PasswordAuthentication is off (set at %s).", u.Name, orDash(at(originOf(f, "passwordauthentication")))))
 		p.Origin = originOf(f, "passwordauthentication")
+	}
+	if why := unsatisfiedMethods(u, keys, unknown); why != "" && (keys > 0 || unknown || u.HasPassword) {
+		org := originOf(f, "authenticationmethods")
+		if org == nil || org.Value != u.Effective["authenticationmethods"] {
+			if m := matchOrigin(f, "authenticationmethods", u.Effective["authenticationmethods"]); m != nil {
+				org = m
+			}
+		}
+		p := add("guest.auth_methods_unsatisfiable", fmt.Sprintf("AuthenticationMethods %s (at %s) cannot be completed by %s: %s.", u.Effective["authenticationmethods"], orDash(at(org)), u.Name, why))
+		p.Origin = org
 	}
 	if refused := refusedKeyTypes(u, types, o.Keys); refused != "" {
 		p := add("guest.key_type_refused", fmt.Sprintf("sshd accepts none of %s's key types for this login (%s; PubkeyAcceptedAlgorithms %s).", u.Name, refused, u.Effective["pubkeyacceptedalgorithms"]))
@@ -396,6 +468,36 @@ func judgeKeyLinks(u UserFacts, ps *[]Problem) {
 		}
 	}
 	*ps = append(*ps, Problem{Finding: findings.New("guest.authorized_keys_symlink", fmt.Sprintf("%s's authorized keys file is a symbolic link: sshd follows it, but sshdoctor's repairs never write through it.", u.Name), "", ev...), User: u.Name})
+}
+
+// defectFingerprint is the SHA256 fingerprint of the key a defect holds.
+func defectFingerprint(d KeyDefect) string {
+	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(d.Key))
+	if err != nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(k)
+}
+
+// privateKeyNote says where a private key sits in u's key files, as the
+// likely reason the key meant there is missing ("" when none does).
+func privateKeyNote(u UserFacts) string {
+	for _, kf := range u.KeyFiles {
+		if n := firstDefect(kf, DefectPrivateKey); n > 0 {
+			return fmt.Sprintf("; %s line %d holds a private key, pasted instead of the .pub", kf.Path, n)
+		}
+	}
+	return ""
+}
+
+// firstDefect is the line of kf's first defect of kind.
+func firstDefect(kf KeyFile, kind string) int {
+	for _, d := range kf.Defects {
+		if d.Kind == kind {
+			return d.Line
+		}
+	}
+	return 0
 }
 
 func hasAnyKey(u UserFacts, keys []ssh.PublicKey) bool {

@@ -88,6 +88,8 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	var hostsDeny []string
 	seen := map[string]bool{}
 	diskDev := map[string]int{}
+	keyLines := map[string][]numberedLine{}
+	keyUTF16 := map[string]bool{}
 	auto := false // the script chose the users: filter them as gatherUsers does
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -175,6 +177,12 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			f.PrivsepDir = get(1) == "1"
 		case "privuser":
 			f.PrivsepUser = get(1) == "1"
+		case "kl": // a key file line sshd would skip (user, file, number, text)
+			n, _ := strconv.Atoi(get(3))
+			k := get(1) + "\x00" + get(2)
+			keyLines[k] = append(keyLines[k], numberedLine{N: n, Text: strings.Join(fs[min(4, len(fs)):], "\t")})
+		case "ku": // the key file is UTF-16 (the kl lines are decoded)
+			keyUTF16[get(1)+"\x00"+get(2)] = true
 		case "ko":
 			u := user(get(1))
 			n, _ := strconv.Atoi(get(3))
@@ -293,6 +301,14 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 		return nil, errors.New("the output is not sshdoctor's remote facts (did the script run?)")
 	case !end:
 		return nil, ErrRemoteTruncated
+	}
+	for _, u := range users {
+		for i := range u.KeyFiles {
+			k := u.Name + "\x00" + u.KeyFiles[i].Path
+			if len(keyLines[k]) > 0 {
+				u.KeyFiles[i].Defects = keyDefects(keyLines[k], keyUTF16[k])
+			}
+		}
 	}
 	f.Firewall, f.SourceBans = parseRuleset(strings.Join(ruleset, "\n"), f.sshdPorts(port))
 	f.FirewallDefaultDeny = defaultDeny(strings.Join(ruleset, "\n"), f.sshdPorts(port))

@@ -562,13 +562,21 @@ sd_keygen() {
 	return 1
 }
 
-# sd_mkdir DIR MODE: a root-owned directory.
+# sd_mkdir DIR MODE: a root-owned directory with MODE (created when
+# missing; a link is refused: its parent is root's).
 sd_mkdir() {
+	if [ -L "$1" ]; then
+		MSG="$1 is a symbolic link: not touching it"
+		return 1
+	fi
 	save "$1" || return 1
 	[ -d "$1" ] || mkdir -m "$2" "$1" || {
 		MSG="mkdir $1 failed"
 		return 1
 	}
+	chown root:root "$1" && chmod "$2" "$1" && return 0
+	MSG="chown/chmod $1 failed"
+	return 1
 }
 
 # sd_hostkey_mode KEY: a host key's private file root's and 0600 (a link
@@ -816,7 +824,7 @@ sd_authorize_key() {
 		[ -s "$TMP" ] && [ "$(tail -c 1 "$TMP" | wc -l)" -eq 0 ] && echo >>"$TMP"
 	fi
 	for ak_k in "$@"; do
-		KEY=$ak_k awk 'BEGIN { split(ENVIRON["KEY"], k, " ") } $1 !~ /^#/ { for (i = 1; i <= NF; i++) if ($i == k[2]) f = 1 } END { exit !f }' "$TMP" ||
+		KEY=$ak_k awk 'BEGIN { split(ENVIRON["KEY"], k, " ") } $1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == k[2] && $(i - 1) == k[1]) f = 1 } END { exit !f }' "$TMP" ||
 			printf '%s\n' "$ak_k" >>"$TMP"
 	done
 	if ! chown "$ak_owner" "$TMP" || ! chmod "$ak_mode" "$TMP" || ! mv -f "$TMP" "$ak_file"; then

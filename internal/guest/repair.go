@@ -278,7 +278,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				if err := b.Save("/run/sshd"); err != nil {
 					return err
 				}
-				return os.MkdirAll("/run/sshd", 0o755)
+				return rootDir("/run/sshd", 0o755)
 			})
 		case "guest.sshd_config_invalid":
 			if p.Origin == nil {
@@ -373,6 +373,46 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			skip(p, "chroot directories are an admin's layout: make each component root's and not group/world writable ("+p.Evidence[0]+"), with a writable directory for the user inside")
 		case "guest.port_taken":
 			skip(p, "which program should own the port is a decision: stop it (`ss -ltnp 'sport = :22'` shows it), then restart sshd")
+		case "guest.authorized_keys_malformed":
+			var keys []ssh.PublicKey
+			for _, k := range p.Keys {
+				if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err == nil {
+					keys = append(keys, pk)
+				}
+			}
+			if len(keys) == 0 {
+				skip(p, "no broken line holds a key sshdoctor can write again without losing the line's options: rewrite it as one line by hand (`ssh-keygen -i -f KEY.pub` converts RFC 4716 and PEM keys)")
+				continue
+			}
+			add(p, fmt.Sprintf("authorize again, one OpenSSH line each, the %d key(s) %s's unreadable lines hold (those lines stay; sshd skips them)", len(keys), p.User), false, authorizeOp(f, p.User, keys), authorizeKeys(f, p.User, keys))
+		case "guest.private_key_in_authorized_keys":
+			skip(p, "a pasted private key is the user's to replace: delete it from the file, make a new key pair (this one was copied here), and authorize its public half (`ssh-keygen -y -f KEY` prints it)")
+		case "guest.auth_methods_unsatisfiable":
+			skip(p, "AuthenticationMethods is a deliberate policy (several factors): turn on the method it names (at "+orDash(at(p.Origin))+"), or change the list; sshdoctor never drops a factor")
+		case "guest.keys_command_user_missing":
+			const text = "AuthorizedKeysCommandUser nobody"
+			line := text
+			if strings.Contains(p.Summary, "AuthorizedPrincipalsCommand") {
+				line = "AuthorizedPrincipalsCommandUser nobody"
+			}
+			op := &Op{Kind: OpInsertLine, Edits: []LineEdit{{Path: sshdConfig, Text: line}}}
+			add(p, fmt.Sprintf("run the command as nobody, the least privileged user (%s at the top of %s)", line, sshdConfig), true, op, func(b *Backup) error {
+				return editFile(b, sshdConfig, func(lines []string) []string {
+					return append([]string{line}, lines...)
+				}, true)
+			})
+		case "guest.privsep_dir_unsafe":
+			dir := p.Paths[0].Path
+			if dir != "/run/sshd" && dir != "/var/run/sshd" && dir != "/var/empty" && dir != "/var/empty/sshd" && dir != "/usr/share/empty.sshd" {
+				skip(p, dir+" is not a privilege-separation directory sshdoctor knows: make it root's and not group/world writable (chown root: "+dir+"; chmod 755 "+dir+")")
+				continue
+			}
+			add(p, fmt.Sprintf("make %s root's and 0755 (sshd's privilege-separation directory)", dir), true, &Op{Kind: OpMkdir, Path: dir, Mode: 0o755}, func(b *Backup) error {
+				if err := b.Save(dir); err != nil {
+					return err
+				}
+				return rootDir(dir, 0o755)
+			})
 		case "guest.key_restricted":
 			skip(p, "the key's line restricts it on purpose ("+strings.Join(p.Evidence, "; ")+"): widen or remove the option on that line if this login should be allowed")
 		case "guest.ssh_source_banned":
@@ -585,6 +625,27 @@ func authorizeOp(f *Facts, user string, keys []ssh.PublicKey) *Op {
 		op.Path = u.KeyFiles[0].Path
 	}
 	return op
+}
+
+// rootDir makes dir a directory of root's with mode: created when
+// missing, else changed through a descriptor opened without following a
+// link (its parent, /run or /var, is root's).
+func rootDir(dir string, mode os.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchown(fd, 0, 0); err != nil {
+		return fmt.Errorf("chown %s: %w", dir, err)
+	}
+	if err := unix.Fchmod(fd, uint32(mode.Perm())); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	return nil
 }
 
 func factsUser(f *Facts, name string) (UserFacts, bool) {

@@ -24,6 +24,12 @@ var (
 	reBinary = regexp.MustCompile(`(/\S+) does not exist or is not executable`)
 	// sshd.c load_server_config: "%s: %s" with strerror
 	reConfigOpen = regexp.MustCompile(`(?m)^(?:sshd: )?(/\S*sshd_config\S*): (No such file or directory|Permission denied)`)
+	// sshd.c: "AuthenticationMethods cannot be satisfied by enabled authentication methods"
+	reAuthMethods = regexp.MustCompile(`AuthenticationMethods cannot be satisfied by enabled authentication methods`)
+	// sshd.c: "AuthorizedKeysCommand set without AuthorizedKeysCommandUser" (and Principals)
+	reCommandUser = regexp.MustCompile(`Authorized(Keys|Principals)Command set without Authorized(?:Keys|Principals)CommandUser`)
+	// sshd.c: "%s must be owned by root and not group or world-writable."
+	rePrivsepDirUnsafe = regexp.MustCompile(`(/\S+) must be owned by root and not group or world-writable`)
 )
 
 // startupProblems explains why sshd -t failed, from its output and the
@@ -65,6 +71,24 @@ func startupProblems(f *Facts) (ps []Problem, ok bool) {
 	}
 	if m := reBinary.FindStringSubmatch(out); m != nil {
 		ps = append(ps, nf("guest.sshd_binary_missing", fmt.Sprintf("%s does not exist or is not executable: sshd cannot serve connections.", m[1]), m[0]))
+	}
+	if m := reAuthMethods.FindString(out); m != "" {
+		o := originOf(f, "authenticationmethods")
+		p := nf("guest.auth_methods_unsatisfiable", fmt.Sprintf("AuthenticationMethods %s (at %s) needs a method that is turned off: sshd refuses to start.", orDash(o.valueOr()), orDash(at(o))), m)
+		p.Origin = o
+		ps = append(ps, p)
+	}
+	if m := reCommandUser.FindStringSubmatch(out); m != nil {
+		key := "authorized" + strings.ToLower(m[1]) + "command"
+		o := originOf(f, key)
+		p := nf("guest.keys_command_user_missing", fmt.Sprintf("Authorized%sCommand (at %s) is set without Authorized%sCommandUser: sshd refuses to start.", m[1], orDash(at(o)), m[1]), m[0])
+		p.Origin = o
+		ps = append(ps, p)
+	}
+	if m := rePrivsepDirUnsafe.FindStringSubmatch(out); m != nil {
+		p := nf("guest.privsep_dir_unsafe", fmt.Sprintf("sshd's privilege-separation directory %s is not root's or is writable by others: sshd refuses to start.", m[1]), m[0])
+		p.Paths = []PathMode{{Path: m[1]}}
+		ps = append(ps, p)
 	}
 	if m := reConfigOpen.FindStringSubmatch(out); m != nil {
 		ps = append(ps, nf("guest.sshd_config_unreadable", fmt.Sprintf("sshd cannot read %s (%s).", m[1], strings.ToLower(m[2])), m[0]))

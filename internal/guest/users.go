@@ -219,6 +219,7 @@ func readKeyFile(p string, u UserFacts) KeyFile {
 		kf.fingerprints = append(kf.fingerprints, ssh.FingerprintSHA256(key))
 	}
 	kf.Options = keyOptionLines(p, data)
+	kf.Defects = keyDefects(keyFileLines(data))
 	return kf
 }
 

@@ -137,6 +137,10 @@ func TestRemoteFactsMatchGuestCheck(t *testing.T) {
 			if !ids[f.Guest] {
 				t.Fatalf("remote facts: %v, want %s (guest check: %v)", keys(ids), f.Guest, keys(local))
 			}
+			// The same verdicts, not only the one the fault is about.
+			if l, r := keys(local), keys(ids); !slices.Equal(l, r) {
+				t.Errorf("remote facts find %v, guest check in the VM %v", r, l)
+			}
 			table = append(table, "| `"+f.Name+"` | `"+f.Guest+"` | yes |")
 		})
 	}

@@ -1,0 +1,160 @@
+package guest
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"golang.org/x/crypto/ssh"
+)
+
+func testKeys(t *testing.T) (ed, rs ssh.PublicKey, edPriv ed25519.PrivateKey, rsaPub *rsa.PublicKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed, err = ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err = ssh.NewPublicKey(&rk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed, rs, priv, &rk.PublicKey
+}
+
+func wrapAt(s string, n int) string {
+	var b strings.Builder
+	for len(s) > n {
+		b.WriteString(s[:n] + "\n")
+		s = s[n:]
+	}
+	return b.String() + s
+}
+
+func TestKeyDefects(t *testing.T) {
+	ed, rs, edPriv, rsaPub := testKeys(t)
+	edLine, rsLine := keyText(ed), keyText(rs)
+	b64 := base64.StdEncoding.EncodeToString(rs.Marshal())
+	der, err := x509.MarshalPKIXPublicKey(rsaPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemPub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	privBlock, err := ssh.MarshalPrivateKey(edPriv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM := string(pem.EncodeToMemory(privBlock))
+	utf16le := func(s string) []byte {
+		u := utf16.Encode([]rune(s))
+		out := []byte{0xff, 0xfe}
+		for _, c := range u {
+			out = binary.LittleEndian.AppendUint16(out, c)
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		data  []byte
+		kinds []string
+		keys  []string
+		opts  bool
+	}{
+		{name: "clean, CRLF endings and comments (sshd reads them)", data: []byte("# keys\r\n" + edLine + " alice@laptop\r\n\r\n" + rsLine + "\r\n")},
+		{name: "BOM before the first key", data: []byte("\ufeff" + edLine + " alice\n" + rsLine + "\n"), kinds: []string{DefectBOM}, keys: []string{edLine}},
+		{name: "BOM before options: not rewritten", data: []byte("\ufefffrom=\"10.0.0.0/8\" " + edLine + "\n"), kinds: []string{DefectBOM}, opts: true},
+		{name: "UTF-16LE from PowerShell", data: utf16le(edLine + " alice\r\n" + rsLine + "\r\n"), kinds: []string{DefectUTF16, DefectUTF16}, keys: []string{edLine, rsLine}},
+		{name: "RSA key wrapped at 64 columns, comment on its own line", data: []byte(edLine + "\n" + wrapAt("ssh-rsa "+b64, 64) + "\nbob@pc\n"), kinds: []string{DefectWrapped}, keys: []string{rsLine}},
+		{name: "ed25519 wrapped inside its base64", data: []byte(wrapAt(edLine+" alice@laptop", 30) + "\n"), kinds: []string{DefectWrapped}, keys: []string{edLine}},
+		{name: "RFC 4716 block", data: []byte("---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"bob\"\n" + wrapAt(b64, 70) + "\n---- END SSH2 PUBLIC KEY ----\n"), kinds: []string{DefectRFC4716}, keys: []string{rsLine}},
+		{name: "PEM public key", data: []byte(edLine + "\n" + pemPub), kinds: []string{DefectPEM}, keys: []string{rsLine}},
+		{name: "private key pasted", data: []byte(privPEM + edLine + "\n"), kinds: []string{DefectPrivateKey}},
+		{name: "PuTTY private key file", data: []byte("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPublic-Lines: 2\nAAAA\nPrivate-Lines: 1\nAAAA\n"), kinds: []string{DefectPrivateKey}},
+		{name: "garbage is no defect (counted as a bad line only)", data: []byte("hello world\nssh-ed25519 AAAAnotbase64\n" + edLine + "\n")},
+		{name: "truncated key with nothing to join", data: []byte(edLine[:40] + "\n\n" + rsLine + "\n")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ds := keyDefects(keyFileLines(c.data))
+			var kinds, keys []string
+			opts := false
+			for _, d := range ds {
+				kinds = append(kinds, d.Kind)
+				if d.Key != "" {
+					keys = append(keys, d.Key)
+				}
+				opts = opts || d.Options
+			}
+			if strings.Join(kinds, ",") != strings.Join(c.kinds, ",") || strings.Join(keys, ",") != strings.Join(c.keys, ",") || opts != c.opts {
+				t.Fatalf("defects %+v: kinds %v keys %d options %v; want kinds %v keys %d options %v", ds, kinds, len(keys), opts, c.kinds, len(c.keys), c.opts)
+			}
+		})
+	}
+}
+
+// TestKeyDefectsFromSuspectLines: read remotely, only the suspect lines
+// come (with their numbers); a gap in the numbers ends a wrapped key.
+func TestKeyDefectsFromSuspectLines(t *testing.T) {
+	ed, _, _, _ := testKeys(t)
+	line := keyText(ed)
+	half := len(line) / 2
+	joined := keyDefects([]numberedLine{{N: 3, Text: line[:half]}, {N: 4, Text: line[half:]}}, false)
+	if len(joined) != 1 || joined[0].Kind != DefectWrapped || joined[0].Line != 3 || joined[0].Key != line {
+		t.Fatalf("consecutive halves: %+v", joined)
+	}
+	if gap := keyDefects([]numberedLine{{N: 3, Text: line[:half]}, {N: 7, Text: line[half:]}}, false); len(gap) != 0 {
+		t.Fatalf("halves 4 lines apart were joined: %+v", gap)
+	}
+	priv := keyDefects([]numberedLine{{N: 1, Text: "-----BEGIN OPENSSH PRIVATE KEY-----"}, {N: 9, Text: line[:half]}, {N: 10, Text: line[half:]}}, false)
+	if len(priv) != 2 || priv[0].Kind != DefectPrivateKey || priv[1].Kind != DefectWrapped {
+		t.Fatalf("a private key's first line, then a wrapped key: %+v", priv)
+	}
+}
+
+func TestUnsatisfiedMethods(t *testing.T) {
+	eff := func(kv ...string) map[string]string {
+		m := map[string]string{"pubkeyauthentication": "yes", "passwordauthentication": "no", "kbdinteractiveauthentication": "no", "hostbasedauthentication": "no", "gssapiauthentication": "no"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		u      UserFacts
+		keys   int
+		want   string // a substring; "" = satisfiable
+		silent bool
+	}{
+		{name: "any", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "any")}, keys: 1},
+		{name: "publickey with a key", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey")}, keys: 1},
+		{name: "second factor turned off", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,keyboard-interactive:pam")}, keys: 1, want: "keyboard-interactive is off"},
+		{name: "password for a user without one", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,password", "passwordauthentication", "yes")}, keys: 1, want: "a has no password"},
+		{name: "one list of two can complete", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,password publickey")}, keys: 1},
+		{name: "publickey without a key", u: UserFacts{Name: "a", HasPassword: true, Effective: eff("authenticationmethods", "publickey password", "passwordauthentication", "no")}, want: "a has no authorized key"},
+		{name: "older sshd: challengeresponse", u: UserFacts{Name: "a", Effective: map[string]string{"authenticationmethods": "publickey,keyboard-interactive", "pubkeyauthentication": "yes", "challengeresponseauthentication": "yes"}}, keys: 1},
+		{name: "switch not reported: no guess", u: UserFacts{Name: "a", Effective: map[string]string{"authenticationmethods": "publickey,gssapi-with-mic", "pubkeyauthentication": "yes"}}, keys: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := unsatisfiedMethods(c.u, c.keys, false)
+			if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
