@@ -9,6 +9,7 @@ package guest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,36 @@ func matchAddr(from netip.Addr) string {
 		return from.Unmap().String()
 	}
 	return "203.0.113.10"
+}
+
+// connSpec is sshd -T -C's connection for user's login from the client:
+// user, host, addr, and the VM's side (laddr: its first address that is
+// not loopback, lport: the SSH port) so Match LocalAddress and LocalPort
+// blocks are evaluated as for a real connection.
+func connSpec(user string, from netip.Addr, f *Facts) string {
+	spec := fmt.Sprintf("user=%s,host=client,addr=%s,lport=%d", user, matchAddr(from), cmp.Or(f.Port, 22))
+	if la := localAddr(f.LocalAddrs); la != "" {
+		spec += ",laddr=" + la
+	}
+	return spec
+}
+
+// localAddr is the first address that is not loopback, IPv4 first.
+func localAddr(addrs []string) string {
+	var v6 string
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		if ip.Is4() {
+			return a
+		}
+		if v6 == "" {
+			v6 = a
+		}
+	}
+	return v6
 }
 
 // Origin is where a configuration value was set.
@@ -159,8 +190,12 @@ type Facts struct {
 	Origins       map[string]Origin   `json:"origins"`   // keyword → first setting (provenance)
 	Listeners     []Listener          `json:"listeners"`
 	PrivsepDir    bool                `json:"privsep_dir"`
-	PrivsepUser   bool                `json:"privsep_user"`
-	HostKeys      []string            `json:"host_keys"` // readable host key files
+	// PrivsepPath is sshd's privilege-separation directory when it is
+	// missing (sshd names it: /run/sshd on Debian, /var/empty/sshd or
+	// /usr/share/empty.sshd on RHEL and Fedora).
+	PrivsepPath string   `json:"privsep_path,omitempty"`
+	PrivsepUser bool     `json:"privsep_user"`
+	HostKeys    []string `json:"host_keys"` // readable host key files
 	// MatchOrigins: per keyword, the directives inside Match blocks, in
 	// the order sshd reads them.
 	MatchOrigins map[string][]Origin `json:"match_origins,omitempty"`
@@ -225,8 +260,10 @@ func Gather(ctx context.Context, o Options) *Facts {
 	}
 	f.MatchOrigins = map[string][]Origin{}
 	parseConfigMatch("/etc/ssh/sshd_config", f.Origins, f.MatchOrigins, &f.ListenParsed, 0)
-	_, err := os.Stat("/run/sshd")
-	f.PrivsepDir = err == nil
+	f.PrivsepDir, f.PrivsepPath = privsepDir(f.ConfigOK, f.ConfigError, slices.ContainsFunc(privsepDirs, func(d string) bool {
+		st, err := os.Stat(d)
+		return err == nil && st.IsDir()
+	}))
 	f.PrivsepUser = userExists("sshd")
 	keys := f.Effective["hostkey"]
 	if keys == nil {
@@ -258,7 +295,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 	f.Firewall, f.SourceBans, f.FirewallDefaultDeny = firewallBlocks(ctx, f.sshdPorts(o.Port))
 	f.Fail2ban = fail2banStatus(ctx)
 	f.HostsDeny = hostsDeny()
-	_, err = os.Stat("/etc/nologin")
+	_, err := os.Stat("/etc/nologin")
 	f.Nologin = err == nil
 	f.Preauth = preauthConnections(f.sshdPorts(o.Port))
 	f.ServiceMgr = serviceManager()

@@ -86,7 +86,9 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		add(Problem{Finding: nf("guest.hostkeys_missing", "No host key can be read; sshd will not start.", f.ConfigError)})
 	}
 	if !f.PrivsepDir {
-		add(Problem{Finding: nf("guest.privsep_dir_missing", "/run/sshd is missing; sshd will not start.", f.ConfigError)})
+		p := Problem{Finding: nf("guest.privsep_dir_missing", orDash(f.PrivsepPath)+" is missing; sshd will not start.", f.ConfigError)}
+		p.Paths = []PathMode{{Path: f.PrivsepPath}}
+		add(p)
 	}
 	switch {
 	case f.ConfigOK || len(ps) > 0:
@@ -412,7 +414,11 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 				org = m
 			}
 		}
-		p := add("guest.auth_methods_unsatisfiable", fmt.Sprintf("AuthenticationMethods %s (at %s) cannot be completed by %s: %s.", u.Effective["authenticationmethods"], orDash(at(org)), u.Name, why))
+		where := "at " + orDash(at(org))
+		if m := matchOf(org); m != "" {
+			where = fmt.Sprintf("in %q at %s", m, at(org))
+		}
+		p := add("guest.auth_methods_unsatisfiable", fmt.Sprintf("AuthenticationMethods %s (%s) cannot be completed by %s: %s.", u.Effective["authenticationmethods"], where, u.Name, why))
 		p.Origin = org
 	}
 	if refused := refusedKeyTypes(u, types, o.Keys); refused != "" {

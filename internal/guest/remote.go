@@ -89,6 +89,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	seen := map[string]bool{}
 	diskDev := map[string]int{}
 	keyLines := map[string][]numberedLine{}
+	privsepKnown := false
 	keyUTF16 := map[string]bool{}
 	auto := false // the script chose the users: filter them as gatherUsers does
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -174,7 +175,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			}
 			f.Listeners = append(f.Listeners, l)
 		case "privsep":
-			f.PrivsepDir = get(1) == "1"
+			privsepKnown = get(1) == "1"
 		case "privuser":
 			f.PrivsepUser = get(1) == "1"
 		case "kl": // a key file line sshd would skip (user, file, number, text)
@@ -302,6 +303,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	case !end:
 		return nil, ErrRemoteTruncated
 	}
+	f.PrivsepDir, f.PrivsepPath = privsepDir(f.ConfigOK, f.ConfigError, privsepKnown)
 	for _, u := range users {
 		for i := range u.KeyFiles {
 			k := u.Name + "\x00" + u.KeyFiles[i].Path

@@ -97,7 +97,12 @@ facts() {
 	$4 == "01" { n = split($2, a, ":"); if (index(ports, " " hex(a[n]) " ")) pre++ }
 	END { print "pre" t pre + 0 }'
 	command -v ip >/dev/null 2>&1 && ip -o addr show 2>/dev/null | awk -v t="$T" '{ split($4, a, "/"); print "la" t a[1] }'
-	[ -d /run/sshd ] && echo "privsep${T}1" || echo "privsep${T}0"
+	# the VM's side of a connection, for Match LocalAddress (IPv4 first)
+	LADDR=$(ip -o -4 addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+	[ -n "$LADDR" ] || LADDR=$(ip -o -6 addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+	pd=0
+	for d in /run/sshd /var/run/sshd /var/empty/sshd /var/empty /usr/share/empty.sshd; do [ -d "$d" ] && pd=1; done
+	echo "privsep${T}$pd"
 	getent passwd sshd >/dev/null 2>&1 && echo "privuser${T}1" || echo "privuser${T}0"
 	for k in $(printf '%s\n' "$eff" | awk '$1 == "hostkey" {print $2}') /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key; do
 		[ -r "$k" ] || continue
@@ -161,7 +166,7 @@ facts() {
 		echo "ug${T}$u${T}$(id -Gn "$u" 2>/dev/null | tr ' ' ,)${T}$(awk -F: -v g="$gid" -v u="$u" '$3 == g && $1 == u && ($4 == "" || $4 == u) {print 1}' /etc/group)"
 		akf=".ssh/authorized_keys .ssh/authorized_keys2"; strict=yes
 		if [ "$rc" = 0 ]; then
-			ut=$($SSHD -T -C "user=$u,host=client,addr=${FROM:-203.0.113.10}" 2>/dev/null | grep -E "^($keys) ")
+			ut=$($SSHD -T -C "user=$u,host=client,addr=${FROM:-203.0.113.10},lport=${PORT:-22}${LADDR:+,laddr=$LADDR}" 2>/dev/null | grep -E "^($keys) ")
 			printf '%s\n' "$ut" | sed "s/^/uT${T}$u${T}/"
 			a=$(printf '%s\n' "$ut" | awk '$1 == "authorizedkeysfile" {$1 = ""; print}')
 			[ -n "$a" ] && akf=$a

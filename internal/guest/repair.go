@@ -274,11 +274,19 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				return run("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologinShell(), "--", u)
 			})
 		case "guest.privsep_dir_missing":
-			add(p, "create /run/sshd (0755, root)", true, &Op{Kind: OpMkdir, Path: "/run/sshd", Mode: 0o755}, func(b *Backup) error {
-				if err := b.Save("/run/sshd"); err != nil {
+			dir := "/run/sshd"
+			if len(p.Paths) > 0 && p.Paths[0].Path != "" {
+				dir = p.Paths[0].Path
+			}
+			if !slices.Contains(privsepDirs, dir) {
+				skip(p, dir+" is not a privilege-separation directory sshdoctor knows: create it by hand (install -d -m 755 -o root "+dir+")")
+				continue
+			}
+			add(p, fmt.Sprintf("create %s (0755, root)", dir), true, &Op{Kind: OpMkdir, Path: dir, Mode: 0o755}, func(b *Backup) error {
+				if err := b.Save(dir); err != nil {
 					return err
 				}
-				return rootDir("/run/sshd", 0o755)
+				return rootDir(dir, 0o755)
 			})
 		case "guest.sshd_config_invalid":
 			if p.Origin == nil {
@@ -388,6 +396,10 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 		case "guest.private_key_in_authorized_keys":
 			skip(p, "a pasted private key is the user's to replace: delete it from the file, make a new key pair (this one was copied here), and authorize its public half (`ssh-keygen -y -f KEY` prints it)")
 		case "guest.auth_methods_unsatisfiable":
+			if strings.Contains(p.Summary, "has no password") {
+				skip(p, fmt.Sprintf("AuthenticationMethods is a deliberate policy (several factors) and asks %s for a password: set one (`passwd %s`), or change the list at %s; sshdoctor never drops a factor", p.User, p.User, orDash(at(p.Origin))))
+				continue
+			}
 			skip(p, "AuthenticationMethods is a deliberate policy (several factors): turn on the method it names (at "+orDash(at(p.Origin))+"), or change the list; sshdoctor never drops a factor")
 		case "guest.keys_command_user_missing":
 			const text = "AuthorizedKeysCommandUser nobody"
@@ -403,7 +415,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			})
 		case "guest.privsep_dir_unsafe":
 			dir := p.Paths[0].Path
-			if dir != "/run/sshd" && dir != "/var/run/sshd" && dir != "/var/empty" && dir != "/var/empty/sshd" && dir != "/usr/share/empty.sshd" {
+			if !slices.Contains(privsepDirs, dir) {
 				skip(p, dir+" is not a privilege-separation directory sshdoctor knows: make it root's and not group/world writable (chown root: "+dir+"; chmod 755 "+dir+")")
 				continue
 			}

@@ -249,7 +249,7 @@ func ResetSSHFor(f *Facts, user string) []Action {
 		acts = append(acts, Plan(f, []Problem{{Finding: findingFor("guest.hostkeys_missing")}}, RepairOptions{})...)
 	}
 	if !f.PrivsepDir {
-		acts = append(acts, Plan(f, []Problem{{Finding: findingFor("guest.privsep_dir_missing")}}, RepairOptions{})...)
+		acts = append(acts, Plan(f, []Problem{{Finding: findingFor("guest.privsep_dir_missing"), Paths: []PathMode{{Path: f.PrivsepPath}}}}, RepairOptions{})...)
 	}
 	for i := range f.Firewall {
 		acts = append(acts, Plan(f, []Problem{{Finding: findingFor("guest.firewall_blocks"), Rule: &f.Firewall[i]}}, RepairOptions{})...)

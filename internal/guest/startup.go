@@ -28,9 +28,29 @@ var (
 	reAuthMethods = regexp.MustCompile(`AuthenticationMethods cannot be satisfied by enabled authentication methods`)
 	// sshd.c: "AuthorizedKeysCommand set without AuthorizedKeysCommandUser" (and Principals)
 	reCommandUser = regexp.MustCompile(`Authorized(Keys|Principals)Command set without Authorized(?:Keys|Principals)CommandUser`)
+	// sshd.c: "Missing privilege separation directory: %s"
+	rePrivsepDirMissing = regexp.MustCompile(`Missing privilege separation directory: (/\S+)`)
 	// sshd.c: "%s must be owned by root and not group or world-writable."
 	rePrivsepDirUnsafe = regexp.MustCompile(`(/\S+) must be owned by root and not group or world-writable`)
 )
+
+// privsepDirs are the privilege-separation directories OpenSSH builds use
+// (_PATH_PRIVSEP_CHROOT_DIR): Debian and Ubuntu, RHEL, Fedora, SUSE.
+var privsepDirs = []string{"/run/sshd", "/var/run/sshd", "/var/empty/sshd", "/var/empty", "/usr/share/empty.sshd"}
+
+// privsepDir says whether sshd's privilege-separation directory is there,
+// and which one is missing: sshd -t checks it and names it. When sshd -t
+// stopped before that check (another error), any of the known directories
+// existing counts as present: never a guess that /run/sshd is the one.
+func privsepDir(configOK bool, configError string, anyKnown bool) (bool, string) {
+	if m := rePrivsepDirMissing.FindStringSubmatch(configError); m != nil {
+		return false, m[1]
+	}
+	if configOK || anyKnown {
+		return true, ""
+	}
+	return false, "/run/sshd"
+}
 
 // startupProblems explains why sshd -t failed, from its output and the
 // host key files as sshd would read them. ok is false when nothing here

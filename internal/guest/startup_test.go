@@ -287,3 +287,30 @@ func TestChrootComponents(t *testing.T) {
 		t.Fatalf("/usr/share is root's and not writable: %+v", bad)
 	}
 }
+
+// TestPrivsepDir: the missing directory is the one sshd names; a RHEL or
+// Fedora VM without /run/sshd is not a Debian VM missing it.
+func TestPrivsepDir(t *testing.T) {
+	cases := []struct {
+		name     string
+		ok       bool
+		out      string
+		anyKnown bool
+		present  bool
+		path     string
+	}{
+		{name: "sshd -t passes, no /run/sshd (RHEL: /var/empty/sshd)", ok: true, present: true},
+		{name: "Debian, missing", out: "Missing privilege separation directory: /run/sshd", anyKnown: false, path: "/run/sshd"},
+		{name: "Fedora, missing", out: "Missing privilege separation directory: /usr/share/empty.sshd", anyKnown: true, path: "/usr/share/empty.sshd"},
+		{name: "another error first, a known directory exists", out: "/etc/ssh/sshd_config line 3: Bad configuration option: Foo", anyKnown: true, present: true},
+		{name: "another error first, none exists", out: "/etc/ssh/sshd_config line 3: Bad configuration option: Foo", path: "/run/sshd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			present, path := privsepDir(c.ok, c.out, c.anyKnown)
+			if present != c.present || path != c.path {
+				t.Fatalf("privsepDir = %v %q, want %v %q", present, path, c.present, c.path)
+			}
+		})
+	}
+}

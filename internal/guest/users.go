@@ -107,7 +107,7 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 	}
 	if f.ConfigOK {
 		u.Effective = map[string]string{}
-		for k, v := range sshdT(ctx, o.SSHD, fmt.Sprintf("user=%s,host=client,addr=%s", name, matchAddr(o.From))) {
+		for k, v := range sshdT(ctx, o.SSHD, connSpec(name, o.From, f)) {
 			u.Effective[k] = strings.Join(v, " ")
 		}
 		u.AllowedBy = deniedBy(u, f)
