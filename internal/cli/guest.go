@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,7 +28,8 @@ type GuestOptions struct {
 	Yes, DryRun  bool
 	PasswordAuth bool
 	AllowSSHRSA  bool
-	From         string // --from: the client's address
+	From         string   // --from: the client's address
+	Fingerprints []string // --key-fingerprint values
 }
 
 // NewCmdGuest builds `sshdoctor guest`.
@@ -48,6 +50,7 @@ manager and rolls everything back if sshd does not come back.`,
 		c.Flags().StringVar(&o.Output, "output", "text", "text or json")
 		c.Flags().StringArrayVar(&o.Keys, "ssh-key", nil, "a public key (one line) the users must be able to log in with (repeatable)")
 		c.Flags().StringArrayVar(&o.KeyFiles, "ssh-key-file", nil, "file with public keys the users must be able to log in with")
+		c.Flags().StringArrayVar(&o.Fingerprints, "key-fingerprint", nil, "the SHA256 fingerprint of a key the users must be able to log in with, when you do not have the public key at hand (`ssh-add -l`, `ssh -v` print it; repeatable)")
 		c.Flags().StringVar(&o.From, "from", "", "the client's address: Match Address blocks and from= key options are judged for it (default: any Internet client)")
 	}
 	check := &cobra.Command{
@@ -193,6 +196,11 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 	if err != nil {
 		return &UsageError{err}
 	}
+	for _, fp := range o.Fingerprints {
+		if !validFingerprint(fp) {
+			return usagef("--key-fingerprint %q is not a SHA256 key fingerprint (SHA256: and 43 base64 characters, as `ssh-keygen -lf KEY` prints)", fp)
+		}
+	}
 	if repair && !o.Yes && !o.DryRun {
 		return usagef("guest repair changes the VM: pass --yes to apply, or --dry-run to see the plan")
 	}
@@ -206,7 +214,7 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 	}
 	gopts := guest.Options{Users: o.Users, Port: o.Port, From: from}
 	facts := guest.Gather(ctx, gopts)
-	jopts := guest.JudgeOptions{Keys: keys, From: from}
+	jopts := guest.JudgeOptions{Keys: keys, From: from, Fingerprints: o.Fingerprints}
 	problems := guest.Judge(facts, jopts)
 	if !repair {
 		return printGuest(o, problems, nil)
@@ -223,6 +231,17 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 		res.Remaining = guest.Judge(after, jopts)
 	}
 	return printGuest(o, problems, res)
+}
+
+// validFingerprint is OpenSSH's SHA256 fingerprint: "SHA256:" and the
+// unpadded base64 of 32 bytes.
+func validFingerprint(fp string) bool {
+	b64, ok := strings.CutPrefix(fp, "SHA256:")
+	if !ok || len(b64) != 43 {
+		return false
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(b64)
+	return err == nil && len(raw) == 32
 }
 
 // validUserName accepts what useradd accepts by default (NAME_REGEX).

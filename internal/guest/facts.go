@@ -137,8 +137,7 @@ type KeyFile struct {
 	NotRead string `json:"not_read,omitempty"`
 	// Command: the keys come from AuthorizedKeysCommand (Path names it),
 	// run as sshd would; not a file to repair.
-	Command bool     `json:"command,omitempty"`
-	blobs   []string // the command's keys (wire form), to match given keys
+	Command bool `json:"command,omitempty"`
 	// Options are the lines that carry options (from=, expiry-time=, …).
 	Options []KeyOptions `json:"options,omitempty"`
 	// Defects are the lines sshd skips that hold a key all the same (a

@@ -38,6 +38,23 @@ type JudgeOptions struct {
 	From netip.Addr
 	// Now is the time expiry-time= options are judged at (zero: now).
 	Now time.Time
+	// Fingerprints (SHA256:…) stand for keys the users must be able to
+	// log in with when only the fingerprint is known (ssh -v, ssh-add -l).
+	Fingerprints []string
+}
+
+// wanted is the SHA256 fingerprints of the keys the login must work with.
+func (o JudgeOptions) wanted() []string {
+	var out []string
+	for _, k := range o.Keys {
+		out = append(out, ssh.FingerprintSHA256(k))
+	}
+	for _, fp := range o.Fingerprints {
+		if !slices.Contains(out, fp) {
+			out = append(out, fp)
+		}
+	}
+	return out
 }
 
 func at(o *Origin) string {
@@ -236,6 +253,7 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 				}
 			}
 		}
+		ev = append(ev, addressDependent(f, o)...)
 		add(Problem{Finding: nf("guest.ok", "sshd runs, listens where clients expect, and the checked accounts can log in.", ev...)})
 	}
 	// sshd's own words come last: evidence for the causes above.
@@ -243,6 +261,38 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		add(Problem{Finding: nf("guest.sshd_log", fmt.Sprintf("sshd's last %d refusal(s) or error(s) in %s, oldest first.", len(f.Log.Lines), f.Log.Source), f.Log.Lines...)})
 	}
 	return ps
+}
+
+// addressDependent says what was judged for "a client on the Internet"
+// but depends on the client's address — Match blocks on Address or Host,
+// from= on key lines — when --from did not give it.
+func addressDependent(f *Facts, o JudgeOptions) []string {
+	if o.From.IsValid() {
+		return nil
+	}
+	var where []string
+	for _, orgs := range f.MatchOrigins {
+		for _, org := range orgs {
+			fs := strings.Fields(strings.ToLower(org.Match))
+			if (slices.Contains(fs, "address") || slices.Contains(fs, "host")) && !slices.Contains(where, strings.TrimSpace(org.Match)) {
+				where = append(where, strings.TrimSpace(org.Match))
+			}
+		}
+	}
+	for _, u := range f.Users {
+		for _, kf := range u.KeyFiles {
+			for _, ko := range kf.Options {
+				if slices.ContainsFunc(ko.Options, func(s string) bool { return strings.HasPrefix(strings.ToLower(s), "from=") }) {
+					where = append(where, fmt.Sprintf("from= at %s:%d", ko.Path, ko.Line))
+				}
+			}
+		}
+	}
+	if len(where) == 0 {
+		return nil
+	}
+	slices.Sort(where)
+	return []string{fmt.Sprintf("judged for a client at %s (any Internet client); %s could differ for your address: pass --from ADDR", matchAddr(o.From), strings.Join(firstN(where, 3), "; "))}
 }
 
 // valueOr is the directive's value ("" when there is no origin).
@@ -336,10 +386,7 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	// Lines sshd skips that hold a key all the same: the key the user
 	// meant is there, unreadable.
 	var defectKeys []string
-	given := map[string]bool{}
-	for _, k := range o.Keys {
-		given[keyText(k)] = true
-	}
+	want := o.wanted()
 	meantGiven := false
 	valid := map[string]bool{} // fingerprints of the keys sshd does read
 	for _, kf := range u.KeyFiles {
@@ -365,7 +412,7 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 			broken = append(broken, e)
 			if d.Key != "" {
 				defectKeys = append(defectKeys, d.Key)
-				meantGiven = meantGiven || given[d.Key]
+				meantGiven = meantGiven || slices.Contains(want, defectFingerprint(d))
 			} else if d.Options {
 				broken[len(broken)-1] += " (the line carries options: rewrite it by hand)"
 			}
@@ -389,9 +436,9 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		}
 		add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)))
 	}
-	if meantGiven && !hasAnyKey(u, o.Keys) {
+	if meantGiven && !hasAnyKey(u, want) {
 		// the malformed line is the cause: said above
-	} else if len(o.Keys) > 0 && (keys > 0 || len(defectKeys) > 0) && !unknown && !hasAnyKey(u, o.Keys) {
+	} else if len(want) > 0 && (keys > 0 || len(defectKeys) > 0) && !unknown && !hasAnyKey(u, want) {
 		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys%s.", u.Name, privateKeyNote(u)))
 	} else if why := keysRestricted(u, o); len(why) > 0 {
 		add("guest.key_restricted", fmt.Sprintf("%s's authorized keys hold the given key, but only on lines sshd refuses for this login: %s.", u.Name, why[0]), why...)
@@ -506,18 +553,13 @@ func firstDefect(kf KeyFile, kind string) int {
 	return 0
 }
 
-func hasAnyKey(u UserFacts, keys []ssh.PublicKey) bool {
+func hasAnyKey(u UserFacts, want []string) bool {
 	for _, kf := range u.KeyFiles {
 		if kf.NotRead != "" {
 			continue
 		}
-		for _, k := range keys {
-			switch {
-			case kf.remote:
-				if slices.Contains(kf.fingerprints, ssh.FingerprintSHA256(k)) {
-					return true
-				}
-			case kf.Command && slices.Contains(kf.blobs, string(k.Marshal())) || !kf.Command && authorized(kf.Path, k):
+		for _, fp := range kf.fingerprints {
+			if slices.Contains(want, fp) {
 				return true
 			}
 		}
@@ -570,7 +612,8 @@ func allowRemedy(r *FirewallRule, port int) string {
 // address, an expiry-time passed). Each reason is "FILE:LINE: why"; nil
 // when a given key is usable on some line, or the lines cannot be told.
 func keysRestricted(u UserFacts, o JudgeOptions) []string {
-	if len(o.Keys) == 0 {
+	want := o.wanted()
+	if len(want) == 0 {
 		return nil
 	}
 	now := o.Now
@@ -578,8 +621,7 @@ func keysRestricted(u UserFacts, o JudgeOptions) []string {
 		now = time.Now()
 	}
 	var why []string
-	for _, k := range o.Keys {
-		fp := ssh.FingerprintSHA256(k)
+	for _, fp := range want {
 		plain, restricted := 0, []string(nil)
 		for _, kf := range u.KeyFiles {
 			if kf.Command || kf.NotRead != "" {

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/pem"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -156,5 +158,49 @@ func TestUnsatisfiedMethods(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestJudgeByFingerprint: --key-fingerprint stands for the key itself:
+// authorized, restricted by from=, or absent, the same verdicts.
+func TestJudgeByFingerprint(t *testing.T) {
+	ed, rs, _, _ := testKeys(t)
+	fpEd, fpRSA := ssh.FingerprintSHA256(ed), ssh.FingerprintSHA256(rs)
+	user := func(opts []KeyOptions) UserFacts {
+		return UserFacts{Name: "alice", Exists: true, ShellOK: true, Home: "/home/alice", Effective: map[string]string{"pubkeyauthentication": "yes"},
+			KeyFiles: []KeyFile{{Path: "/home/alice/.ssh/authorized_keys", Found: true, Keys: []string{ed.Type()}, fingerprints: []string{fpEd}, Options: opts}}}
+	}
+	ids := func(u UserFacts, o JudgeOptions) []string {
+		var out []string
+		for _, p := range judgeUser(&Facts{}, u, o) {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	if got := ids(user(nil), JudgeOptions{Fingerprints: []string{fpEd}}); len(got) != 0 {
+		t.Errorf("the authorized key's fingerprint: %v, want nothing", got)
+	}
+	if got := ids(user(nil), JudgeOptions{Fingerprints: []string{fpRSA}}); !slices.Contains(got, "guest.key_not_authorized") {
+		t.Errorf("another key's fingerprint: %v, want guest.key_not_authorized", got)
+	}
+	from := []KeyOptions{{Path: "/home/alice/.ssh/authorized_keys", Line: 1, Options: []string{`from="10.99.0.0/16"`}, Fingerprint: fpEd}}
+	if got := ids(user(from), JudgeOptions{Fingerprints: []string{fpEd}, From: netip.MustParseAddr("203.0.113.7")}); !slices.Contains(got, "guest.key_restricted") {
+		t.Errorf("from= refusing the client, by fingerprint: %v, want guest.key_restricted", got)
+	}
+}
+
+// TestAddressDependent: without --from, an "all is well" names what was
+// judged for a generic client but depends on the client's address.
+func TestAddressDependent(t *testing.T) {
+	f := &Facts{MatchOrigins: map[string][]Origin{
+		"pubkeyauthentication": {{File: "/etc/ssh/sshd_config", Line: 30, Match: "Match Address 10.0.0.0/8"}},
+		"permitrootlogin":      {{File: "/etc/ssh/sshd_config", Line: 40, Match: "Match User backup"}},
+	}, Users: []UserFacts{{Name: "a", KeyFiles: []KeyFile{{Options: []KeyOptions{{Path: "/home/a/.ssh/authorized_keys", Line: 2, Options: []string{`from="10.1.0.0/16"`}}}}}}}}
+	got := strings.Join(addressDependent(f, JudgeOptions{}), "")
+	if !strings.Contains(got, "Match Address 10.0.0.0/8") || !strings.Contains(got, "from= at /home/a/.ssh/authorized_keys:2") || strings.Contains(got, "Match User") {
+		t.Fatalf("without --from: %q", got)
+	}
+	if got := addressDependent(f, JudgeOptions{From: netip.MustParseAddr("10.1.2.3")}); got != nil {
+		t.Fatalf("with --from: %q, want nothing", got)
 	}
 }

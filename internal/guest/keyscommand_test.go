@@ -31,7 +31,7 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("keys from the command: %+v", kf)
 	}
 	u.KeyFiles = []KeyFile{kf}
-	if !hasAnyKey(u, []ssh.PublicKey{ks[0].pub}) || hasAnyKey(u, []ssh.PublicKey{ks[1].pub}) {
+	if !hasAnyKey(u, []string{ssh.FingerprintSHA256(ks[0].pub)}) || hasAnyKey(u, []string{ssh.FingerprintSHA256(ks[1].pub)}) {
 		t.Fatal("the command's key is not matched (or another key is)")
 	}
 	if kf := runKeysCommand(context.Background(), prog+" %u %k", "root", u); !kf.Found || kf.NotRead == "" {

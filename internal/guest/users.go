@@ -543,7 +543,7 @@ func runKeysCommand(ctx context.Context, command, runAs string, u UserFacts) Key
 		}
 		if key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(l)); err == nil {
 			kf.Keys = append(kf.Keys, key.Type())
-			kf.blobs = append(kf.blobs, string(key.Marshal()))
+			kf.fingerprints = append(kf.fingerprints, ssh.FingerprintSHA256(key))
 		} else {
 			kf.Bad++
 		}

@@ -79,6 +79,9 @@ func TestGuestBadInputChangesNothing(t *testing.T) {
 		"guest repair --yes --user -rf",            // option as a name
 		"guest repair --yes --ssh-key 'not a key'", // malformed key
 		"guest repair --yes --ssh-key-file /nonexistent",
+		"guest repair --yes --key-fingerprint SHA256:abc", // not a fingerprint
+		"guest check --key-fingerprint MD5:aa:bb",
+		"guest repair --yes --from 10.0.0",
 		"guest check --port 70000",
 		"guest check --output xml",
 		"guest reset-ssh", // no --yes
