@@ -312,7 +312,11 @@ type undo struct {
 }
 
 // diskDirs are the VM's writable disk: what a snapshot holds.
-var diskDirs = []string{"etc.upper", "home", "root"}
+var diskDirs = []string{"etc.upper", "srv.upper", "opt.upper", "varlib.upper", "home", "root"}
+
+// overlays are the machine's directories a VM sees through an overlay:
+// the host's files below, the VM's changes in NAME.upper (its disk).
+var overlays = []struct{ dir, name string }{{"/etc", "etc"}, {"/srv", "srv"}, {"/opt", "opt"}, {"/var/lib", "varlib"}}
 
 // Break injects a fault into a VM and records how to undo it.
 func (s *State) Break(v *VMState, f *Fault) error {
@@ -406,8 +410,10 @@ func (s *State) restore(v *VMState) error {
 			return fmt.Errorf("restore %s: %v: %s", v.Name, err, out)
 		}
 	}
-	_ = os.RemoveAll(filepath.Join(d, "etc.work"))
-	_ = os.MkdirAll(filepath.Join(d, "etc.work"), 0o755)
+	for _, o := range overlays {
+		_ = os.RemoveAll(filepath.Join(d, o.name+".work"))
+		_ = os.MkdirAll(filepath.Join(d, o.name+".work"), 0o755)
+	}
 	_ = os.Remove(filepath.Join(d, "boot-fault"))
 	return os.RemoveAll(snap)
 }

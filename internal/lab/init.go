@@ -135,7 +135,6 @@ func mountVM(dir string) (string, error) {
 	p := func(s string) string { return filepath.Join(base, s) }
 	type m struct{ src, dst, fstype, data string }
 	mounts := []m{
-		{"overlay", "/etc", "overlay", "lowerdir=/etc,upperdir=" + p("etc.upper") + ",workdir=" + p("etc.work")},
 		{p("home"), "/home", "", ""},
 		{p("root"), "/root", "", ""},
 		{p("log"), "/var/log", "", ""},
@@ -145,6 +144,16 @@ func mountVM(dir string) (string, error) {
 		{"tmpfs", "/tmp", "tmpfs", "mode=1777,size=64m"},
 		{"proc", "/proc", "proc", ""},
 	}
+	// The machine's /etc, /srv, /opt and /var/lib are the VM's lower
+	// layers: what a fault or a repair writes there stays on the VM's disk.
+	var over []m
+	for _, o := range overlays {
+		if st, err := os.Stat(o.dir); err != nil || !st.IsDir() {
+			continue
+		}
+		over = append(over, m{"overlay", o.dir, "overlay", "lowerdir=" + o.dir + ",upperdir=" + p(o.name+".upper") + ",workdir=" + p(o.name+".work")})
+	}
+	mounts = append(over, mounts...)
 	if err := os.WriteFile(p("service"), []byte(serviceShim), 0o755); err != nil {
 		return "", err
 	}
@@ -158,6 +167,14 @@ func mountVM(dir string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("mount %s on %s: %w", mt.src, mt.dst, err)
 		}
+	}
+	// /usr is the machine's own: read-only in the VM, so no fault, repair
+	// or test inside a VM can change the programs the host runs.
+	if err := syscall.Mount("/usr", "/usr", "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("bind /usr: %w", err)
+	}
+	if err := syscall.Mount("", "/usr", "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
+		return "", fmt.Errorf("make /usr read-only: %w", err)
 	}
 	// sshdoctor itself, for run-command (`lab exec VM -- sshdoctor guest …`):
 	// the binary's own path may be hidden by the VM's mounts.

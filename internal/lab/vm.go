@@ -171,7 +171,11 @@ func Down(s *State) error {
 // cloud-init): the admin user, its key and password, sudoers.
 func (s *State) boot(v *VMState, self string, provision bool) error {
 	d := s.vmDir(v.Name)
-	for _, sub := range []string{"etc.upper", "etc.work", "home", "root", "log", "tmpdisk", "backups"} {
+	subs := []string{"home", "root", "log", "tmpdisk", "backups"}
+	for _, o := range overlays {
+		subs = append(subs, o.name+".upper", o.name+".work")
+	}
+	for _, sub := range subs {
 		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
 			return err
 		}
