@@ -114,6 +114,9 @@ type UserFacts struct {
 	PasswordExpired bool              `json:"password_expired"`
 	KeyFiles        []KeyFile         `json:"key_files"`
 	BadModes        []PathMode        `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
+	// Unreadable: components on the way to a key file the user cannot
+	// pass (sshd opens the file as the user), outermost first.
+	Unreadable []PathMode `json:"unreadable,omitempty"`
 	HomeOwnerUID    int               `json:"home_owner_uid"`
 	AllowedBy       string            `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
 	Effective       map[string]string `json:"-"`

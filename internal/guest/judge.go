@@ -383,6 +383,25 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	unknown := slices.ContainsFunc(u.KeyFiles, func(k KeyFile) bool {
 		return k.Command && k.Found && k.NotRead != "" || k.remote && len(k.Keys) > 0 && k.fingerprints == nil
 	})
+	// sshd opens the key files as the user: keys root can read but the
+	// user cannot are no keys to sshd.
+	for _, kf := range u.KeyFiles {
+		if kf.Command || !kf.Found || len(kf.Keys)+len(kf.Defects) == 0 {
+			continue
+		}
+		if pm := unreadableFile(u, kf.Path); pm != nil {
+			var ev []string
+			var paths []PathMode
+			for _, x := range u.Unreadable {
+				if x.Path == kf.Path || keyFileWithin(kf.Path, x.Path) {
+					ev = append(ev, fmt.Sprintf("%s mode %s uid %d gid %d: %s cannot %s", x.Path, x.Mode, x.UID, x.GID, u.Name, strings.TrimPrefix(x.Reason, "cannot ")))
+					paths = append(paths, x)
+				}
+			}
+			p := add("guest.keys_unreadable", fmt.Sprintf("sshd reads %s's keys as %s, who cannot read %s: %s is mode %s (uid %d) and %s %s.", u.Name, u.Name, kf.Path, pm.Path, pm.Mode, pm.UID, u.Name, pm.Reason), ev...)
+			p.Paths = paths
+		}
+	}
 	// Lines sshd skips that hold a key all the same: the key the user
 	// meant is there, unreadable.
 	var defectKeys []string

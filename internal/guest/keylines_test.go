@@ -204,3 +204,43 @@ func TestAddressDependent(t *testing.T) {
 		t.Fatalf("with --from: %q, want nothing", got)
 	}
 }
+
+func TestInaccessible(t *testing.T) {
+	file := func(mode uint32, uid, gid int) pathStat {
+		return pathStat{path: "/home/a/.ssh/authorized_keys", mode: mode, uid: uid, gid: gid}
+	}
+	dir := func(p string, mode uint32, uid, gid int) pathStat {
+		return pathStat{path: p, mode: mode, uid: uid, gid: gid, dir: true}
+	}
+	root := dir("/", 0o755, 0, 0)
+	home := dir("/home", 0o755, 0, 0)
+	cases := []struct {
+		name  string
+		comps []pathStat
+		want  string // the first path refused, "" for none
+	}{
+		{"the usual layout", []pathStat{file(0o600, 1000, 1000), dir("/home/a/.ssh", 0o700, 1000, 1000), dir("/home/a", 0o750, 1000, 1000), home, root}, ""},
+		{"root's file, 0644", []pathStat{file(0o644, 0, 0), dir("/home/a/.ssh", 0o755, 0, 0), dir("/home/a", 0o755, 1000, 1000), home, root}, ""},
+		{"root's file, 0600", []pathStat{file(0o600, 0, 0), dir("/home/a/.ssh", 0o700, 1000, 1000), dir("/home/a", 0o755, 1000, 1000), home, root}, "/home/a/.ssh/authorized_keys"},
+		{"~/.ssh 000, the user's", []pathStat{file(0o600, 1000, 1000), dir("/home/a/.ssh", 0, 1000, 1000), dir("/home/a", 0o755, 1000, 1000), home, root}, "/home/a/.ssh"},
+		{"home root's 0700", []pathStat{file(0o600, 1000, 1000), dir("/home/a/.ssh", 0o700, 1000, 1000), dir("/home/a", 0o700, 0, 0), home, root}, "/home/a"},
+		{"group grants it", []pathStat{file(0o640, 0, 2000), dir("/home/a/.ssh", 0o750, 0, 2000), dir("/home/a", 0o755, 1000, 1000), home, root}, ""},
+		{"owner class wins over group and other", []pathStat{file(0o066, 1000, 1000), dir("/home/a/.ssh", 0o700, 1000, 1000), dir("/home/a", 0o755, 1000, 1000), home, root}, "/home/a/.ssh/authorized_keys"},
+		{"/home closed", []pathStat{file(0o600, 1000, 1000), dir("/home/a/.ssh", 0o700, 1000, 1000), dir("/home/a", 0o755, 1000, 1000), dir("/home", 0o700, 0, 0), root}, "/home"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := inaccessible(c.comps, 1000, []int{1000, 2000})
+			first := ""
+			if len(got) > 0 {
+				first = got[0].Path
+			}
+			if first != c.want {
+				t.Fatalf("first refused %q (%+v), want %q", first, got, c.want)
+			}
+		})
+	}
+	if got := inaccessible([]pathStat{file(0, 0, 0)}, 0, nil); got != nil {
+		t.Fatalf("root reads everything: %+v", got)
+	}
+}

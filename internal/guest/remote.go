@@ -89,6 +89,9 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	seen := map[string]bool{}
 	diskDev := map[string]int{}
 	keyLines := map[string][]numberedLine{}
+	access := map[string][]pathStat{} // user NUL file → components
+	accessBad := map[string]bool{}
+	gids := map[string][]int{}
 	privsepKnown := false
 	keyUTF16 := map[string]bool{}
 	auto := false // the script chose the users: filter them as gatherUsers does
@@ -178,6 +181,16 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			privsepKnown = get(1) == "1"
 		case "privuser":
 			f.PrivsepUser = get(1) == "1"
+		case "sa": // a component on the way to a key file (user, file, path, mode, uid, gid, type)
+			mode, err1 := strconv.ParseUint(get(4), 8, 32)
+			uid, err2 := strconv.Atoi(get(5))
+			gid, err3 := strconv.Atoi(get(6))
+			k := get(1) + "\x00" + get(2)
+			if err1 != nil || err2 != nil || err3 != nil || get(7) == "symbolic link" {
+				accessBad[k] = true // a link or a race: no verdict for this file
+				break
+			}
+			access[k] = append(access[k], pathStat{path: get(3), mode: uint32(mode), uid: uid, gid: gid, dir: get(7) == "directory"})
 		case "kl": // a key file line sshd would skip (user, file, number, text)
 			n, _ := strconv.Atoi(get(3))
 			k := get(1) + "\x00" + get(2)
@@ -258,6 +271,11 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 		case "ug":
 			groups[get(1)] = strings.FieldsFunc(get(2), func(r rune) bool { return r == ',' })
 			private[get(1)] = get(3) == "1"
+			for _, g := range strings.Split(get(4), ",") {
+				if n, err := strconv.Atoi(g); err == nil {
+					gids[get(1)] = append(gids[get(1)], n)
+				}
+			}
 		case "uT":
 			u := user(get(1))
 			if u.Effective == nil {
@@ -309,6 +327,13 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			k := u.Name + "\x00" + u.KeyFiles[i].Path
 			if len(keyLines[k]) > 0 {
 				u.KeyFiles[i].Defects = keyDefects(keyLines[k], keyUTF16[k])
+			}
+			if len(access[k]) > 0 && !accessBad[k] {
+				g := gids[u.Name]
+				if len(g) == 0 {
+					g = []int{u.GID}
+				}
+				u.Unreadable = appendNewPaths(u.Unreadable, inaccessible(access[k], u.UID, g))
 			}
 		}
 	}

@@ -163,7 +163,7 @@ facts() {
 			print lk "\t" haspw "\t" ax "\t" px }' /etc/shadow)
 		[ -n "$sh" ] || sh="0${T}0${T}0${T}0"
 		echo "u${T}$u${T}1${T}$uid${T}$gid${T}$home${T}$shell${T}$shok${T}$sh"
-		echo "ug${T}$u${T}$(id -Gn "$u" 2>/dev/null | tr ' ' ,)${T}$(awk -F: -v g="$gid" -v u="$u" '$3 == g && $1 == u && ($4 == "" || $4 == u) {print 1}' /etc/group)"
+		echo "ug${T}$u${T}$(id -Gn "$u" 2>/dev/null | tr ' ' ,)${T}$(awk -F: -v g="$gid" -v u="$u" '$3 == g && $1 == u && ($4 == "" || $4 == u) {print 1}' /etc/group)${T}$(id -G "$u" 2>/dev/null | tr ' ' ,)"
 		akf=".ssh/authorized_keys .ssh/authorized_keys2"; strict=yes
 		if [ "$rc" = 0 ]; then
 			ut=$($SSHD -T -C "user=$u,host=client,addr=${FROM:-203.0.113.10},lport=${PORT:-22}${LADDR:+,laddr=$LADDR}" 2>/dev/null | grep -E "^($keys) ")
@@ -221,6 +221,13 @@ facts() {
 						if (all || !ok) { if (prev != "" && prevn == NR - 1) emit(prevn, prev); prev = ""; emit(NR, $0); next }
 						prev = $0; prevn = NR
 					}'
+				# sshd opens the file as the user: each component up to /
+				p=$f
+				while :; do
+					echo "sa${T}$u${T}$f${T}$p${T}$(stat -c '%a	%u	%g	%F' "$p" 2>/dev/null)"
+					[ "$p" = / ] && break
+					p=$(dirname "$p")
+				done
 				if [ "$strict" = yes ]; then
 					p=$f
 					while :; do

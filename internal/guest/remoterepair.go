@@ -238,6 +238,22 @@ func renderOp(op *Op) (string, error) {
 		if err == nil {
 			err = paths(op.Paths...)
 		}
+	case OpUserAccess:
+		args = append(args, "sd_user_access")
+		if err = user(); err == nil {
+			err = arg(strconv.Itoa(op.UID), strconv.Itoa(op.GID))
+		}
+		if err == nil {
+			err = paths(op.Home)
+		}
+		for _, p := range op.Paths {
+			if err == nil && p != op.Home && !strings.HasPrefix(p, op.Home+"/") {
+				err = fmt.Errorf("%s is outside %s's home %s", p, op.User, op.Home)
+			}
+		}
+		if err == nil {
+			err = paths(op.Paths...)
+		}
 	case OpRestorecon:
 		args = append(args, "sd_restorecon")
 		err = paths(op.Paths...)

@@ -711,9 +711,22 @@ nolinks() {
 
 # sd_fix_modes USER UID HOME PATH...: what StrictModes refuses, fixed as
 # fixModes does, decided from each path as it is now.
+# sd_user_access USER UID GID HOME PATH...: the paths (in the home) the
+# user's, directories u+rwx, files u+rw, no group/world write.
+sd_user_access() {
+	fm_uid=$2 fm_access=$3 fm_home=$4
+	shift 4
+	sd_fix_modes_walk "$@"
+}
+
 sd_fix_modes() {
+	fm_access=
 	fm_uid=$2 fm_home=$3
 	shift 3
+	sd_fix_modes_walk "$@"
+}
+
+sd_fix_modes_walk() {
 	for fm_p in "$@"; do
 		nolinks "$fm_home" "$fm_p" || return 1
 		set -- $(stat -c '%u %g %a %f %h' "$fm_p" 2>/dev/null)
@@ -735,12 +748,21 @@ sd_fix_modes() {
 			return 1
 			;;
 		esac
-		fm_owner=$1
+		fm_owner=$1 fm_group=$2
 		[ "$1" != 0 ] && [ "$1" != "$fm_uid" ] && fm_owner=$fm_uid
 		fm_mode=$(printf '%o' $((0$3 & 511 & ~18)))
 		case $fm_p in "$fm_home"/*) [ "$fm_type" = directory ] && fm_mode=700 ;; esac
+		if [ -n "$fm_access" ]; then
+			# user-access: the user's (with its group), and passable
+			[ "$1" != "$fm_uid" ] && fm_owner=$fm_uid fm_group=$fm_access
+			if [ "$fm_type" = directory ]; then
+				fm_mode=$(printf '%o' $(((0$3 & 511 & ~18) | 448)))
+			else
+				fm_mode=$(printf '%o' $(((0$3 & 511 & ~18) | 384)))
+			fi
+		fi
 		save "$fm_p" || return 1
-		if [ "$fm_owner" != "$1" ] && ! chown -h "$fm_owner:$2" "$fm_p"; then
+		if { [ "$fm_owner" != "$1" ] || [ "$fm_group" != "$2" ]; } && ! chown -h "$fm_owner:$fm_group" "$fm_p"; then
 			MSG="chown $fm_p failed"
 			return 1
 		fi

@@ -143,6 +143,7 @@ const (
 	OpUseraddSystem         = "useradd-system"
 	OpFirewallAllow         = "firewall-allow"
 	OpDisableListenAddrs    = "disable-listen-addrs"
+	OpUserAccess            = "user-access"
 )
 
 // Op is an Action as data (see the kinds above).
@@ -518,6 +519,29 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				op.Paths = append(op.Paths, pm.Path)
 			}
 			add(p, "fix owner and modes StrictModes refuses for "+p.User, false, op, fixModes(f, p))
+		case "guest.keys_unreadable":
+			u, _ := factsUser(f, p.User)
+			home := filepath.Clean(u.Home)
+			var in, out []string
+			for _, pm := range p.Paths {
+				switch {
+				case pm.Path == home && u.Effective["chrootdirectory"] != "" && u.Effective["chrootdirectory"] != "none":
+					out = append(out, pm.Path+" (a chroot: root's on purpose)")
+				case pm.Path == home || strings.HasPrefix(pm.Path, home+"/"):
+					in = append(in, pm.Path)
+				default:
+					out = append(out, pm.Path)
+				}
+			}
+			if len(in) == 0 {
+				skip(p, fmt.Sprintf("%s cannot pass %s, outside its home: let it through by hand (chmod o+x DIR)", p.User, strings.Join(out, ", ")))
+				continue
+			}
+			if len(out) > 0 {
+				skip(p, fmt.Sprintf("%s also cannot pass %s: not changed (outside the home, or root's on purpose)", p.User, strings.Join(out, ", ")))
+			}
+			op := &Op{Kind: OpUserAccess, User: p.User, UID: u.UID, GID: u.GID, Home: home, Paths: in}
+			add(p, fmt.Sprintf("give %s back to %s (owner, and u+rwx on directories, u+rw on the file)", strings.Join(in, ", "), p.User), false, op, userAccess(f, p.User, in))
 		case "guest.selinux_context":
 			restorecon := "restorecon"
 			if !o.Remote {
@@ -840,6 +864,42 @@ func fixModes(f *Facts, p Problem) func(b *Backup) error {
 					mode = 0o700
 				}
 				return info.IsDir(), mode, uid, info.GID
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// userAccess makes paths (inside the user's home) the user's and lets the
+// user pass them: directories u+rwx, files u+rw; group and other write
+// dropped as StrictModes wants. Through descriptors that follow no link.
+func userAccess(f *Facts, user string, paths []string) func(b *Backup) error {
+	return func(b *Backup) error {
+		u, ok := factsUser(f, user)
+		if !ok || !u.Exists {
+			return fmt.Errorf("user %s does not exist", user)
+		}
+		fs, err := safefs.OpenRoot("/")
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		for _, p := range paths {
+			err := fixOpen(b, fs, p, u.UID, func(info safefs.Info) (bool, os.FileMode, int, int) {
+				uid, gid := info.UID, info.GID
+				if uid != u.UID {
+					uid, gid = u.UID, u.GID
+				}
+				mode := info.Perm() &^ 0o022
+				if info.IsDir() {
+					mode |= 0o700
+				} else {
+					mode |= 0o600
+				}
+				return info.IsDir(), mode, uid, gid
 			})
 			if err != nil {
 				return err

@@ -132,6 +132,12 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 	if cmd := u.Effective["authorizedkeyscommand"]; cmd != "" && cmd != "none" {
 		u.KeyFiles = append(u.KeyFiles, runKeysCommand(ctx, cmd, u.Effective["authorizedkeyscommanduser"], u))
 	}
+	gids := userGIDs(u)
+	for _, kf := range u.KeyFiles {
+		if kf.Found && kf.NotRead == "" && !kf.Command && !kf.Symlink {
+			u.Unreadable = appendNewPaths(u.Unreadable, keyFileAccess(kf.Path, u, gids))
+		}
+	}
 	if u.Effective["strictmodes"] != "no" {
 		for _, kf := range u.KeyFiles {
 			if kf.Found && kf.NotRead == "" && !kf.Command {
