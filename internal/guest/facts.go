@@ -101,25 +101,25 @@ type Listener struct {
 type UserFacts struct {
 	// Chroot: the ChrootDirectory components sshd refuses (not root's,
 	// group/world writable, missing), when one is set for the user.
-	Chroot          []PathMode        `json:"chroot,omitempty"`
-	Name            string            `json:"name"`
-	Exists          bool              `json:"exists"`
-	UID, GID        int               `json:"-"`
-	Home            string            `json:"home,omitempty"`
-	Shell           string            `json:"shell,omitempty"`
-	ShellOK         bool              `json:"shell_ok"`
-	Locked          bool              `json:"locked"`
-	HasPassword     bool              `json:"has_password"`
-	AccountExpired  bool              `json:"account_expired"`
-	PasswordExpired bool              `json:"password_expired"`
-	KeyFiles        []KeyFile         `json:"key_files"`
-	BadModes        []PathMode        `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
+	Chroot          []PathMode `json:"chroot,omitempty"`
+	Name            string     `json:"name"`
+	Exists          bool       `json:"exists"`
+	UID, GID        int        `json:"-"`
+	Home            string     `json:"home,omitempty"`
+	Shell           string     `json:"shell,omitempty"`
+	ShellOK         bool       `json:"shell_ok"`
+	Locked          bool       `json:"locked"`
+	HasPassword     bool       `json:"has_password"`
+	AccountExpired  bool       `json:"account_expired"`
+	PasswordExpired bool       `json:"password_expired"`
+	KeyFiles        []KeyFile  `json:"key_files"`
+	BadModes        []PathMode `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
 	// Unreadable: components on the way to a key file the user cannot
 	// pass (sshd opens the file as the user), outermost first.
-	Unreadable []PathMode `json:"unreadable,omitempty"`
-	HomeOwnerUID    int               `json:"home_owner_uid"`
-	AllowedBy       string            `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
-	Effective       map[string]string `json:"-"`
+	Unreadable   []PathMode        `json:"unreadable,omitempty"`
+	HomeOwnerUID int               `json:"home_owner_uid"`
+	AllowedBy    string            `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
+	Effective    map[string]string `json:"-"`
 }
 
 // KeyFile is an authorized_keys file as sshd would read it for a user.
