@@ -192,6 +192,9 @@ type Facts struct {
 	Origins       map[string]Origin   `json:"origins"`   // keyword → first setting (provenance)
 	Listeners     []Listener          `json:"listeners"`
 	PrivsepDir    bool                `json:"privsep_dir"`
+	// From is the client address the facts were gathered for (--from);
+	// invalid: unknown, "any client on the Internet".
+	From netip.Addr `json:"from,omitzero"`
 	// PrivsepPath is sshd's privilege-separation directory when it is
 	// missing (sshd names it: /run/sshd on Debian, /var/empty/sshd or
 	// /usr/share/empty.sshd on RHEL and Fedora).
@@ -246,7 +249,7 @@ func (o *Options) defaults() {
 func Gather(ctx context.Context, o Options) *Facts {
 	o.defaults()
 	start := time.Now()
-	f := &Facts{SSHDPath: o.SSHD, Port: o.Port, Origins: map[string]Origin{}}
+	f := &Facts{SSHDPath: o.SSHD, Port: o.Port, Origins: map[string]Origin{}, From: o.From}
 	_, _, _, f.SSHDPresent = fileStat(o.SSHD)
 	if out, err := exec.CommandContext(ctx, o.SSHD, "-V").CombinedOutput(); err == nil || len(out) > 0 {
 		f.SSHDVersion = strings.TrimSpace(strings.SplitN(string(out), ",", 2)[0])

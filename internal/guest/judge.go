@@ -177,6 +177,14 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	case onPort && !anyWild:
 		o := originOf(f, "listenaddress")
 		add(Problem{Finding: nf("guest.sshd_loopback_only", fmt.Sprintf("sshd listens on port %d on loopback only (ListenAddress at %s).", f.Port, orDash(at(o)))), Origin: o})
+	case onPort && f.ipv6Only() && localAddr(f.LocalAddrs) != "" && !strings.Contains(localAddr(f.LocalAddrs), ":"):
+		// sshd sets IPV6_V6ONLY on its IPv6 sockets: an IPv4 client is refused
+		o := originOf(f, "addressfamily")
+		p := Problem{Finding: nf("guest.sshd_ipv6_only", fmt.Sprintf("sshd listens on port %d over IPv6 only (AddressFamily %s at %s): IPv4 clients, %s among them, are refused.", f.Port, orDash(o.valueOr()), orDash(at(o)), localAddr(f.LocalAddrs)))}
+		if o != nil && strings.EqualFold(o.Value, "inet6") {
+			p.Origin = o
+		}
+		add(p)
 	}
 	for i := range f.Firewall {
 		r := &f.Firewall[i]
@@ -280,6 +288,11 @@ func addressDependent(f *Facts, o JudgeOptions) []string {
 		}
 	}
 	for _, u := range f.Users {
+		for _, key := range []string{"allowusers", "denyusers"} {
+			if usersListMatches(u.Effective[key], u.Name, netip.Addr{}) == matchUnknown {
+				where = append(where, fmt.Sprintf("%s %s", key, u.Effective[key]))
+			}
+		}
 		for _, kf := range u.KeyFiles {
 			for _, ko := range kf.Options {
 				if slices.ContainsFunc(ko.Options, func(s string) bool { return strings.HasPrefix(strings.ToLower(s), "from=") }) {
@@ -293,6 +306,23 @@ func addressDependent(f *Facts, o JudgeOptions) []string {
 	}
 	slices.Sort(where)
 	return []string{fmt.Sprintf("judged for a client at %s (any Internet client); %s could differ for your address: pass --from ADDR", matchAddr(o.From), strings.Join(firstN(where, 3), "; "))}
+}
+
+// ipv6Only says whether every socket sshd itself listens on at the port
+// is IPv6 (sshd's own sockets are IPV6_V6ONLY; a socket systemd holds for
+// sshd may be dual-stack, so only sshd's count).
+func (f *Facts) ipv6Only() bool {
+	v6 := false
+	for _, l := range f.Listeners {
+		if l.Port != f.Port {
+			continue
+		}
+		if l.Command != "sshd" || !strings.Contains(l.Addr, ":") {
+			return false
+		}
+		v6 = true
+	}
+	return v6
 }
 
 // valueOr is the directive's value ("" when there is no origin).
@@ -335,7 +365,11 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	}
 	if u.AllowedBy != "" {
 		key := strings.ToLower(u.AllowedBy)
-		p := add("guest.user_denied", fmt.Sprintf("%s refuses %s (set at %s).", u.AllowedBy, u.Name, orDash(at(originOf(f, key)))), originOf(f, key).textOr())
+		summary := fmt.Sprintf("%s refuses %s (set at %s).", u.AllowedBy, u.Name, orDash(at(originOf(f, key))))
+		if scoped := hostScoped(u.Effective[key], u.Name); len(scoped) > 0 && (key == "allowusers" || key == "denyusers") {
+			summary = fmt.Sprintf("%s refuses %s from %s (%s, set at %s).", u.AllowedBy, u.Name, matchAddr(o.From), strings.Join(scoped, " "), orDash(at(originOf(f, key))))
+		}
+		p := add("guest.user_denied", summary, originOf(f, key).textOr())
 		p.Origin = originOf(f, key)
 	}
 	if u.AccountExpired {

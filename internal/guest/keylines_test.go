@@ -244,3 +244,44 @@ func TestInaccessible(t *testing.T) {
 		t.Fatalf("root reads everything: %+v", got)
 	}
 }
+
+func TestAllowDenyUsers(t *testing.T) {
+	office := netip.MustParseAddr("10.1.2.3")
+	home := netip.MustParseAddr("203.0.113.7")
+	cases := []struct {
+		list, user string
+		from       netip.Addr
+		want       tri
+	}{
+		{"alice bob", "alice", home, matchYes},
+		{"al*", "alice", home, matchYes},
+		{"a?ice", "alice", home, matchYes},
+		{"bob", "alice", home, matchNo},
+		{"alice@10.0.0.0/8", "alice", office, matchYes},
+		{"alice@10.0.0.0/8", "alice", home, matchNo},
+		{"alice@10.1.2.*", "alice", office, matchYes},
+		{"alice@!10.1.2.3,10.0.0.0/8", "alice", office, matchNo},
+		{"alice@10.0.0.0/8", "alice", netip.Addr{}, matchUnknown},
+		{"alice@*.corp.example", "alice", office, matchUnknown},
+		{"bob@10.0.0.0/8 alice", "alice", home, matchYes},
+	}
+	for _, c := range cases {
+		if got := usersListMatches(c.list, c.user, c.from); got != c.want {
+			t.Errorf("%q for %s from %v: %v, want %v", c.list, c.user, c.from, got, c.want)
+		}
+	}
+	u := UserFacts{Name: "alice", Effective: map[string]string{"allowusers": "alice@10.0.0.0/8"}}
+	if got := deniedByGroups(u, nil, home); got != "AllowUsers" {
+		t.Errorf("AllowUsers alice@10.0.0.0/8 from %v: %q, want AllowUsers", home, got)
+	}
+	if got := deniedByGroups(u, nil, netip.Addr{}); got != "" {
+		t.Errorf("AllowUsers alice@10.0.0.0/8 from an unknown address: %q, want no verdict", got)
+	}
+	g := UserFacts{Name: "alice", Effective: map[string]string{"allowgroups": "ssh-*,!ssh-guests"}}
+	if got := deniedByGroups(g, []string{"alice", "ssh-guests"}, home); got != "AllowGroups" {
+		t.Errorf("AllowGroups with a negation: %q", got)
+	}
+	if got := deniedByGroups(g, []string{"alice", "ssh-users"}, home); got != "" {
+		t.Errorf("AllowGroups ssh-* for ssh-users: %q", got)
+	}
+}

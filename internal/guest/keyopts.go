@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"path"
 	"strings"
 	"time"
 
@@ -123,27 +122,6 @@ func parseExpiry(v string) (time.Time, bool) {
 // refuses. A host name pattern could match the client's reverse DNS,
 // which is not known here: then it does not refuse.
 func fromRefuses(list string, a netip.Addr) bool {
-	ip := a.Unmap().String()
-	admitted, hostPatterns := false, false
-	for _, p := range strings.Split(list, ",") {
-		p = strings.TrimSpace(p)
-		neg := strings.HasPrefix(p, "!")
-		p = strings.TrimPrefix(p, "!")
-		var match bool
-		switch {
-		case strings.Contains(p, "/"):
-			pf, err := netip.ParsePrefix(p)
-			match = err == nil && pf.Contains(a.Unmap())
-		case strings.Trim(p, "0123456789.:*?abcdefABCDEF") == "" && strings.ContainsAny(p, ".:"):
-			match, _ = path.Match(strings.ToLower(p), ip)
-		default:
-			hostPatterns = true
-			continue
-		}
-		if match && neg {
-			return true
-		}
-		admitted = admitted || match
-	}
-	return !admitted && !hostPatterns
+	m, known := hostMatch(list, a)
+	return known && !m
 }

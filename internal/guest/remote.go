@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -41,7 +40,11 @@ func RemoteScriptFor(users []string, port int, from netip.Addr) (string, error) 
 	if port < 1 || port > 65535 {
 		return "", fmt.Errorf("port %d is out of range", port)
 	}
-	head := fmt.Sprintf("USERS=%q\nPORT=%d\nFROM=%s\n", strings.Join(users, " "), port, matchAddr(from))
+	given := 0
+	if from.IsValid() {
+		given = 1
+	}
+	head := fmt.Sprintf("USERS=%q\nPORT=%d\nFROM=%s\nFROMGIVEN=%d\n", strings.Join(users, " "), port, matchAddr(from), given)
 	return strings.Replace(remoteScript, "PATH=/usr/sbin", head+"PATH=/usr/sbin", 1), nil
 }
 
@@ -109,6 +112,10 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 		switch fs[0] {
 		case "F":
 			header = get(1) == "sdfacts1"
+		case "from": // the client address the script judged for, when given
+			if a, err := netip.ParseAddr(get(1)); err == nil && get(2) == "1" {
+				f.From = a
+			}
 		case "E":
 			end = true
 		case "bin":
@@ -343,7 +350,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	for _, name := range order {
 		u := users[name]
 		if u.Exists && f.ConfigOK {
-			u.AllowedBy = deniedByGroups(*u, groups[name])
+			u.AllowedBy = deniedByGroups(*u, groups[name], f.From)
 		}
 		// StrictModes: the script stat'ed each key file and its parents.
 		for _, s := range stats[name] {
@@ -450,27 +457,16 @@ func strictModeReason(mode, uid, gid int, u UserFacts, privateGroup bool) string
 // deniedByGroups is sshd's allowed_user() for u with its groups: the
 // AllowUsers/DenyUsers/AllowGroups/DenyGroups (or PermitRootLogin no)
 // directive that refuses u, "" when u is allowed.
-func deniedByGroups(u UserFacts, groups []string) string {
-	matchAny := func(list string, name ...string) bool {
-		for _, pat := range strings.Fields(list) {
-			pat, _, _ = strings.Cut(pat, "@") // user@host: the user part
-			for _, n := range name {
-				if ok, _ := filepath.Match(pat, n); ok {
-					return true
-				}
-			}
-		}
-		return false
-	}
+func deniedByGroups(u UserFacts, groups []string, from netip.Addr) string {
 	e := u.Effective
 	switch {
-	case e["denyusers"] != "" && matchAny(e["denyusers"], u.Name):
+	case e["denyusers"] != "" && usersListMatches(e["denyusers"], u.Name, from) == matchYes:
 		return "DenyUsers"
-	case e["allowusers"] != "" && !matchAny(e["allowusers"], u.Name):
+	case e["allowusers"] != "" && usersListMatches(e["allowusers"], u.Name, from) == matchNo:
 		return "AllowUsers"
-	case e["denygroups"] != "" && matchAny(e["denygroups"], groups...):
+	case e["denygroups"] != "" && groupsMatch(e["denygroups"], groups):
 		return "DenyGroups"
-	case e["allowgroups"] != "" && !matchAny(e["allowgroups"], groups...):
+	case e["allowgroups"] != "" && !groupsMatch(e["allowgroups"], groups):
 		return "AllowGroups"
 	case u.Name == "root" && e["permitrootlogin"] == "no":
 		return "PermitRootLogin"

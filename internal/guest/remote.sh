@@ -16,6 +16,7 @@ sshd_pids() {
 }
 facts() {
 	echo "F${T}sdfacts1"
+	echo "from${T}${FROM:-}${T}${FROMGIVEN:-0}"
 	if [ -x "$SSHD" ]; then echo "bin${T}1"; else echo "bin${T}0"; fi
 	echo "v${T}$($SSHD -V 2>&1 | head -n 1)"
 	for p in $(sshd_pids); do echo "pid${T}$p"; done
@@ -27,7 +28,7 @@ facts() {
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | sed -n "s/^\(\/.*\) line \([0-9][0-9]*\):.*/\1${T}\2/p" | head -n 1 | while IFS=$T read -r ef el; do
 		echo "te${T}$ef${T}$el${T}$(sed -n "${el}p" "$ef" 2>/dev/null)"
 	done
-	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime|chrootdirectory|hostbasedauthentication|gssapiauthentication|challengeresponseauthentication'
+	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime|chrootdirectory|hostbasedauthentication|gssapiauthentication|challengeresponseauthentication|addressfamily|forcecommand|maxsessions'
 	eff=
 	[ "$rc" = 0 ] && eff=$($SSHD -T 2>/dev/null)
 	printf '%s\n' "$eff" | grep -E "^($keys) " | sed "s/^/T${T}/"

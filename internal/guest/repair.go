@@ -330,6 +330,12 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 					return lines
 				}, true)
 			})
+		case "guest.sshd_ipv6_only":
+			if p.Origin == nil {
+				skip(p, "no AddressFamily inet6 line found: check ListenAddress and AddressFamily by hand")
+				continue
+			}
+			add(p, fmt.Sprintf("disable %s: %q (sshd then listens over IPv4 and IPv6)", at(p.Origin), p.Origin.textOr()), true, disableOp(*p.Origin, whyIPv6Only), disableLine(*p.Origin, whyIPv6Only))
 		case "guest.sshd_loopback_only":
 			if p.Origin == nil {
 				skip(p, "no ListenAddress line found")
@@ -566,6 +572,12 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			}
 			add(p, fmt.Sprintf("authorize %d key(s) for %s", len(o.Keys), p.User), false, authorizeOp(f, p.User, o.Keys), authorizeKeys(f, p.User, o.Keys))
 		case "guest.user_denied":
+			if u, ok := factsUser(f, p.User); ok {
+				if scoped := append(hostScoped(u.Effective["allowusers"], p.User), hostScoped(u.Effective["denyusers"], p.User)...); len(scoped) > 0 {
+					skip(p, fmt.Sprintf("%s is let in or kept out by address on purpose (%s at %s): connect from an address it admits, or change that entry", p.User, strings.Join(scoped, " "), orDash(at(p.Origin))))
+					continue
+				}
+			}
 			if p.Origin == nil {
 				skip(p, "the refusing directive was not found in the configuration files")
 				continue
@@ -605,6 +617,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 const (
 	whyInvalid      = "sshd -t rejected it"
 	whyLoopback     = "sshd listened on loopback only"
+	whyIPv6Only     = "sshd listened over IPv6 only"
 	whyListenAbsent = "this VM does not have that address"
 	whyHostsDeny    = "it refused sshd connections"
 	whyStarved      = "it starved new connections"

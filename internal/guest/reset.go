@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -536,7 +537,7 @@ func anyLoginAdmitted(refs []lineRefs) bool {
 			continue
 		}
 		u := UserFacts{Name: pw[0], GID: atoi(pw[3]), Effective: e}
-		if deniedByGroups(u, userGroups(u)) == "" {
+		if deniedByGroups(u, userGroups(u), netip.Addr{}) == "" {
 			return true
 		}
 	}

@@ -270,7 +270,7 @@ func privateGroup(gid int, u UserFacts) bool {
 
 // deniedBy returns the AllowUsers/DenyUsers/AllowGroups/DenyGroups
 // directive that refuses u, as sshd's allowed_user() would ("" = allowed).
-func deniedBy(u UserFacts, _ *Facts) string { return deniedByGroups(u, userGroups(u)) }
+func deniedBy(u UserFacts, f *Facts) string { return deniedByGroups(u, userGroups(u), f.From) }
 
 func userGroups(u UserFacts) []string {
 	var gs []string
