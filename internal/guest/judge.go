@@ -521,6 +521,7 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		p := add("guest.auth_methods_unsatisfiable", fmt.Sprintf("AuthenticationMethods %s (%s) cannot be completed by %s: %s.", u.Effective["authenticationmethods"], where, u.Name, why))
 		p.Origin = org
 	}
+	judgeSessions(f, u, add)
 	if refused := refusedKeyTypes(u, types, o.Keys); refused != "" {
 		p := add("guest.key_type_refused", fmt.Sprintf("sshd accepts none of %s's key types for this login (%s; PubkeyAcceptedAlgorithms %s).", u.Name, refused, u.Effective["pubkeyacceptedalgorithms"]))
 		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
@@ -545,6 +546,47 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	}
 	judgeKeyLinks(u, &ps)
 	return ps
+}
+
+// judgeSessions: what lets the user authenticate but open no shell —
+// a ForceCommand that is not a shell, MaxSessions 0.
+func judgeSessions(f *Facts, u UserFacts, add func(id, summary string, ev ...string) *Problem) {
+	where := func(key, val string) *Origin {
+		o := originOf(f, key)
+		if o == nil || !strings.EqualFold(o.Value, val) {
+			if m := matchOrigin(f, key, val); m != nil {
+				return m
+			}
+		}
+		return o
+	}
+	in := func(o *Origin) string {
+		if m := matchOf(o); m != "" {
+			return fmt.Sprintf("%q at %s", m, at(o))
+		}
+		return "at " + orDash(at(o))
+	}
+	if fc := u.Effective["forcecommand"]; fc != "" && fc != "none" {
+		what := ""
+		switch filepath.Base(strings.Fields(fc)[0]) {
+		case "internal-sftp", "sftp-server":
+			what = "only SFTP works; ssh prints \"This service allows sftp connections only.\" and closes"
+		case "nologin":
+			what = "every session prints \"This account is currently not available.\" and closes"
+		case "false", "true":
+			what = "every session closes at once"
+		}
+		if what != "" {
+			o := where("forcecommand", fc)
+			p := add("guest.session_forced", fmt.Sprintf("ForceCommand %s (%s) runs instead of any shell or command %s asks for: %s.", fc, in(o), u.Name, what))
+			p.Origin = o
+		}
+	}
+	if u.Effective["maxsessions"] == "0" {
+		o := where("maxsessions", "0")
+		p := add("guest.sessions_disabled", fmt.Sprintf("MaxSessions 0 (%s): %s can authenticate but open no session; only forwarding (ssh -N, -J) works.", in(o), u.Name))
+		p.Origin = o
+	}
 }
 
 // judgeKeyLinks says which of u's key files are symbolic links: as

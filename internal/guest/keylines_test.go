@@ -15,6 +15,8 @@ import (
 	"unicode/utf16"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/findings"
 )
 
 func testKeys(t *testing.T) (ed, rs ssh.PublicKey, edPriv ed25519.PrivateKey, rsaPub *rsa.PublicKey) {
@@ -283,5 +285,28 @@ func TestAllowDenyUsers(t *testing.T) {
 	}
 	if got := deniedByGroups(g, []string{"alice", "ssh-users"}, home); got != "" {
 		t.Errorf("AllowGroups ssh-* for ssh-users: %q", got)
+	}
+}
+
+func TestJudgeSessions(t *testing.T) {
+	f := &Facts{MatchOrigins: map[string][]Origin{"forcecommand": {{File: "/etc/ssh/sshd_config", Line: 120, Value: "internal-sftp", Match: "Match Group sftponly"}}}}
+	run := func(eff map[string]string) []Problem {
+		var ps []Problem
+		add := func(id, summary string, ev ...string) *Problem {
+			ps = append(ps, Problem{Finding: findings.New(id, summary, "", ev...)})
+			return &ps[len(ps)-1]
+		}
+		judgeSessions(f, UserFacts{Name: "a", Effective: eff}, add)
+		return ps
+	}
+	if ps := run(map[string]string{"forcecommand": "none", "maxsessions": "10"}); len(ps) != 0 {
+		t.Fatalf("defaults: %+v", ps)
+	}
+	if ps := run(map[string]string{"forcecommand": "/usr/bin/logger -t audit"}); len(ps) != 0 {
+		t.Fatalf("a ForceCommand that is some program: %+v (no verdict: it may run a shell)", ps)
+	}
+	ps := run(map[string]string{"forcecommand": "internal-sftp", "maxsessions": "0"})
+	if len(ps) != 2 || ps[0].ID != "guest.session_forced" || !strings.Contains(ps[0].Summary, "Match Group sftponly") || ps[1].ID != "guest.sessions_disabled" {
+		t.Fatalf("internal-sftp and MaxSessions 0: %+v", ps)
 	}
 }

@@ -402,6 +402,10 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			add(p, fmt.Sprintf("authorize again, one OpenSSH line each, the %d key(s) %s's unreadable lines hold (those lines stay; sshd skips them)", len(keys), p.User), false, authorizeOp(f, p.User, keys), authorizeKeys(f, p.User, keys))
 		case "guest.private_key_in_authorized_keys":
 			skip(p, "a pasted private key is the user's to replace: delete it from the file, make a new key pair (this one was copied here), and authorize its public half (`ssh-keygen -y -f KEY` prints it)")
+		case "guest.session_forced":
+			skip(p, "a ForceCommand is an admin's decision (an SFTP-only or no-shell account): if this user should get a shell, scope it with a Match block that leaves the user out, at "+orDash(at(p.Origin)))
+		case "guest.sessions_disabled":
+			skip(p, "MaxSessions 0 keeps a host for forwarding only, on purpose: remove it at "+orDash(at(p.Origin))+" if shells should work")
 		case "guest.auth_methods_unsatisfiable":
 			if strings.Contains(p.Summary, "has no password") {
 				skip(p, fmt.Sprintf("AuthenticationMethods is a deliberate policy (several factors) and asks %s for a password: set one (`passwd %s`), or change the list at %s; sshdoctor never drops a factor", p.User, p.User, orDash(at(p.Origin))))

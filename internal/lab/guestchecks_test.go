@@ -150,4 +150,27 @@ LOG`)
 		}
 		t.Logf("text report:\n%s", text)
 	})
+
+	t.Run("sessions-after-authentication", func(t *testing.T) {
+		// An sftp-only ForceCommand left outside its Match block, and a
+		// forwarding-only MaxSessions 0 for one user: sshd accepts the key,
+		// then no shell. guest check names the directive and its place and
+		// repair changes nothing (decisions).
+		g.out(`cp /etc/ssh/sshd_config /root/sshd_config.orig && printf '\n# sftp-only accounts\nForceCommand internal-sftp\n' >> /etc/ssh/sshd_config && service ssh restart`)
+		defer g.out("cp /root/sshd_config.orig /etc/ssh/sshd_config && service ssh restart")
+		code, ps := g.guestCheck("--user", "azureuser")
+		p := problem(ps, "guest.session_forced")
+		if code != 1 || p == nil || !strings.Contains(p.Summary, "internal-sftp") || !strings.Contains(p.Summary, "/etc/ssh/sshd_config:") {
+			t.Fatalf("global ForceCommand internal-sftp: exit %d %+v", code, ps)
+		}
+		res := g.sh("sshdoctor guest repair --yes --user azureuser --output json")
+		if strings.Contains(res.Stdout, `"backup": "/`) || !strings.Contains(res.Stdout, "ForceCommand is an admin's decision") {
+			t.Fatalf("repair of a ForceCommand changed something or did not say why not:\n%s", res.Stdout)
+		}
+		g.out(`cp /root/sshd_config.orig /etc/ssh/sshd_config && printf '\nMatch User azureuser\n\tMaxSessions 0\n' >> /etc/ssh/sshd_config && service ssh restart`)
+		code, ps = g.guestCheck("--user", "azureuser")
+		if p := problem(ps, "guest.sessions_disabled"); code != 1 || p == nil || !strings.Contains(p.Summary, "Match User azureuser") {
+			t.Fatalf("MaxSessions 0 in a Match block: exit %d %+v", code, ps)
+		}
+	})
 }
