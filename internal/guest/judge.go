@@ -186,6 +186,12 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		}
 		add(p)
 	}
+	if bad := noCommonAlgorithms(f.Effective); len(bad) > 0 {
+		key, _, _ := strings.Cut(bad[0], " ")
+		o := originOf(f, key)
+		p := Problem{Finding: nf("guest.crypto_no_common", fmt.Sprintf("sshd's %s (at %s) shares no algorithm with current SSH clients: they cannot negotiate.", bad[0], orDash(at(o))), bad...), Origin: o}
+		add(p)
+	}
 	for i := range f.Firewall {
 		r := &f.Firewall[i]
 		add(Problem{Finding: findings.New("guest.firewall_blocks", fmt.Sprintf("%s rule in nftables %s %s chain %s %ss TCP to sshd's port for every client.", r.Frontend, r.Family, r.Table, r.Chain, r.Action), blockRemedy(r, f.Port), r.Text), Rule: r})

@@ -310,3 +310,31 @@ func TestJudgeSessions(t *testing.T) {
 		t.Fatalf("internal-sftp and MaxSessions 0: %+v", ps)
 	}
 }
+
+func TestNoCommonAlgorithms(t *testing.T) {
+	cases := []struct {
+		name string
+		eff  map[string][]string
+		want string // the first list named, "" for none
+	}{
+		{"sshd defaults", map[string][]string{"kexalgorithms": {"sntrup761x25519-sha512@openssh.com,curve25519-sha256"}, "ciphers": {"chacha20-poly1305@openssh.com,aes256-gcm@openssh.com"}, "macs": {"umac-128-etm@openssh.com"}}, ""},
+		{"legacy kex only", map[string][]string{"kexalgorithms": {"diffie-hellman-group1-sha1"}}, "kexalgorithms"},
+		{"CBC ciphers only", map[string][]string{"ciphers": {"aes128-cbc,3des-cbc"}}, "ciphers"},
+		{"AEAD ciphers need no MAC", map[string][]string{"ciphers": {"chacha20-poly1305@openssh.com"}, "macs": {"hmac-md5"}}, ""},
+		{"CTR ciphers with MD5 MACs only", map[string][]string{"ciphers": {"aes256-ctr"}, "macs": {"hmac-md5,hmac-md5-96"}}, "macs"},
+		{"ssh-rsa host keys only", map[string][]string{"hostkeyalgorithms": {"ssh-rsa"}}, "hostkeyalgorithms"},
+		{"not known (sshd -t failed)", map[string][]string{}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := noCommonAlgorithms(c.eff)
+			first := ""
+			if len(got) > 0 {
+				first, _, _ = strings.Cut(got[0], " ")
+			}
+			if first != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -28,14 +28,15 @@ facts() {
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | sed -n "s/^\(\/.*\) line \([0-9][0-9]*\):.*/\1${T}\2/p" | head -n 1 | while IFS=$T read -r ef el; do
 		echo "te${T}$ef${T}$el${T}$(sed -n "${el}p" "$ef" 2>/dev/null)"
 	done
+	gkeys='kexalgorithms|ciphers|macs|hostkeyalgorithms'
 	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime|chrootdirectory|hostbasedauthentication|gssapiauthentication|challengeresponseauthentication|addressfamily|forcecommand|maxsessions'
 	eff=
 	[ "$rc" = 0 ] && eff=$($SSHD -T 2>/dev/null)
-	printf '%s\n' "$eff" | grep -E "^($keys) " | sed "s/^/T${T}/"
+	printf '%s\n' "$eff" | grep -E "^($keys|$gkeys) " | sed "s/^/T${T}/"
 	# Where each of those is set first outside Match blocks, following
 	# Include as sshd reads it (guest check's parseConfig): the line a
 	# repair edits, with its text to check it is unchanged.
-	awk -v t="$T" -v keys="^($keys)\$" '
+	awk -v t="$T" -v keys="^($keys|$gkeys)\$" '
 	function walk(file, depth,    line, s, k, v, n, i, j, m, pats, files, cmd, p, nr, inm) {
 		if (depth > 8 || (file in busy)) return
 		busy[file] = 1

@@ -402,6 +402,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			add(p, fmt.Sprintf("authorize again, one OpenSSH line each, the %d key(s) %s's unreadable lines hold (those lines stay; sshd skips them)", len(keys), p.User), false, authorizeOp(f, p.User, keys), authorizeKeys(f, p.User, keys))
 		case "guest.private_key_in_authorized_keys":
 			skip(p, "a pasted private key is the user's to replace: delete it from the file, make a new key pair (this one was copied here), and authorize its public half (`ssh-keygen -y -f KEY` prints it)")
+		case "guest.crypto_no_common":
+			skip(p, "which clients to serve is a decision: add a current algorithm to the list at "+orDash(at(p.Origin))+" (e.g. KexAlgorithms curve25519-sha256,…, Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,…, MACs hmac-sha2-256-etm@openssh.com,…), keeping what old clients need, then `sshd -t` and restart")
 		case "guest.session_forced":
 			skip(p, "a ForceCommand is an admin's decision (an SFTP-only or no-shell account): if this user should get a shell, scope it with a Match block that leaves the user out, at "+orDash(at(p.Origin)))
 		case "guest.sessions_disabled":

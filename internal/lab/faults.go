@@ -153,6 +153,8 @@ var Faults = []Fault{
 		apply: sshdConf("ListenAddress 127.0.0.1")},
 	{Name: "sshd-listen-old-ip", Guest: "guest.listen_address_absent", Description: "sshd_config pins ListenAddress to 198.51.100.99, an address the VM no longer has (a static IP that changed): sshd cannot bind and exits.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("sed -i '1i ListenAddress 198.51.100.99' /etc/ssh/sshd_config\nservice ssh restart")},
+	{Name: "kex-legacy-only", Guest: "guest.crypto_no_common", Decision: true, Description: "A drop-in kept for an old appliance sets KexAlgorithms diffie-hellman-group14-sha1 only: current clients share no key exchange with sshd.", Expect: "kex.no_common_kex", guest: true,
+		apply: guestScript("echo 'KexAlgorithms diffie-hellman-group14-sha1' > /etc/ssh/sshd_config.d/10-legacy.conf\nservice ssh restart")},
 	{Name: "sshd-ipv6-only", Guest: "guest.sshd_ipv6_only", Description: "A drop-in sets AddressFamily inet6 (an IPv6 migration): sshd's sockets are IPv6-only and IPv4 clients are refused.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("echo 'AddressFamily inet6' > /etc/ssh/sshd_config.d/10-af.conf\nservice ssh restart")},
 	{Name: "port-taken", Guest: "guest.port_taken", Decision: true, Description: "Another program (a stray debug listener) holds TCP/22 on every address: sshd cannot bind, and clients reach a silent program.", Expect: "ssh.banner_timeout", guest: true,
