@@ -181,20 +181,28 @@ type FirewallRule struct {
 
 // Facts is what gather saw.
 type Facts struct {
-	SSHDPath      string              `json:"sshd_path"`
-	SSHDPresent   bool                `json:"sshd_present"`
-	SSHDVersion   string              `json:"sshd_version"`
-	SSHDPIDs      []int               `json:"sshd_pids"`
-	ConfigOK      bool                `json:"config_ok"`
-	ConfigError   string              `json:"config_error,omitempty"`
-	ConfigErrorAt *Origin             `json:"config_error_at,omitempty"`
-	Effective     map[string][]string `json:"effective"` // sshd -T
-	Origins       map[string]Origin   `json:"origins"`   // keyword → first setting (provenance)
-	Listeners     []Listener          `json:"listeners"`
-	PrivsepDir    bool                `json:"privsep_dir"`
+	SSHDPath    string `json:"sshd_path"`
+	SSHDPresent bool   `json:"sshd_present"`
+	// SSHDNotExecutable: the binary is there but has no execute bit (a
+	// chmod -R, a broken package): nothing can start it.
+	SSHDNotExecutable bool                `json:"sshd_not_executable,omitempty"`
+	SSHDVersion       string              `json:"sshd_version"`
+	SSHDPIDs          []int               `json:"sshd_pids"`
+	ConfigOK          bool                `json:"config_ok"`
+	ConfigError       string              `json:"config_error,omitempty"`
+	ConfigErrorAt     *Origin             `json:"config_error_at,omitempty"`
+	Effective         map[string][]string `json:"effective"` // sshd -T
+	Origins           map[string]Origin   `json:"origins"`   // keyword → first setting (provenance)
+	Listeners         []Listener          `json:"listeners"`
+	PrivsepDir        bool                `json:"privsep_dir"`
 	// From is the client address the facts were gathered for (--from);
 	// invalid: unknown, "any client on the Internet".
 	From netip.Addr `json:"from,omitzero"`
+	// Routes are the IPv4 routes that are up (/proc/net/route);
+	// RoutesKnown says they were read; IPv6Default: an IPv6 default route.
+	Routes      []Route `json:"routes,omitempty"`
+	RoutesKnown bool    `json:"routes_known,omitempty"`
+	IPv6Default bool    `json:"ipv6_default,omitempty"`
 	// PrivsepPath is sshd's privilege-separation directory when it is
 	// missing (sshd names it: /run/sshd on Debian, /var/empty/sshd or
 	// /usr/share/empty.sshd on RHEL and Fedora).
@@ -250,7 +258,9 @@ func Gather(ctx context.Context, o Options) *Facts {
 	o.defaults()
 	start := time.Now()
 	f := &Facts{SSHDPath: o.SSHD, Port: o.Port, Origins: map[string]Origin{}, From: o.From}
-	_, _, _, f.SSHDPresent = fileStat(o.SSHD)
+	var sshdMode os.FileMode
+	sshdMode, _, _, f.SSHDPresent = fileStat(o.SSHD)
+	f.SSHDNotExecutable = f.SSHDPresent && sshdMode.IsRegular() && sshdMode.Perm()&0o111 == 0
 	if out, err := exec.CommandContext(ctx, o.SSHD, "-V").CombinedOutput(); err == nil || len(out) > 0 {
 		f.SSHDVersion = strings.TrimSpace(strings.SplitN(string(out), ",", 2)[0])
 	}
@@ -296,6 +306,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 			}
 		}
 	}
+	f.Routes, f.IPv6Default, f.RoutesKnown = readRoutes()
 	f.Users = gatherUsers(ctx, o, f)
 	f.Firewall, f.SourceBans, f.FirewallDefaultDeny = firewallBlocks(ctx, f.sshdPorts(o.Port))
 	f.Fail2ban = fail2banStatus(ctx)

@@ -81,6 +81,12 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		add(Problem{Finding: nf("guest.sshd_missing", f.SSHDPath+" does not exist.")})
 		return ps
 	}
+	if f.SSHDNotExecutable {
+		p := Problem{Finding: nf("guest.sshd_not_executable", f.SSHDPath+" has no execute permission: nothing can start sshd.")}
+		p.Paths = []PathMode{{Path: f.SSHDPath}}
+		add(p)
+		return ps
+	}
 	for _, d := range f.Disks {
 		bytes, inodes := d.Full()
 		if !bytes && !inodes {
@@ -185,6 +191,14 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 			p.Origin = o
 		}
 		add(p)
+	}
+	if f.noRouteTo(o.From) && localAddr(f.LocalAddrs) != "" {
+		var nets, ev []string
+		for _, r := range f.Routes {
+			nets = append(nets, r.Dst.String())
+			ev = append(ev, fmt.Sprintf("route %s dev %s", r.Dst, r.Dev))
+		}
+		add(Problem{Finding: nf("guest.no_default_route", fmt.Sprintf("This VM has no default route: it cannot answer a client at %s, outside %s.", matchAddr(o.From), orDash(strings.Join(nets, ", "))), ev...)})
 	}
 	if bad := noCommonAlgorithms(f.Effective); len(bad) > 0 {
 		key, _, _ := strings.Cut(bad[0], " ")

@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -336,5 +338,74 @@ func TestNoCommonAlgorithms(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestSSHDNotExecutable(t *testing.T) {
+	ps := Judge(&Facts{SSHDPath: "/usr/sbin/sshd", SSHDPresent: true, SSHDNotExecutable: true}, JudgeOptions{})
+	if len(ps) != 1 || ps[0].ID != "guest.sshd_not_executable" {
+		t.Fatalf("%+v", ps)
+	}
+	acts := Plan(&Facts{SSHDPath: "/usr/sbin/sshd"}, ps, RepairOptions{})
+	if len(acts) != 1 || acts[0].Op == nil || acts[0].Op.Kind != OpBinaryMode || acts[0].Op.Path != "/usr/sbin/sshd" {
+		t.Fatalf("plan: %+v", acts)
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root under CI")
+		}
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sshd")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootFileMode(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(bin); st.Mode().Perm() != 0o755 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(bin, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootFileMode(link, 0o755); err == nil {
+		t.Fatal("followed a link")
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	const withDefault = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
+		"eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n" +
+		"eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+	rs := parseProcRoute(withDefault)
+	if len(rs) != 2 || rs[0].Dst.String() != "0.0.0.0/0" || rs[0].Gateway.String() != "192.0.2.1" || rs[1].Dst.String() != "192.0.2.0/24" {
+		t.Fatalf("parsed %+v", rs)
+	}
+	f := &Facts{Routes: rs, RoutesKnown: true}
+	if f.noRouteTo(netip.Addr{}) {
+		t.Fatal("a default route: a client on the Internet is answered")
+	}
+	f.Routes = rs[1:]
+	if !f.noRouteTo(netip.Addr{}) || !f.noRouteTo(netip.MustParseAddr("203.0.113.9")) {
+		t.Fatal("no default route: a client outside 192.0.2.0/24 is not answered")
+	}
+	if f.noRouteTo(netip.MustParseAddr("192.0.2.77")) {
+		t.Fatal("a client on the attached subnet is answered")
+	}
+	f.IPv6Default = true
+	if f.noRouteTo(netip.Addr{}) {
+		t.Fatal("an IPv6 default route: no verdict")
+	}
+	if ipv6Default("00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 eth0\n") != true {
+		t.Fatal("an IPv6 default route that is up")
+	}
+	if ipv6Default("00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200 lo\n") {
+		t.Fatal("the reject route on lo is not a default route")
+	}
+	if (&Facts{}).noRouteTo(netip.Addr{}) {
+		t.Fatal("routes not read: no verdict")
 	}
 }

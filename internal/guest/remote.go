@@ -92,6 +92,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	seen := map[string]bool{}
 	diskDev := map[string]int{}
 	keyLines := map[string][]numberedLine{}
+	var routeLines []string
 	access := map[string][]pathStat{} // user NUL file → components
 	accessBad := map[string]bool{}
 	gids := map[string][]int{}
@@ -120,6 +121,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			end = true
 		case "bin":
 			f.SSHDPresent = get(1) == "1"
+			f.SSHDNotExecutable = f.SSHDPresent && get(2) == "0"
 		case "v":
 			f.SSHDVersion = strings.TrimSpace(strings.SplitN(get(1), ",", 2)[0])
 		case "pid":
@@ -198,6 +200,10 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 				break
 			}
 			access[k] = append(access[k], pathStat{path: get(3), mode: uint32(mode), uid: uid, gid: gid, dir: get(7) == "directory"})
+		case "rt": // a line of /proc/net/route
+			routeLines = append(routeLines, strings.Join(fs[1:], "\t"))
+		case "r6": // a line of /proc/net/ipv6_route for ::/0
+			f.IPv6Default = f.IPv6Default || ipv6Default(strings.Join(fs[1:], "\t"))
 		case "kl": // a key file line sshd would skip (user, file, number, text)
 			n, _ := strconv.Atoi(get(3))
 			k := get(1) + "\x00" + get(2)
@@ -329,6 +335,9 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 		return nil, ErrRemoteTruncated
 	}
 	f.PrivsepDir, f.PrivsepPath = privsepDir(f.ConfigOK, f.ConfigError, privsepKnown)
+	if len(routeLines) > 0 {
+		f.Routes, f.RoutesKnown = parseProcRoute(strings.Join(routeLines, "\n")), true
+	}
 	for _, u := range users {
 		for i := range u.KeyFiles {
 			k := u.Name + "\x00" + u.KeyFiles[i].Path

@@ -17,7 +17,7 @@ sshd_pids() {
 facts() {
 	echo "F${T}sdfacts1"
 	echo "from${T}${FROM:-}${T}${FROMGIVEN:-0}"
-	if [ -x "$SSHD" ]; then echo "bin${T}1"; else echo "bin${T}0"; fi
+	if [ -x "$SSHD" ]; then echo "bin${T}1${T}1"; elif [ -f "$SSHD" ]; then echo "bin${T}1${T}0"; else echo "bin${T}0"; fi
 	echo "v${T}$($SSHD -V 2>&1 | head -n 1)"
 	for p in $(sshd_pids); do echo "pid${T}$p"; done
 	out=$($SSHD -t 2>&1); rc=$?
@@ -99,6 +99,9 @@ facts() {
 	$4 == "01" { n = split($2, a, ":"); if (index(ports, " " hex(a[n]) " ")) pre++ }
 	END { print "pre" t pre + 0 }'
 	command -v ip >/dev/null 2>&1 && ip -o addr show 2>/dev/null | awk -v t="$T" '{ split($4, a, "/"); print "la" t a[1] }'
+	# routing: IPv4 routes that are up, and whether IPv6 has a default route
+	sed "s/^/rt${T}/" /proc/net/route 2>/dev/null
+	awk -v t="$T" '$1 == "00000000000000000000000000000000" && $2 == "00" && $10 != "lo" { print "r6" t $0 }' /proc/net/ipv6_route 2>/dev/null
 	# the VM's side of a connection, for Match LocalAddress (IPv4 first)
 	LADDR=$(ip -o -4 addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
 	[ -n "$LADDR" ] || LADDR=$(ip -o -6 addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')

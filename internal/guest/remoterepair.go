@@ -178,6 +178,12 @@ func renderOp(op *Op) (string, error) {
 		if err = paths(op.Path); err == nil {
 			err = arg(fmt.Sprintf("%o", op.Mode))
 		}
+	case OpBinaryMode:
+		if op.Mode != 0o755 {
+			return "", fmt.Errorf("binary-mode: mode %o", op.Mode)
+		}
+		args = append(args, "sd_binary_mode")
+		err = paths(op.Path)
 	case OpRemoveFile:
 		args = append(args, "sd_remove")
 		err = paths(op.Path)

@@ -589,6 +589,19 @@ sd_hostkey_mode() {
 	return 1
 }
 
+# sd_binary_mode BIN: a root-owned program executable again (0755).
+sd_binary_mode() {
+	regular "$1" || return 1
+	[ "$(stat -c %u "$1")" = 0 ] || {
+		MSG="$1 is not root's: not touching it"
+		return 1
+	}
+	save "$1" || return 1
+	chmod 755 "$1" && return 0
+	MSG="chmod $1 failed"
+	return 1
+}
+
 # sd_useradd_system USER: sshd's privilege-separation user.
 sd_useradd_system() {
 	accounts || return 1

@@ -144,6 +144,7 @@ const (
 	OpFirewallAllow         = "firewall-allow"
 	OpDisableListenAddrs    = "disable-listen-addrs"
 	OpUserAccess            = "user-access"
+	OpBinaryMode            = "binary-mode"
 )
 
 // Op is an Action as data (see the kinds above).
@@ -402,8 +403,22 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			add(p, fmt.Sprintf("authorize again, one OpenSSH line each, the %d key(s) %s's unreadable lines hold (those lines stay; sshd skips them)", len(keys), p.User), false, authorizeOp(f, p.User, keys), authorizeKeys(f, p.User, keys))
 		case "guest.private_key_in_authorized_keys":
 			skip(p, "a pasted private key is the user's to replace: delete it from the file, make a new key pair (this one was copied here), and authorize its public half (`ssh-keygen -y -f KEY` prints it)")
+		case "guest.no_default_route":
+			skip(p, "which gateway is right is the network's: renew the DHCP lease (`dhclient -v IFACE`, `networkctl reconfigure IFACE`, `netplan apply`) or add it (`ip route add default via GATEWAY`; on Azure the gateway is the subnet's first address, x.x.x.1); fix the static configuration that lost it")
 		case "guest.crypto_no_common":
 			skip(p, "which clients to serve is a decision: add a current algorithm to the list at "+orDash(at(p.Origin))+" (e.g. KexAlgorithms curve25519-sha256,…, Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,…, MACs hmac-sha2-256-etm@openssh.com,…), keeping what old clients need, then `sshd -t` and restart")
+		case "guest.sshd_not_executable":
+			bin := p.Paths[0].Path
+			if !slices.Contains([]string{"/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd"}, bin) {
+				skip(p, bin+" is not where sshdoctor knows sshd lives: `chmod 755 "+bin+"` by hand, then start sshd")
+				continue
+			}
+			add(p, "make "+bin+" executable again (root's, mode 0755)", true, &Op{Kind: OpBinaryMode, Path: bin, Mode: 0o755}, func(b *Backup) error {
+				if err := b.Save(bin); err != nil {
+					return err
+				}
+				return rootFileMode(bin, 0o755)
+			})
 		case "guest.session_forced":
 			skip(p, "a ForceCommand is an admin's decision (an SFTP-only or no-shell account): if this user should get a shell, scope it with a Match block that leaves the user out, at "+orDash(at(p.Origin)))
 		case "guest.sessions_disabled":
@@ -680,6 +695,24 @@ func authorizeOp(f *Facts, user string, keys []ssh.PublicKey) *Op {
 		op.Path = u.KeyFiles[0].Path
 	}
 	return op
+}
+
+// rootFileMode makes a root-owned regular file's mode mode, through a
+// descriptor opened without following a link (its directory is root's).
+func rootFileMode(path string, mode os.FileMode) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 {
+		return fmt.Errorf("%s is not a regular file of root's: not touching it", path)
+	}
+	return unix.Fchmod(fd, uint32(mode.Perm()))
 }
 
 // rootDir makes dir a directory of root's with mode: created when

@@ -34,8 +34,9 @@ type Fault struct {
 	// RepairArgs are policy opt-ins only `guest repair` takes.
 	RepairArgs []string
 	// Decision: the cause is a restriction someone set on purpose (a
-	// from= or expiry-time= on the key's line): guest check names it with
-	// the line, and repair — and fix — leave it alone and say so.
+	// from= or expiry-time= on the key's line), or a repair only the
+	// network's owner can choose (a lost default route): guest check
+	// names it, and repair — and fix — leave it alone and say what to do.
 	Decision bool
 	// NewHostKeys: the repair generates new host keys, so the client must
 	// verify and record them before SSH works again.
@@ -153,6 +154,8 @@ var Faults = []Fault{
 		apply: sshdConf("ListenAddress 127.0.0.1")},
 	{Name: "sshd-listen-old-ip", Guest: "guest.listen_address_absent", Description: "sshd_config pins ListenAddress to 198.51.100.99, an address the VM no longer has (a static IP that changed): sshd cannot bind and exits.", Expect: "tcp.refused", guest: true,
 		apply: guestScript("sed -i '1i ListenAddress 198.51.100.99' /etc/ssh/sshd_config\nservice ssh restart")},
+	{Name: "guest-no-default-route", Guest: "guest.no_default_route", Decision: true, Description: "The VM lost its default route (a DHCP client that died, a static configuration without a gateway): it answers no client outside its subnet.", Expect: "tcp.timeout", guest: true,
+		apply: guestScript("ip route del default")},
 	{Name: "kex-legacy-only", Guest: "guest.crypto_no_common", Decision: true, Description: "A drop-in kept for an old appliance sets KexAlgorithms diffie-hellman-group14-sha1 only: current clients share no key exchange with sshd.", Expect: "kex.no_common_kex", guest: true,
 		apply: guestScript("echo 'KexAlgorithms diffie-hellman-group14-sha1' > /etc/ssh/sshd_config.d/10-legacy.conf\nservice ssh restart")},
 	{Name: "sshd-ipv6-only", Guest: "guest.sshd_ipv6_only", Description: "A drop-in sets AddressFamily inet6 (an IPv6 migration): sshd's sockets are IPv6-only and IPv4 clients are refused.", Expect: "tcp.refused", guest: true,
@@ -368,8 +371,10 @@ func (s *State) Heal(v *VMState, self string) error {
 			return err
 		}
 		// Tables a fault added inside the VM's network namespace outlive
-		// its processes (the lab's own tables live in the router).
+		// its processes (the lab's own tables live in the router), and
+		// so does a route it removed.
 		s.flushGuestFirewall(v)
+		_ = run("ip", "-n", s.nsVM(v), "route", "replace", "default", "via", routerVMIP)
 	}
 	v.NSG, s.SubnetNSG, s.Routes = v.Undo.NSG, v.Undo.SubnetNSG, v.Undo.Routes
 	v.Faults, v.Undo = nil, nil
