@@ -338,6 +338,19 @@ func Gather(ctx context.Context, o Options) *Facts {
 // sshdPorts are the ports sshd is configured for (or the expected one).
 func (f *Facts) sshdPorts(def int) []int {
 	var ports []int
+	// sshd -T prints every listen socket as listenaddress HOST:PORT, the
+	// port of a "ListenAddress host:port" line included: that is where
+	// sshd listens, whatever Port says.
+	for _, la := range f.Effective["listenaddress"] {
+		if _, port, ok := splitListen(la); ok {
+			if n, err := strconv.Atoi(port); err == nil && !slices.Contains(ports, n) {
+				ports = append(ports, n)
+			}
+		}
+	}
+	if len(ports) > 0 {
+		return ports
+	}
 	for _, p := range f.Effective["port"] {
 		if n, err := strconv.Atoi(p); err == nil {
 			ports = append(ports, n)
@@ -347,6 +360,23 @@ func (f *Facts) sshdPorts(def int) []int {
 		ports = []int{def}
 	}
 	return ports
+}
+
+// splitListen splits a ListenAddress value into host and port, when it
+// names one: "0.0.0.0:2222", "[::]:2222", "host:2222" ("::1" has none).
+func splitListen(v string) (host, port string, ok bool) {
+	v = strings.Fields(v + " ")[0] // "addr rdomain x"
+	if strings.HasPrefix(v, "[") {
+		if i := strings.Index(v, "]:"); i > 0 {
+			return v[1:i], v[i+2:], true
+		}
+		return strings.Trim(v, "[]"), "", false
+	}
+	if strings.Count(v, ":") == 1 {
+		h, p, _ := strings.Cut(v, ":")
+		return h, p, true
+	}
+	return v, "", false
 }
 
 // sshdT runs sshd -T (optionally with -C for one user's Match result).

@@ -179,6 +179,11 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		add(Problem{Finding: nf("guest.sshd_not_running", fmt.Sprintf("No sshd listens (service manager: %s).", f.ServiceMgr))})
 	case sshdListens && !onPort && !slices.Contains(ports, f.Port):
 		o := originOf(f, "port")
+		if la := originOf(f, "listenaddress"); la != nil {
+			if _, port, ok := splitListen(la.Value); ok && port != strconv.Itoa(f.Port) {
+				o = la // a ListenAddress host:port overrides Port
+			}
+		}
 		add(Problem{Finding: nf("guest.sshd_wrong_port", fmt.Sprintf("sshd listens on port %v, not %d (set at %s).", ports, f.Port, orDash(at(o)))), Origin: o})
 	case onPort && !anyWild:
 		o := originOf(f, "listenaddress")
@@ -507,7 +512,12 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		for _, kf := range u.KeyFiles {
 			paths = append(paths, kf.Path)
 		}
-		add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)))
+		if len(paths) == 0 {
+			o := originOf(f, "authorizedkeysfile")
+			add("guest.no_authorized_keys", fmt.Sprintf("sshd reads no authorized keys file for %s (AuthorizedKeysFile %s at %s, and no AuthorizedKeysCommand).", u.Name, orDash(u.Effective["authorizedkeysfile"]), orDash(at(o))))
+		} else {
+			add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)))
+		}
 	}
 	if meantGiven && !hasAnyKey(u, want) {
 		// the malformed line is the cause: said above

@@ -89,7 +89,9 @@ facts() {
 	done
 	# Established connections to sshd's ports count against MaxStartups
 	# until they authenticate (guest check counts them the same way).
-	ports=$(printf '%s\n' "$eff" | awk '$1 == "port" {printf " %s", $2}')
+	# (sshd -T's listenaddress HOST:PORT lines say where it listens)
+	ports=$(printf '%s\n' "$eff" | awk '$1 == "listenaddress" { n = split($2, a, ":"); if (!(a[n] in s)) { s[a[n]] = 1; printf " %s", a[n] } }')
+	[ -n "$ports" ] || ports=$(printf '%s\n' "$eff" | awk '$1 == "port" {printf " %s", $2}')
 	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" -v sino="$sinodes" -v t="$T" -v ports="${ports:- $PORT} " '
 	# gawk reads no hex in strings: convert by hand
 	function hex(s,    i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1; return n }

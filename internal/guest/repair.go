@@ -312,7 +312,14 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				continue
 			}
 			text := fmt.Sprintf("Port %d", f.Port)
-			add(p, fmt.Sprintf("set Port %d at %s (was %q)", f.Port, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, replaceOp(*p.Origin, text), replaceLine(*p.Origin, text))
+			if k, v := splitKV(strings.TrimSpace(p.Origin.Text)); strings.EqualFold(k, "ListenAddress") {
+				host, _, _ := splitListen(v)
+				if strings.Contains(host, ":") {
+					host = "[" + host + "]"
+				}
+				text = fmt.Sprintf("ListenAddress %s:%d", host, f.Port)
+			}
+			add(p, fmt.Sprintf("set %q at %s (was %q)", text, at(p.Origin), strings.TrimSpace(p.Origin.Text)), true, replaceOp(*p.Origin, text), replaceLine(*p.Origin, text))
 		case "guest.listen_address_absent":
 			if p.Origin == nil {
 				skip(p, "no ListenAddress line found")

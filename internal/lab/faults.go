@@ -150,6 +150,8 @@ var Faults = []Fault{
 		apply: guestScript("service ssh stop")},
 	{Name: "sshd-wrong-port", Guest: "guest.sshd_wrong_port", Description: "sshd listens on port 2222 instead of 22.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("Port 2222")},
+	{Name: "sshd-listen-port-in-address", Guest: "guest.sshd_wrong_port", Description: "A drop-in sets ListenAddress 0.0.0.0:2222: the port in the address overrides Port 22, so sshd listens on 2222 only.", Expect: "tcp.refused", guest: true,
+		apply: guestScript("echo 'ListenAddress 0.0.0.0:2222' > /etc/ssh/sshd_config.d/10-listen.conf\nservice ssh restart")},
 	{Name: "sshd-listen-localhost", Guest: "guest.sshd_loopback_only", Description: "sshd listens on 127.0.0.1 only.", Expect: "tcp.refused", guest: true,
 		apply: sshdConf("ListenAddress 127.0.0.1")},
 	{Name: "sshd-listen-old-ip", Guest: "guest.listen_address_absent", Description: "sshd_config pins ListenAddress to 198.51.100.99, an address the VM no longer has (a static IP that changed): sshd cannot bind and exits.", Expect: "tcp.refused", guest: true,
