@@ -37,6 +37,8 @@ type Options struct {
 	// -C addr=); invalid: a documentation address standing for "a client
 	// on the Internet".
 	From netip.Addr
+	// NoStartTest: never start sshd by hand to see why it does not run.
+	NoStartTest bool
 }
 
 // matchAddr is the addr= of sshd -T -C: the client's, else a
@@ -119,6 +121,7 @@ type UserFacts struct {
 	Unreadable   []PathMode        `json:"unreadable,omitempty"`
 	HomeOwnerUID int               `json:"home_owner_uid"`
 	AllowedBy    string            `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
+	Groups       []string          `json:"groups,omitempty"`    // primary and supplementary group names
 	Effective    map[string]string `json:"-"`
 }
 
@@ -203,6 +206,13 @@ type Facts struct {
 	Routes      []Route `json:"routes,omitempty"`
 	RoutesKnown bool    `json:"routes_known,omitempty"`
 	IPv6Default bool    `json:"ipv6_default,omitempty"`
+	// PAMAccess are the enforcing pam_access lines of sshd's account
+	// stack; AccessRules the rule lines of the files they read.
+	PAMAccess   []Origin `json:"pam_access,omitempty"`
+	AccessRules []Origin `json:"access_rules,omitempty"`
+	// StartTest: sshd started once by hand because -t passed and no sshd
+	// listened (nil: not needed, or not possible).
+	StartTest *StartTest `json:"start_test,omitempty"`
 	// PrivsepPath is sshd's privilege-separation directory when it is
 	// missing (sshd names it: /run/sshd on Debian, /var/empty/sshd or
 	// /usr/share/empty.sshd on RHEL and Fedora).
@@ -307,6 +317,18 @@ func Gather(ctx context.Context, o Options) *Facts {
 		}
 	}
 	f.Routes, f.IPv6Default, f.RoutesKnown = readRoutes()
+	f.PAMAccess = pamAccessModules(readFileLimited)
+	for _, m := range f.PAMAccess {
+		for _, r := range accessRules(accessFiles(m), readFileLimited) {
+			if !slices.Contains(f.AccessRules, r) {
+				f.AccessRules = append(f.AccessRules, r)
+			}
+		}
+	}
+	if f.ConfigOK && !slices.ContainsFunc(f.Listeners, func(l Listener) bool { return l.Command == "sshd" }) && len(f.SSHDPIDs) == 0 && !o.NoStartTest {
+		f.StartTest = testStart(ctx, o.SSHD)
+		f.Listeners = listeners() // what the test may have shown is gone again
+	}
 	f.Users = gatherUsers(ctx, o, f)
 	f.Firewall, f.SourceBans, f.FirewallDefaultDeny = firewallBlocks(ctx, f.sshdPorts(o.Port))
 	f.Fail2ban = fail2banStatus(ctx)

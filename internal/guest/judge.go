@@ -175,8 +175,25 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	switch {
 	case !sshdListens && f.ConfigOK && (len(f.absentListenHosts()) > 0 || portTaken):
 		// sshd is down because of that: one cause, not two
+	case !sshdListens && f.ConfigOK && f.StartTest != nil && !f.StartTest.Running && f.StartTest.Output != "":
+		// sshd -t passes, but sshd dies at start: its own words say why
+		tf := *f
+		tf.ConfigError = f.StartTest.Output
+		why := "a test start of sshd (sshd -D -e) said: " + firstLineOf(f.StartTest.Output)
+		if sp, ok := startupProblems(&tf); ok {
+			for _, p := range sp {
+				p.Evidence = append(p.Evidence, why)
+				add(p)
+			}
+		} else {
+			add(Problem{Finding: nf("guest.sshd_start_failed", fmt.Sprintf("sshd -t passes, but sshd exits at start: %s", firstLineOf(f.StartTest.Output)), f.StartTest.Output)})
+		}
 	case !sshdListens && f.ConfigOK:
-		add(Problem{Finding: nf("guest.sshd_not_running", fmt.Sprintf("No sshd listens (service manager: %s).", f.ServiceMgr))})
+		var ev []string
+		if f.StartTest != nil && f.StartTest.Running {
+			ev = append(ev, "sshd starts and stays up when started by hand (a test start with sshd -D -e, stopped again): sshd itself is fine; the service manager did not start it or it was stopped")
+		}
+		add(Problem{Finding: nf("guest.sshd_not_running", fmt.Sprintf("No sshd listens (service manager: %s).", f.ServiceMgr), ev...)})
 	case sshdListens && !onPort && !slices.Contains(ports, f.Port):
 		o := originOf(f, "port")
 		if la := originOf(f, "listenaddress"); la != nil {
@@ -313,6 +330,9 @@ func addressDependent(f *Facts, o JudgeOptions) []string {
 		}
 	}
 	for _, u := range f.Users {
+		if _, _, unknown := judgePAMAccess(f, u, netip.Addr{}); unknown {
+			where = append(where, "pam_access rules for "+u.Name)
+		}
 		for _, key := range []string{"allowusers", "denyusers"} {
 			if usersListMatches(u.Effective[key], u.Name, netip.Addr{}) == matchUnknown {
 				where = append(where, fmt.Sprintf("%s %s", key, u.Effective[key]))
@@ -396,6 +416,10 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		}
 		p := add("guest.user_denied", summary, originOf(f, key).textOr())
 		p.Origin = originOf(f, key)
+	}
+	if m, r, _ := judgePAMAccess(f, u, o.From); r != nil {
+		p := add("guest.pam_access_denied", fmt.Sprintf("pam_access (%s) refuses %s from %s: %s:%d %q.", at(m), u.Name, matchAddr(o.From), r.File, r.Line, r.Text))
+		p.Origin = r
 	}
 	if u.AccountExpired {
 		add("guest.user_expired", fmt.Sprintf("The account %s has expired.", u.Name))

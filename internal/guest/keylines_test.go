@@ -409,3 +409,71 @@ func TestRoutes(t *testing.T) {
 		t.Fatal("routes not read: no verdict")
 	}
 }
+
+// TestStartTestJudged: sshd -t passes and nothing listens; what a test
+// start printed is judged like sshd -t's output.
+func TestStartTestJudged(t *testing.T) {
+	base := func(st *StartTest) *Facts {
+		return &Facts{SSHDPath: "/usr/sbin/sshd", SSHDPresent: true, ConfigOK: true, PrivsepDir: true, Port: 22, HostKeys: []string{"/etc/ssh/ssh_host_ed25519_key"}, StartTest: st}
+	}
+	ps := Judge(base(&StartTest{Output: "fatal: /usr/lib/openssh/sshd-session does not exist or is not executable"}), JudgeOptions{})
+	if len(ps) == 0 || ps[0].ID != "guest.sshd_binary_missing" || !strings.Contains(strings.Join(ps[0].Evidence, " "), "test start") {
+		t.Fatalf("a start that dies on a missing program: %+v", ps)
+	}
+	ps = Judge(base(&StartTest{Output: "error: Bind to port 22 on 0.0.0.0 failed: Permission denied.\nfatal: Cannot bind any address."}), JudgeOptions{})
+	if len(ps) == 0 || ps[0].ID != "guest.sshd_start_failed" || !strings.Contains(ps[0].Summary, "Permission denied") {
+		t.Fatalf("a bind refused (SELinux port label): %+v", ps)
+	}
+	ps = Judge(base(&StartTest{Running: true}), JudgeOptions{})
+	if len(ps) == 0 || ps[0].ID != "guest.sshd_not_running" || !strings.Contains(strings.Join(ps[0].Evidence, " "), "starts and stays up") {
+		t.Fatalf("sshd fine by hand: %+v", ps)
+	}
+}
+
+func TestPAMAccess(t *testing.T) {
+	files := map[string]string{
+		"/etc/pam.d/sshd":           "@include common-auth\naccount    required     pam_nologin.so\n# account  required     pam_access.so\n@include common-account\naccount  [success=ok perm_denied=bad default=ignore] pam_access.so accessfile=/etc/security/ssh-access.conf\n",
+		"/etc/pam.d/common-account": "account [success=1 new_authtok_reqd=done default=ignore] pam_unix.so\naccount requisite pam_deny.so\naccount sufficient pam_access.so\n",
+	}
+	read := func(p string) ([]byte, error) {
+		if s, ok := files[p]; ok {
+			return []byte(s), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	mods := pamAccessModules(read)
+	if len(mods) != 1 || mods[0].Line != 5 || accessFiles(mods[0])[0] != "/etc/security/ssh-access.conf" {
+		t.Fatalf("enforcing pam_access lines: %+v (the commented and the sufficient one do not count)", mods)
+	}
+	rules := []Origin{
+		{File: "f", Line: 1, Text: "+ : root : 10.0.0.0/8"},
+		{File: "f", Line: 2, Text: "+ : (admins) : ALL"},
+		{File: "f", Line: 3, Text: "- : ALL EXCEPT ops : 192.168.1. 203.0.113.0/24"},
+		{File: "f", Line: 4, Text: "- : dave : .corp.example"},
+	}
+	from := netip.MustParseAddr("203.0.113.5")
+	cases := []struct {
+		user   string
+		groups []string
+		from   netip.Addr
+		line   int // the refusing rule, 0 = admitted
+		known  bool
+	}{
+		{"alice", []string{"alice"}, from, 3, true},
+		{"alice", []string{"alice", "admins"}, from, 0, true},
+		{"ops", []string{"ops"}, from, 0, true},
+		{"alice", []string{"alice"}, netip.MustParseAddr("198.51.100.1"), 0, true},
+		{"alice", []string{"alice"}, netip.Addr{}, 0, false},
+		{"dave", []string{"dave"}, netip.MustParseAddr("198.51.100.1"), 0, false},
+	}
+	for _, c := range cases {
+		deny, known := accessDenies(rules, c.user, c.groups, c.from)
+		line := 0
+		if deny != nil {
+			line = deny.Line
+		}
+		if line != c.line || known != c.known {
+			t.Errorf("%s %v from %v: refused by line %d (known %v), want %d (%v)", c.user, c.groups, c.from, line, known, c.line, c.known)
+		}
+	}
+}

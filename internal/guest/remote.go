@@ -200,6 +200,20 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 				break
 			}
 			access[k] = append(access[k], pathStat{path: get(3), mode: uint32(mode), uid: uid, gid: gid, dir: get(7) == "directory"})
+		case "stt": // a test start of sshd: still running (1) or not
+			f.StartTest = &StartTest{Running: get(1) == "1"}
+		case "sto": // a line the test start printed
+			if f.StartTest != nil {
+				f.StartTest.Output = strings.TrimSpace(f.StartTest.Output + "\n" + strings.Join(fs[1:], " "))
+			}
+		case "pa": // a PAM line of sshd's stack naming pam_access (file, line, text)
+			if n, err := strconv.Atoi(get(2)); err == nil && enforcingAccess(get(3)) {
+				f.PAMAccess = append(f.PAMAccess, Origin{File: get(1), Line: n, Text: get(3)})
+			}
+		case "ac": // a rule line of an access.conf (file, line, text)
+			if n, err := strconv.Atoi(get(2)); err == nil {
+				f.AccessRules = append(f.AccessRules, Origin{File: get(1), Line: n, Text: get(3)})
+			}
 		case "rt": // a line of /proc/net/route
 			routeLines = append(routeLines, strings.Join(fs[1:], "\t"))
 		case "r6": // a line of /proc/net/ipv6_route for ::/0
@@ -358,6 +372,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	f.HostsDeny = remoteHostsDeny(hostsDeny)
 	for _, name := range order {
 		u := users[name]
+		u.Groups = groups[name]
 		if u.Exists && f.ConfigOK {
 			u.AllowedBy = deniedByGroups(*u, groups[name], f.From)
 		}

@@ -73,6 +73,14 @@ facts() {
 		delete busy[file]
 	}
 	BEGIN { sq = sprintf("%c", 39); walk("/etc/ssh/sshd_config", 0) }'
+	# sshd -t passes but no sshd runs: start it once by hand (foreground,
+	# its own pid file) to see what it says, then stop it again
+	if [ "$rc" = 0 ] && [ -z "$(sshd_pids)" ]; then
+		st=$( ($SSHD -D -e -o PidFile=/run/sshdoctor-start-test.pid 2>&1 & sp=$!; sleep 1.5; if kill -0 $sp 2>/dev/null; then kill $sp; echo "SDRUNNING"; fi) | head -c 4096 | tr '\t' ' ')
+		rm -f /run/sshdoctor-start-test.pid
+		case $st in *SDRUNNING*) echo "stt${T}1" ;; *) echo "stt${T}0" ;; esac
+		printf '%s\n' "$st" | grep -v '^SDRUNNING$' | head -n 20 | sed "s/^/sto${T}/"
+	fi
 	# Listening TCP sockets: port, and whether sshd owns the socket.
 	inodes=" "
 	for p in $(sshd_pids); do
@@ -101,6 +109,25 @@ facts() {
 	$4 == "01" { n = split($2, a, ":"); if (index(ports, " " hex(a[n]) " ")) pre++ }
 	END { print "pre" t pre + 0 }'
 	command -v ip >/dev/null 2>&1 && ip -o addr show 2>/dev/null | awk -v t="$T" '{ split($4, a, "/"); print "la" t a[1] }'
+	# pam_access in sshd's account stack (@include, include, substack
+	# followed twice), and the rules of the files it reads
+	pf=/etc/pam.d/sshd
+	for i in 1 2 3; do
+		more=$(awk '$1 == "@include" { print $2 } ($1 == "account" || $1 == "-account") && ($2 == "include" || $2 == "substack") { print $3 }' $pf 2>/dev/null | sed 's|^\([^/]\)|/etc/pam.d/\1|')
+		pf=$(printf '%s\n' $pf $more | awk '!s[$0]++')
+	done
+	af=
+	for f in $pf; do
+		[ -f "$f" ] || continue
+		pl=$(awk -v t="$T" -v f="$f" '!/^[[:space:]]*#/ && /pam_access\.so/ { s = $0; sub(/^[[:space:]]+/, "", s); gsub(/\t/, " ", s); print "pa" t f t NR t s }' "$f")
+		[ -n "$pl" ] || continue
+		printf '%s\n' "$pl"
+		a=$(printf '%s\n' "$pl" | sed -n 's/.*accessfile=\([^ ]*\).*/\1/p')
+		af="$af ${a:-/etc/security/access.conf /etc/security/access.d/*.conf}"
+	done
+	for f in $(printf '%s\n' $af | awk '!s[$0]++'); do
+		[ -f "$f" ] && awk -v t="$T" -v f="$f" '!/^[[:space:]]*(#|$)/ && /:.*:/ { s = $0; sub(/^[[:space:]]+/, "", s); gsub(/\t/, " ", s); print "ac" t f t NR t s }' "$f" | head -n 50
+	done
 	# routing: IPv4 routes that are up, and whether IPv6 has a default route
 	sed "s/^/rt${T}/" /proc/net/route 2>/dev/null
 	awk -v t="$T" '$1 == "00000000000000000000000000000000" && $2 == "00" && $10 != "lo" { print "r6" t $0 }' /proc/net/ipv6_route 2>/dev/null

@@ -426,6 +426,8 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				}
 				return rootFileMode(bin, 0o755)
 			})
+		case "guest.pam_access_denied":
+			skip(p, "pam_access rules are an admin's policy: if this login should be allowed, add a + rule for it above "+orDash(at(p.Origin))+" (access.conf(5): first match wins)")
 		case "guest.session_forced":
 			skip(p, "a ForceCommand is an admin's decision (an SFTP-only or no-shell account): if this user should get a shell, scope it with a Match block that leaves the user out, at "+orDash(at(p.Origin)))
 		case "guest.sessions_disabled":

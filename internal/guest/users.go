@@ -110,6 +110,7 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 		for k, v := range sshdT(ctx, o.SSHD, connSpec(name, o.From, f)) {
 			u.Effective[k] = strings.Join(v, " ")
 		}
+		u.Groups = userGroups(u)
 		u.AllowedBy = deniedBy(u, f)
 		if cr := u.Effective["chrootdirectory"]; cr != "" && cr != "none" {
 			u.Chroot = unsafeChroot(expandChroot(cr, u))
