@@ -239,19 +239,22 @@ type Facts struct {
 	SourceBans          []FirewallRule `json:"source_bans"` // rules blocking some sources
 	Fail2ban            *Fail2banJail  `json:"fail2ban,omitempty"`
 	HostsDeny           []Origin       `json:"hosts_deny"`
-	Nologin             bool           `json:"nologin"`
-	Preauth             int            `json:"unauthenticated_connections"`
-	ServiceMgr          string         `json:"service_manager"`
-	Fstab               []Origin       `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
-	Disks               []DiskSpace    `json:"disks"`                 // file systems sshd writes to
-	SSHDPID             int            `json:"sshd_listener_pid,omitempty"`
-	SSHDSince           time.Time      `json:"sshd_since,omitzero"` // when the listening sshd started
-	Units               []UnitState    `json:"systemd_units,omitempty"`
-	SELinux             bool           `json:"selinux_enforcing"`
-	Labels              []Label        `json:"selinux_labels,omitempty"` // read when SELinux enforces
-	Log                 *SSHDLog       `json:"sshd_log,omitempty"`
-	Port                int            `json:"expected_port"`
-	Duration            time.Duration  `json:"-"`
+	HostsAllow          []Origin       `json:"hosts_allow,omitempty"` // sshd/ALL lines of /etc/hosts.allow
+	// Libwrap: sshd is linked with TCP wrappers (only then do the files count).
+	Libwrap    bool          `json:"libwrap,omitempty"`
+	Nologin    bool          `json:"nologin"`
+	Preauth    int           `json:"unauthenticated_connections"`
+	ServiceMgr string        `json:"service_manager"`
+	Fstab      []Origin      `json:"fstab_missing_devices"` // entries whose device is absent (no nofail)
+	Disks      []DiskSpace   `json:"disks"`                 // file systems sshd writes to
+	SSHDPID    int           `json:"sshd_listener_pid,omitempty"`
+	SSHDSince  time.Time     `json:"sshd_since,omitzero"` // when the listening sshd started
+	Units      []UnitState   `json:"systemd_units,omitempty"`
+	SELinux    bool          `json:"selinux_enforcing"`
+	Labels     []Label       `json:"selinux_labels,omitempty"` // read when SELinux enforces
+	Log        *SSHDLog      `json:"sshd_log,omitempty"`
+	Port       int           `json:"expected_port"`
+	Duration   time.Duration `json:"-"`
 }
 
 func (o *Options) defaults() {
@@ -332,7 +335,10 @@ func Gather(ctx context.Context, o Options) *Facts {
 	f.Users = gatherUsers(ctx, o, f)
 	f.Firewall, f.SourceBans, f.FirewallDefaultDeny = firewallBlocks(ctx, f.sshdPorts(o.Port))
 	f.Fail2ban = fail2banStatus(ctx)
-	f.HostsDeny = hostsDeny()
+	f.HostsAllow, f.HostsDeny = hostsFiles()
+	if bin, err := os.ReadFile(o.SSHD); err == nil {
+		f.Libwrap = bytes.Contains(bin, []byte("libwrap.so"))
+	}
 	_, err := os.Stat("/etc/nologin")
 	f.Nologin = err == nil
 	f.Preauth = preauthConnections(f.sshdPorts(o.Port))

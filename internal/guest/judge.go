@@ -260,9 +260,10 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 			add(Problem{Finding: findings.New("guest.ssh_source_banned", fmt.Sprintf("fail2ban's sshd jail bans %d address(es): %s.", len(ips), strings.Join(firstN(ips, 10), ", ")), banRemedy(r, f.Port), "fail2ban-client status sshd")})
 		}
 	}
-	for _, h := range f.HostsDeny {
-		h := h
-		add(Problem{Finding: nf("guest.hosts_deny", fmt.Sprintf("%s:%d refuses sshd: %q.", h.File, h.Line, strings.TrimSpace(h.Text))), Origin: &h})
+	if f.Libwrap {
+		if h, _ := tcpdDenies(f.HostsAllow, f.HostsDeny, o.From); h != nil {
+			add(Problem{Finding: nf("guest.hosts_deny", fmt.Sprintf("%s:%d refuses sshd connections from %s: %q.", h.File, h.Line, matchAddr(o.From), strings.TrimSpace(h.Text))), Origin: h})
+		}
 	}
 	if ms := maxStartups(f.Effective); ms > 0 && f.Preauth >= ms {
 		o := originOf(f, "maxstartups")
@@ -328,6 +329,9 @@ func addressDependent(f *Facts, o JudgeOptions) []string {
 				where = append(where, strings.TrimSpace(org.Match))
 			}
 		}
+	}
+	if _, known := tcpdDenies(f.HostsAllow, f.HostsDeny, netip.Addr{}); f.Libwrap && !known {
+		where = append(where, "TCP wrappers (/etc/hosts.allow, /etc/hosts.deny)")
 	}
 	for _, u := range f.Users {
 		if _, _, unknown := judgePAMAccess(f, u, netip.Addr{}); unknown {

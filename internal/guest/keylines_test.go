@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/pem"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -475,5 +476,40 @@ func TestPAMAccess(t *testing.T) {
 		if line != c.line || known != c.known {
 			t.Errorf("%s %v from %v: refused by line %d (known %v), want %d (%v)", c.user, c.groups, c.from, line, known, c.line, c.known)
 		}
+	}
+}
+
+func TestTCPWrappers(t *testing.T) {
+	office, home := netip.MustParseAddr("10.99.1.2"), netip.MustParseAddr("203.0.113.7")
+	lines := func(file string, ls ...string) []Origin { return tcpdLines(file, ls, false) }
+	cases := []struct {
+		name        string
+		allow, deny []Origin
+		from        netip.Addr
+		deniedBy    string // file:line, "" admitted
+		known       bool
+	}{
+		{"nothing", nil, nil, home, "", true},
+		{"sshd: ALL denied", nil, lines("d", "sshd: ALL"), home, "d:1", true},
+		{"ALL: ALL denied, even unknown", nil, lines("d", "# c", "ALL: ALL"), netip.Addr{}, "d:2", true},
+		{"allowlist admits the office", lines("a", "sshd: 10.99.0.0/16"), lines("d", "ALL: ALL"), office, "", true},
+		{"allowlist refuses home", lines("a", "sshd: 10.99.0.0/255.255.0.0"), lines("d", "ALL: ALL"), home, "d:1", true},
+		{"allowlist, unknown client", lines("a", "sshd: 10.99."), lines("d", "ALL: ALL"), netip.Addr{}, "", false},
+		{"other daemons do not count", nil, lines("d", "vsftpd: ALL"), home, "", true},
+		{"EXCEPT", nil, lines("d", "sshd: ALL EXCEPT 203.0.113.0/24"), home, "", true},
+		{"deny option in hosts.allow", lines("a", "sshd: 203.0.113.7: deny"), nil, home, "a:1", true},
+		{"host names are not judged", nil, lines("d", "sshd: .example.com"), home, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, known := tcpdDenies(c.allow, c.deny, c.from)
+			got := ""
+			if r != nil {
+				got = fmt.Sprintf("%s:%d", r.File, r.Line)
+			}
+			if got != c.deniedBy || known != c.known {
+				t.Fatalf("denied by %q (known %v), want %q (%v)", got, known, c.deniedBy, c.known)
+			}
+		})
 	}
 }

@@ -88,7 +88,7 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	}
 	stats := map[string][]stat{}
 	var ruleset []string
-	var hostsDeny []string
+	var hostsDeny, hostsAllow []string
 	seen := map[string]bool{}
 	diskDev := map[string]int{}
 	keyLines := map[string][]numberedLine{}
@@ -276,6 +276,10 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			auto = true
 		case "hd":
 			hostsDeny = append(hostsDeny, strings.TrimPrefix(sc.Text(), "hd\t"))
+		case "ha":
+			hostsAllow = append(hostsAllow, strings.TrimPrefix(sc.Text(), "ha\t"))
+		case "lw": // sshd is linked with libwrap
+			f.Libwrap = true
 		case "fw": // nft indents with tabs: the rest of the line is the text
 			ruleset = append(ruleset, strings.TrimPrefix(sc.Text(), "fw\t"))
 		case "mgr":
@@ -369,7 +373,8 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 	}
 	f.Firewall, f.SourceBans = parseRuleset(strings.Join(ruleset, "\n"), f.sshdPorts(port))
 	f.FirewallDefaultDeny = defaultDeny(strings.Join(ruleset, "\n"), f.sshdPorts(port))
-	f.HostsDeny = remoteHostsDeny(hostsDeny)
+	f.HostsDeny = tcpdLines("/etc/hosts.deny", hostsDeny, true)
+	f.HostsAllow = tcpdLines("/etc/hosts.allow", hostsAllow, true)
 	for _, name := range order {
 		u := users[name]
 		u.Groups = groups[name]
@@ -435,31 +440,6 @@ func rest(line string, n int) string {
 		_, line, _ = strings.Cut(line, "\t")
 	}
 	return line
-}
-
-// remoteHostsDeny keeps the /etc/hosts.deny lines ("N:text") that apply to
-// sshd, as hostsDeny does for the local file (Text: the line as it is, for
-// a repair to check it is unchanged).
-func remoteHostsDeny(lines []string) []Origin {
-	var out []Origin
-	for _, l := range lines {
-		num, text, ok := strings.Cut(l, ":")
-		n, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			continue
-		}
-		daemons, _, ok := strings.Cut(text, ":")
-		if !ok {
-			continue
-		}
-		for _, d := range strings.FieldsFunc(daemons, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-			if d == "sshd" || d == "ALL" {
-				out = append(out, Origin{File: "/etc/hosts.deny", Line: n, Text: text})
-				break
-			}
-		}
-	}
-	return out
 }
 
 // strictModeReason is why sshd's StrictModes refuses a path with this

@@ -167,6 +167,8 @@ facts() {
 		[ -e "$d" ] || echo "fs${T}$n${T}$(sed -n "${n}p" /etc/fstab)"
 	done
 	[ -f /etc/hosts.deny ] && grep -nvE '^[[:space:]]*(#|$)' /etc/hosts.deny | sed "s/^/hd${T}/"
+	[ -f /etc/hosts.allow ] && grep -nvE '^[[:space:]]*(#|$)' /etc/hosts.allow | sed "s/^/ha${T}/"
+	grep -q libwrap.so "$SSHD" 2>/dev/null && echo "lw${T}1"
 	# The ruleset as guest check parses it; a large one (container hosts)
 	# is cut to its tables, chains, hooks, sets and port rules.
 	if command -v nft >/dev/null; then

@@ -471,6 +471,10 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				skip(p, "no hosts.deny line found")
 				continue
 			}
+			if len(f.HostsAllow) > 0 {
+				skip(p, fmt.Sprintf("/etc/hosts.allow admits some clients for sshd: an allowlist is a decision; add this client there (%s) if it should get in", f.HostsAllow[0].Text))
+				continue
+			}
 			add(p, fmt.Sprintf("disable %s: %q", at(p.Origin), strings.TrimSpace(p.Origin.Text)), false, disableOp(*p.Origin, whyHostsDeny), disableLineNoValidate(*p.Origin))
 		case "guest.maxstartups_exhausted":
 			op := &Op{Kind: OpMaxStartupsDefaults}

@@ -462,37 +462,15 @@ func mentionsPort(rule string, ports []int) bool {
 
 // hostsDeny returns hosts.deny lines that refuse sshd for every client,
 // unless hosts.allow lets clients in first (TCP wrappers check allow first).
-func hostsDeny() []Origin {
-	daemonMatch := func(daemons string) bool {
-		for _, d := range strings.FieldsFunc(daemons, func(r rune) bool { return r == ',' || r == ' ' }) {
-			if d == "sshd" || d == "ALL" {
-				return true
-			}
-		}
-		return false
-	}
+func hostsFiles() (allow, deny []Origin) {
 	read := func(file string) []Origin {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil
 		}
-		var o []Origin
-		for i, l := range strings.Split(string(data), "\n") {
-			t := strings.TrimSpace(l)
-			if t == "" || strings.HasPrefix(t, "#") {
-				continue
-			}
-			daemons, _, ok := strings.Cut(t, ":")
-			if ok && daemonMatch(daemons) {
-				o = append(o, Origin{File: file, Line: i + 1, Text: l})
-			}
-		}
-		return o
+		return tcpdLines(file, strings.Split(string(data), "\n"), false)
 	}
-	if len(read("/etc/hosts.allow")) > 0 {
-		return nil
-	}
-	return read("/etc/hosts.deny")
+	return read("/etc/hosts.allow"), read("/etc/hosts.deny")
 }
 
 // keysCommandLimit bounds an AuthorizedKeysCommand run: sshd waits for it

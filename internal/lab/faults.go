@@ -248,6 +248,8 @@ var Faults = []Fault{
 		apply: guestScript("install -d -m 700 /root/.ssh\ncp /home/" + u + "/.ssh/authorized_keys /root/.ssh/authorized_keys\nsed -i '1i PermitRootLogin no' /etc/ssh/sshd_config\nservice ssh restart")},
 	{Name: "pubkey-rsa-sha1-disabled", Guest: "guest.rsa_sha1_refused", RepairArgs: []string{"--allow-ssh-rsa"}, Description: "The user's RSA key is signed with ssh-rsa (SHA-1) by an old client; the server (OpenSSH ≥ 8.8) refuses ssh-rsa.", Expect: "auth.publickey_rejected", guest: true,
 		Check: CheckSpec{LegacyRSA: true}, apply: rsaSHA1Fault},
+	{Name: "hosts-allow-office-only", Guest: "guest.hosts_deny", GuestArgs: []string{"--from", "203.0.113.10"}, Decision: true, Description: "TCP wrappers admit sshd clients from the office network only (hosts.allow sshd: 10.99.0.0/16, hosts.deny sshd: ALL): everyone else is cut off before the banner.", Expect: "ssh.closed_before_banner", guest: true,
+		Check: CheckSpec{Timeout: 8 * time.Second}, apply: guestScript("echo 'sshd: 10.99.0.0/16' >> /etc/hosts.allow\necho 'sshd: ALL' >> /etc/hosts.deny")},
 	{Name: "hosts-deny", Guest: "guest.hosts_deny", Description: "/etc/hosts.deny bans sshd for everyone (TCP wrappers close the connection after a 5 s pause).", Expect: "ssh.closed_before_banner", guest: true,
 		Check: CheckSpec{Timeout: 8 * time.Second}, apply: guestScript("echo 'sshd: ALL' >> /etc/hosts.deny")},
 	{Name: "maxstartups-full", Guest: "guest.maxstartups_exhausted", Description: "MaxStartups 1 and a flood holding the only unauthenticated slot: sshd drops new connections before the banner.", Expect: "ssh.closed_before_banner", guest: true,
