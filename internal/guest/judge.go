@@ -544,7 +544,19 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 			o := originOf(f, "authorizedkeysfile")
 			add("guest.no_authorized_keys", fmt.Sprintf("sshd reads no authorized keys file for %s (AuthorizedKeysFile %s at %s, and no AuthorizedKeysCommand).", u.Name, orDash(u.Effective["authorizedkeysfile"]), orDash(at(o))))
 		} else {
-			add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)))
+			var ev []string
+			for _, kf := range u.KeyFiles {
+				switch {
+				case kf.Command:
+				case !kf.Found:
+					ev = append(ev, kf.Path+": does not exist")
+				case kf.NotRead != "":
+					ev = append(ev, kf.Path+": "+kf.NotRead)
+				default:
+					ev = append(ev, fmt.Sprintf("%s: no key (%d line(s) sshd cannot read)", kf.Path, kf.Bad))
+				}
+			}
+			add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)), ev...)
 		}
 	}
 	if meantGiven && !hasAnyKey(u, want) {
