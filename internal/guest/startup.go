@@ -105,6 +105,11 @@ func startupProblems(f *Facts) (ps []Problem, ok bool) {
 		p.Origin = o
 		ps = append(ps, p)
 	}
+	if m := rePrivsepDirMissing.FindStringSubmatch(out); m != nil {
+		p := nf("guest.privsep_dir_missing", fmt.Sprintf("sshd's privilege-separation directory %s is missing: sshd refuses to start.", m[1]), m[0])
+		p.Paths = []PathMode{{Path: m[1]}}
+		ps = append(ps, p)
+	}
 	if m := rePrivsepDirUnsafe.FindStringSubmatch(out); m != nil {
 		p := nf("guest.privsep_dir_unsafe", fmt.Sprintf("sshd's privilege-separation directory %s is not root's or is writable by others: sshd refuses to start.", m[1]), m[0])
 		p.Paths = []PathMode{{Path: m[1]}}

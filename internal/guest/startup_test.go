@@ -29,6 +29,10 @@ func TestStartupFailures(t *testing.T) {
 		{"openssh-9.6-source-invalid-format.txt", nil, "guest.hostkey_invalid", []string{"/etc/ssh/ssh_host_rsa_key"}, []string{OpRemoveFile, OpKeygenHostkeys}},
 		{"openssh-9.8-source-session-missing.txt", nil, "guest.sshd_binary_missing", nil, nil},
 		{"openssh-9.2-source-config-missing.txt", nil, "guest.sshd_config_unreadable", nil, nil},
+		{"openssh-9.2-debian12-privsep-dir-perms.txt", nil, "guest.privsep_dir_unsafe", []string{"/run/sshd"}, []string{OpMkdir}},
+		{"openssh-9.2-debian12-authmethods-unsatisfiable.txt", nil, "guest.auth_methods_unsatisfiable", nil, nil},
+		{"openssh-9.2-debian12-keys-command-no-user.txt", nil, "guest.keys_command_user_missing", nil, []string{OpInsertLine}},
+		{"openssh-8.7-source-privsep-dir-rhel.txt", nil, "guest.privsep_dir_missing", []string{"/var/empty/sshd"}, []string{OpMkdir}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
