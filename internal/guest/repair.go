@@ -1000,25 +1000,6 @@ func authorizeKeys(f *Facts, user string, keys []ssh.PublicKey) func(b *Backup) 
 	}
 }
 
-func authorized(file string, k ssh.PublicKey) bool {
-	data, err := readNoFollow(file)
-	if err != nil {
-		return false
-	}
-	want := k.Marshal()
-	for len(data) > 0 {
-		key, _, _, rest, err := ssh.ParseAuthorizedKey(data)
-		if err != nil {
-			return false
-		}
-		if string(key.Marshal()) == string(want) {
-			return true
-		}
-		data = rest
-	}
-	return false
-}
-
 func atoi(s string) int {
 	var n int
 	fmt.Sscan(s, &n)
