@@ -28,7 +28,21 @@ func unsatisfiedMethods(u UserFacts, keys int, keysUnknown bool) string {
 	var first string
 	for _, list := range lists {
 		why := ""
+		// each publickey step needs a key not used before (auth2-pubkey.c
+		// refuses a key already used in an earlier step)
+		n := 0
 		for _, m := range strings.Split(list, ",") {
+			if m == "publickey" {
+				n++
+			}
+		}
+		if n > 1 && !keysUnknown && keys < n {
+			why = fmt.Sprintf("the list asks for %d different keys and %s has %d", n, u.Name, keys)
+		}
+		for _, m := range strings.Split(list, ",") {
+			if why != "" {
+				break
+			}
 			m, _, _ = strings.Cut(m, ":") // keyboard-interactive:pam
 			switches, known := methodSwitch[m]
 			if !known {

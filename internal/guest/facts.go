@@ -118,11 +118,14 @@ type UserFacts struct {
 	BadModes        []PathMode `json:"bad_modes,omitempty"` // StrictModes violations, outermost first
 	// Unreadable: components on the way to a key file the user cannot
 	// pass (sshd opens the file as the user), outermost first.
-	Unreadable   []PathMode        `json:"unreadable,omitempty"`
-	HomeOwnerUID int               `json:"home_owner_uid"`
-	AllowedBy    string            `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
-	Groups       []string          `json:"groups,omitempty"`    // primary and supplementary group names
-	Effective    map[string]string `json:"-"`
+	Unreadable   []PathMode `json:"unreadable,omitempty"`
+	HomeOwnerUID int        `json:"home_owner_uid"`
+	AllowedBy    string     `json:"denied_by,omitempty"` // the Allow/Deny directive that refuses the user
+	Groups       []string   `json:"groups,omitempty"`    // primary and supplementary group names
+	// Stray: keys in ~/.ssh files sshd does not read (a misspelt
+	// authorized_keys, a copied .pub).
+	Stray     []StrayKey        `json:"stray,omitempty"`
+	Effective map[string]string `json:"-"`
 }
 
 // KeyFile is an authorized_keys file as sshd would read it for a user.

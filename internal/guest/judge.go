@@ -222,6 +222,12 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 		}
 		add(Problem{Finding: nf("guest.no_default_route", fmt.Sprintf("This VM has no default route: it cannot answer a client at %s, outside %s.", matchAddr(o.From), orDash(strings.Join(nets, ", "))), ev...)})
 	}
+	if g := f.Effective["maxauthtries"]; len(g) > 0 {
+		judgeMaxAuthTries(f, g[0], "", func(id, summary string, ev ...string) *Problem {
+			ps = append(ps, Problem{Finding: findings.New(id, summary, "", ev...)})
+			return &ps[len(ps)-1]
+		})
+	}
 	if bad := noCommonAlgorithms(f.Effective); len(bad) > 0 {
 		key, _, _ := strings.Cut(bad[0], " ")
 		o := originOf(f, key)
@@ -414,12 +420,22 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 	}
 	if u.AllowedBy != "" {
 		key := strings.ToLower(u.AllowedBy)
-		summary := fmt.Sprintf("%s refuses %s (set at %s).", u.AllowedBy, u.Name, orDash(at(originOf(f, key))))
-		if scoped := hostScoped(u.Effective[key], u.Name); len(scoped) > 0 && (key == "allowusers" || key == "denyusers") {
-			summary = fmt.Sprintf("%s refuses %s from %s (%s, set at %s).", u.AllowedBy, u.Name, matchAddr(o.From), strings.Join(scoped, " "), orDash(at(originOf(f, key))))
+		org := originOf(f, key)
+		if val := u.Effective[key]; val != "" && (org == nil || !strings.EqualFold(strings.Join(strings.Fields(org.Value), " "), val)) {
+			if m := matchOrigin(f, key, val); m != nil {
+				org = m // set for this login by a Match block
+			}
 		}
-		p := add("guest.user_denied", summary, originOf(f, key).textOr())
-		p.Origin = originOf(f, key)
+		where := "set at " + orDash(at(org))
+		if m := matchOf(org); m != "" {
+			where = fmt.Sprintf("set in %q at %s", m, at(org))
+		}
+		summary := fmt.Sprintf("%s refuses %s (%s).", u.AllowedBy, u.Name, where)
+		if scoped := hostScoped(u.Effective[key], u.Name); len(scoped) > 0 && (key == "allowusers" || key == "denyusers") {
+			summary = fmt.Sprintf("%s refuses %s from %s (%s, %s).", u.AllowedBy, u.Name, matchAddr(o.From), strings.Join(scoped, " "), where)
+		}
+		p := add("guest.user_denied", summary, org.textOr())
+		p.Origin = org
 	}
 	if m, r, _ := judgePAMAccess(f, u, o.From); r != nil {
 		p := add("guest.pam_access_denied", fmt.Sprintf("pam_access (%s) refuses %s from %s: %s:%d %q.", at(m), u.Name, matchAddr(o.From), r.File, r.Line, r.Text))
@@ -535,6 +551,33 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 			add("guest.private_key_in_authorized_keys", fmt.Sprintf("%s's %s holds a private key (line %d), not a public key: sshd reads no key there, and the private key is exposed on this VM.", u.Name, kf.Path, firstDefect(kf, DefectPrivateKey)), private...)
 		}
 	}
+	// Keys beside authorized_keys, in files sshd does not read.
+	var misplaced []StrayKey
+	var strayEv []string
+	for _, sk := range u.Stray {
+		if slices.Contains(want, sk.Fingerprint) || len(want) == 0 && sk.Meant {
+			if sk.Meant {
+				misplaced = append(misplaced, sk)
+			} else {
+				strayEv = append(strayEv, fmt.Sprintf("the key %s is in %s, a file sshd does not read: append it to authorized_keys", sk.Fingerprint, sk.Path))
+			}
+		}
+	}
+	if len(misplaced) > 0 && !hasAnyKey(u, want) && (len(want) > 0 || keys == 0) {
+		var kfPaths []string
+		for _, kf := range u.KeyFiles {
+			kfPaths = append(kfPaths, kf.Path)
+		}
+		p := add("guest.keys_misplaced", fmt.Sprintf("%s's key is in %s, which sshd does not read (it reads %s).", u.Name, misplaced[0].Path, orDash(strings.Join(kfPaths, ", "))))
+		for _, sk := range misplaced {
+			p.Evidence = append(p.Evidence, fmt.Sprintf("%s: %s", sk.Path, sk.Fingerprint))
+			if !slices.Contains(p.Keys, sk.Key) {
+				p.Keys = append(p.Keys, sk.Key)
+			}
+		}
+		meantGiven = true // the cause is said
+		defectKeys = append(defectKeys, p.Keys...)
+	}
 	if keys == 0 && !unknown && len(defectKeys) == 0 {
 		var paths []string
 		for _, kf := range u.KeyFiles {
@@ -556,13 +599,13 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 					ev = append(ev, fmt.Sprintf("%s: no key (%d line(s) sshd cannot read)", kf.Path, kf.Bad))
 				}
 			}
-			add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)), ev...)
+			add("guest.no_authorized_keys", fmt.Sprintf("%s has no authorized key (%s)%s.", u.Name, strings.Join(paths, ", "), privateKeyNote(u)), append(ev, strayEv...)...)
 		}
 	}
 	if meantGiven && !hasAnyKey(u, want) {
 		// the malformed line is the cause: said above
 	} else if len(want) > 0 && (keys > 0 || len(defectKeys) > 0) && !unknown && !hasAnyKey(u, want) {
-		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys%s.", u.Name, privateKeyNote(u)))
+		add("guest.key_not_authorized", fmt.Sprintf("None of the given keys is in %s's authorized keys%s.", u.Name, privateKeyNote(u)), strayEv...)
 	} else if why := keysRestricted(u, o); len(why) > 0 {
 		add("guest.key_restricted", fmt.Sprintf("%s's authorized keys hold the given key, but only on lines sshd refuses for this login: %s.", u.Name, why[0]), why...)
 	}
@@ -592,6 +635,9 @@ func judgeUser(f *Facts, u UserFacts, o JudgeOptions) []Problem {
 		p.Origin = org
 	}
 	judgeSessions(f, u, add)
+	if g := f.Effective["maxauthtries"]; len(g) == 0 || g[0] != u.Effective["maxauthtries"] {
+		judgeMaxAuthTries(f, u.Effective["maxauthtries"], u.Name, add)
+	}
 	if refused := refusedKeyTypes(u, types, o.Keys); refused != "" {
 		p := add("guest.key_type_refused", fmt.Sprintf("sshd accepts none of %s's key types for this login (%s; PubkeyAcceptedAlgorithms %s).", u.Name, refused, u.Effective["pubkeyacceptedalgorithms"]))
 		p.Origin = originOf(f, "pubkeyacceptedalgorithms")
@@ -657,6 +703,34 @@ func judgeSessions(f *Facts, u UserFacts, add func(id, summary string, ev ...str
 		p := add("guest.sessions_disabled", fmt.Sprintf("MaxSessions 0 (%s): %s can authenticate but open no session; only forwarding (ssh -N, -J) works.", in(o), u.Name))
 		p.Origin = o
 	}
+}
+
+// judgeMaxAuthTries: MaxAuthTries 0 lets no login through; 1 or 2 cut
+// off a client that offers several keys before the right one (each key
+// offered counts, auth2.c). user is "" for the global value.
+func judgeMaxAuthTries(f *Facts, val, user string, add func(id, summary string, ev ...string) *Problem) {
+	n, err := strconv.Atoi(val)
+	if err != nil || n > 2 {
+		return
+	}
+	o := originOf(f, "maxauthtries")
+	if o == nil || o.Value != val {
+		if m := matchOrigin(f, "maxauthtries", val); m != nil {
+			o = m
+		}
+	}
+	who := ""
+	if user != "" {
+		who = " for " + user
+	}
+	var p *Problem
+	if n <= 0 {
+		p = add("guest.max_auth_tries", fmt.Sprintf("MaxAuthTries %d%s (at %s): sshd drops every client at its first authentication attempt.", n, who, orDash(at(o))))
+	} else {
+		p = add("guest.max_auth_tries_low", fmt.Sprintf("MaxAuthTries %d%s (at %s): a client that offers several keys (an agent, ~/.ssh/id_*) is cut off before the right one.", n, who, orDash(at(o))))
+	}
+	p.Origin = o
+	p.User = user
 }
 
 // judgeKeyLinks says which of u's key files are symbolic links: as

@@ -153,6 +153,8 @@ func TestUnsatisfiedMethods(t *testing.T) {
 		{name: "password for a user without one", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,password", "passwordauthentication", "yes")}, keys: 1, want: "a has no password"},
 		{name: "one list of two can complete", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,password publickey")}, keys: 1},
 		{name: "publickey without a key", u: UserFacts{Name: "a", HasPassword: true, Effective: eff("authenticationmethods", "publickey password", "passwordauthentication", "no")}, want: "a has no authorized key"},
+		{name: "two publickey steps, one key", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,publickey")}, keys: 1, want: "2 different keys"},
+		{name: "two publickey steps, two keys", u: UserFacts{Name: "a", Effective: eff("authenticationmethods", "publickey,publickey")}, keys: 2},
 		{name: "older sshd: challengeresponse", u: UserFacts{Name: "a", Effective: map[string]string{"authenticationmethods": "publickey,keyboard-interactive", "pubkeyauthentication": "yes", "challengeresponseauthentication": "yes"}}, keys: 1},
 		{name: "switch not reported: no guess", u: UserFacts{Name: "a", Effective: map[string]string{"authenticationmethods": "publickey,gssapi-with-mic", "pubkeyauthentication": "yes"}}, keys: 1},
 	}
@@ -511,5 +513,25 @@ func TestTCPWrappers(t *testing.T) {
 				t.Fatalf("denied by %q (known %v), want %q (%v)", got, known, c.deniedBy, c.known)
 			}
 		})
+	}
+}
+
+func TestStrayKeys(t *testing.T) {
+	ed, rs, _, _ := testKeys(t)
+	for name, want := range map[string][2]bool{"authorized_key": {true, true}, "authorised_keys": {true, true}, "authorized_keys.txt": {true, true}, "id_ed25519.pub": {true, false}, "known_hosts": {false, false}, "config": {false, false}} {
+		if c, m := strayName(name); c != want[0] || m != want[1] {
+			t.Errorf("strayName(%q) = %v %v, want %v", name, c, m, want)
+		}
+	}
+	u := UserFacts{Name: "alice", Exists: true, ShellOK: true, Home: "/home/alice", Effective: map[string]string{"pubkeyauthentication": "yes"},
+		KeyFiles: []KeyFile{{Path: "/home/alice/.ssh/authorized_keys"}},
+		Stray:    append(strayFrom("/home/alice/.ssh/authorized_key", []byte(keyText(ed)+" alice\n"), true), strayFrom("/home/alice/.ssh/id_rsa.pub", []byte(keyText(rs)+"\n"), false)...)}
+	ps := judgeUser(&Facts{}, u, JudgeOptions{})
+	if len(ps) != 1 || ps[0].ID != "guest.keys_misplaced" || len(ps[0].Keys) != 1 || ps[0].Keys[0] != keyText(ed) {
+		t.Fatalf("a misspelt authorized_keys, no key given: %+v", ps)
+	}
+	ps = judgeUser(&Facts{}, u, JudgeOptions{Keys: []ssh.PublicKey{rs}})
+	if len(ps) != 1 || ps[0].ID != "guest.no_authorized_keys" || !strings.Contains(strings.Join(ps[0].Evidence, " "), "id_rsa.pub, a file sshd does not read") {
+		t.Fatalf("the given key only in a copied .pub: %+v", ps)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -214,6 +215,10 @@ func FactsFromRemote(out []byte, port int) (*Facts, error) {
 			if n, err := strconv.Atoi(get(2)); err == nil {
 				f.AccessRules = append(f.AccessRules, Origin{File: get(1), Line: n, Text: get(3)})
 			}
+		case "sk": // a key in a ~/.ssh file sshd does not read (user, file, key)
+			_, meant := strayName(filepath.Base(get(2)))
+			u := user(get(1))
+			u.Stray = append(u.Stray, strayFrom(get(2), []byte(get(3)), meant)...)
 		case "rt": // a line of /proc/net/route
 			routeLines = append(routeLines, strings.Join(fs[1:], "\t"))
 		case "r6": // a line of /proc/net/ipv6_route for ::/0

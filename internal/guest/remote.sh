@@ -29,7 +29,7 @@ facts() {
 		echo "te${T}$ef${T}$el${T}$(sed -n "${el}p" "$ef" 2>/dev/null)"
 	done
 	gkeys='kexalgorithms|ciphers|macs|hostkeyalgorithms'
-	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime|chrootdirectory|hostbasedauthentication|gssapiauthentication|challengeresponseauthentication|addressfamily|forcecommand|maxsessions'
+	keys='port|listenaddress|permitrootlogin|passwordauthentication|pubkeyauthentication|kbdinteractiveauthentication|authorizedkeysfile|allowusers|denyusers|allowgroups|denygroups|strictmodes|maxstartups|pubkeyacceptedalgorithms|hostkey|usepam|authenticationmethods|logingracetime|chrootdirectory|hostbasedauthentication|gssapiauthentication|challengeresponseauthentication|addressfamily|forcecommand|maxsessions|maxauthtries'
 	eff=
 	[ "$rc" = 0 ] && eff=$($SSHD -T 2>/dev/null)
 	printf '%s\n' "$eff" | grep -E "^($keys|$gkeys) " | sed "s/^/T${T}/"
@@ -220,10 +220,12 @@ facts() {
 				done
 			fi
 		fi
+		akf_abs=
 		for f in $akf; do
 			[ "$f" = none ] && continue
 			f=$(echo "$f" | sed -e "s|%h|$home|g" -e "s|%u|$u|g" -e "s|%U|$uid|g" -e 's|%%|%|g')
 			case $f in /*) ;; *) f="$home/$f" ;; esac
+			akf_abs="$akf_abs $f"
 			if [ -f "$f" ]; then
 				types=$(awk '!/^[[:space:]]*(#|$)/ { for (i = 1; i <= NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-|rsa-sha2)/ && $(i+1) ~ /^AAAA/) { printf "%s,", $i; next } bad++ } END { printf "\t%d", bad + 0 }' "$f")
 				# fingerprints, to match the client's keys (none: no ssh-keygen)
@@ -275,6 +277,16 @@ facts() {
 			else
 				echo "kf${T}$u${T}$f${T}0${T}${T}0"
 			fi
+		done
+		# keys beside authorized_keys, in files sshd does not read (a
+		# misspelt name, a copied .pub): public key lines only
+		n=0
+		for f in "$home"/.ssh/*; do
+			case ${f##*/} in *[Aa]uthori[sz]*|*.pub) ;; *) continue ;; esac
+			[ -f "$f" ] && [ ! -L "$f" ] && [ "$(stat -c %u "$f" 2>/dev/null)" = "$uid" ] || continue
+			case " $akf_abs " in *" $f "*) continue ;; esac
+			n=$((n + 1)); [ $n -gt 10 ] && break
+			awk -v t="$T" -v u="$u" -v f="$f" '$1 ~ /^(ssh-|ecdsa-|sk-)/ && $2 ~ /^AAAA/ { print "sk" t u t f t $1 " " $2; if (++c >= 10) exit }' "$f" 2>/dev/null
 		done
 	done
 	echo "E${T}end"

@@ -396,7 +396,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			skip(p, "chroot directories are an admin's layout: make each component root's and not group/world writable ("+p.Evidence[0]+"), with a writable directory for the user inside")
 		case "guest.port_taken":
 			skip(p, "which program should own the port is a decision: stop it (`ss -ltnp 'sport = :22'` shows it), then restart sshd")
-		case "guest.authorized_keys_malformed":
+		case "guest.authorized_keys_malformed", "guest.keys_misplaced":
 			var keys []ssh.PublicKey
 			for _, k := range p.Keys {
 				if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err == nil {
@@ -407,7 +407,11 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				skip(p, "no broken line holds a key sshdoctor can write again without losing the line's options: rewrite it as one line by hand (`ssh-keygen -i -f KEY.pub` converts RFC 4716 and PEM keys)")
 				continue
 			}
-			add(p, fmt.Sprintf("authorize again, one OpenSSH line each, the %d key(s) %s's unreadable lines hold (those lines stay; sshd skips them)", len(keys), p.User), false, authorizeOp(f, p.User, keys), authorizeKeys(f, p.User, keys))
+			what := fmt.Sprintf("authorize again, one OpenSSH line each, the %d key(s) %s's unreadable lines hold (those lines stay; sshd skips them)", len(keys), p.User)
+			if p.ID == "guest.keys_misplaced" {
+				what = fmt.Sprintf("authorize for %s the %d key(s) of the file sshd does not read (it stays as it is)", p.User, len(keys))
+			}
+			add(p, what, false, authorizeOp(f, p.User, keys), authorizeKeys(f, p.User, keys))
 		case "guest.private_key_in_authorized_keys":
 			skip(p, "a pasted private key is the user's to replace: delete it from the file, make a new key pair (this one was copied here), and authorize its public half (`ssh-keygen -y -f KEY` prints it)")
 		case "guest.no_default_route":
@@ -428,6 +432,15 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			})
 		case "guest.pam_access_denied":
 			skip(p, "pam_access rules are an admin's policy: if this login should be allowed, add a + rule for it above "+orDash(at(p.Origin))+" (access.conf(5): first match wins)")
+		case "guest.max_auth_tries":
+			if p.Origin == nil {
+				skip(p, "no MaxAuthTries line found: set MaxAuthTries 6 (the default) by hand")
+				continue
+			}
+			const text = "MaxAuthTries 6"
+			add(p, fmt.Sprintf("set %q at %s (was %q; sshd's default)", text, at(p.Origin), p.Origin.textOr()), true, replaceOp(*p.Origin, text), replaceLine(*p.Origin, text))
+		case "guest.max_auth_tries_low":
+			skip(p, "a low MaxAuthTries is a hardening choice: offer the right key first (`ssh -o IdentitiesOnly=yes -i KEY`)")
 		case "guest.session_forced":
 			skip(p, "a ForceCommand is an admin's decision (an SFTP-only or no-shell account): if this user should get a shell, scope it with a Match block that leaves the user out, at "+orDash(at(p.Origin)))
 		case "guest.sessions_disabled":
@@ -614,6 +627,10 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 			}
 			if p.Origin == nil {
 				skip(p, "the refusing directive was not found in the configuration files")
+				continue
+			}
+			if m := strings.Fields(strings.ToLower(p.Origin.Match)); slices.Contains(m, "address") || slices.Contains(m, "host") || slices.Contains(m, "localaddress") || slices.Contains(m, "localport") {
+				skip(p, fmt.Sprintf("%s is refused only for connections matching %q (at %s): a restriction by address is a decision; change that block if this login should be allowed", p.User, p.Origin.Match, at(p.Origin)))
 				continue
 			}
 			op := &Op{Kind: OpAllowUser, User: p.User, Edits: []LineEdit{{Path: p.Origin.File, Line: p.Origin.Line, Expect: p.Origin.Text}}}

@@ -133,6 +133,7 @@ func gatherUser(ctx context.Context, o Options, f *Facts, name string) UserFacts
 	if cmd := u.Effective["authorizedkeyscommand"]; cmd != "" && cmd != "none" {
 		u.KeyFiles = append(u.KeyFiles, runKeysCommand(ctx, cmd, u.Effective["authorizedkeyscommanduser"], u))
 	}
+	u.Stray = strayKeys(u)
 	gids := userGIDs(u)
 	for _, kf := range u.KeyFiles {
 		if kf.Found && kf.NotRead == "" && !kf.Command && !kf.Symlink {
