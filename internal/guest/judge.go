@@ -705,12 +705,12 @@ func judgeSessions(f *Facts, u UserFacts, add func(id, summary string, ev ...str
 	}
 }
 
-// judgeMaxAuthTries: MaxAuthTries 0 lets no login through; 1 or 2 cut
-// off a client that offers several keys before the right one (each key
-// offered counts, auth2.c). user is "" for the global value.
+// judgeMaxAuthTries: MaxAuthTries 0 lets no login through; 1 cuts off a
+// client that offers any other key before the right one (each key offered
+// counts, auth2.c). user is "" for the global value.
 func judgeMaxAuthTries(f *Facts, val, user string, add func(id, summary string, ev ...string) *Problem) {
 	n, err := strconv.Atoi(val)
-	if err != nil || n > 2 {
+	if err != nil || n > 1 { // 2-6 are common hardening values: quiet
 		return
 	}
 	o := originOf(f, "maxauthtries")
