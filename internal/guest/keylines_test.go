@@ -535,3 +535,16 @@ func TestStrayKeys(t *testing.T) {
 		t.Fatalf("the given key only in a copied .pub: %+v", ps)
 	}
 }
+
+func TestMaxAuthTries(t *testing.T) {
+	for val, want := range map[string]string{"0": "guest.max_auth_tries", "1": "guest.max_auth_tries_low", "2": "", "6": "", "x": ""} {
+		var got string
+		judgeMaxAuthTries(&Facts{}, val, "", func(id, summary string, ev ...string) *Problem {
+			got = id
+			return &Problem{}
+		})
+		if got != want {
+			t.Errorf("MaxAuthTries %s: %q, want %q", val, got, want)
+		}
+	}
+}
