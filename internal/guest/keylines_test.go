@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"golang.org/x/crypto/ssh"
@@ -546,5 +547,15 @@ func TestMaxAuthTries(t *testing.T) {
 		if got != want {
 			t.Errorf("MaxAuthTries %s: %q, want %q", val, got, want)
 		}
+	}
+}
+
+func TestCertAuthorityLine(t *testing.T) {
+	ko := KeyOptions{Options: []string{"cert-authority", `principals="alice"`}}
+	if r := ko.restriction(netip.Addr{}, time.Now()); !strings.Contains(r, "cert-authority") {
+		t.Fatalf("a cert-authority line admits the plain key: %q", r)
+	}
+	if r := (KeyOptions{Options: []string{"restrict", `command="uptime"`}}).restriction(netip.Addr{}, time.Now()); r != "" {
+		t.Fatalf("restrict/command= do not refuse authentication: %q", r)
 	}
 }

@@ -88,6 +88,10 @@ func (k KeyOptions) restriction(from netip.Addr, now time.Time) string {
 		name, val, _ := strings.Cut(o, "=")
 		val = strings.Trim(val, `"`)
 		switch strings.ToLower(name) {
+		case "cert-authority":
+			// the line trusts certificates signed by this key; the key
+			// itself is not accepted on it (auth2-pubkeyfile.c)
+			return "cert-authority: the line trusts certificates this key signed, not the key itself"
 		case "expiry-time":
 			if t, ok := parseExpiry(val); ok && !now.Before(t) {
 				return fmt.Sprintf("expiry-time=%q: the key expired on %s", val, t.Format("2006-01-02 15:04"))

@@ -208,6 +208,8 @@ var Faults = []Fault{
 		apply: guestScript("sed -i 's/^/from=\"10.99.0.0\\/16\" /' /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "authorized-keys-expired", Guest: "guest.key_restricted", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Decision: true, Description: "The user's key line carries expiry-time=\"20200101\": sshd refuses the expired key.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("sed -i 's/^/expiry-time=\"20200101\" /' /home/" + u + "/.ssh/authorized_keys")},
+	{Name: "authorized-keys-cert-authority", Guest: "guest.key_restricted", GuestArgs: []string{"--user", u, "--ssh-key", "{key}"}, Decision: true, Description: "The user's key line carries cert-authority (copied from a CA setup): sshd trusts certificates that key signed, not the key itself.", Expect: "auth.publickey_rejected", guest: true,
+		apply: guestScript("sed -i 's/^/cert-authority /' /home/" + u + "/.ssh/authorized_keys")},
 	{Name: "pubkey-algos-restricted", Guest: "guest.key_type_refused", GuestArgs: []string{"--user", u}, Decision: true, Description: "A hardening drop-in sets PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256 only: the user's ed25519 key is refused.", Expect: "auth.publickey_rejected", guest: true,
 		apply: guestScript("echo 'PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256' > /etc/ssh/sshd_config.d/00-algorithms.conf\nservice ssh restart")},
 	{Name: "chroot-unsafe", Guest: "guest.chroot_unsafe", GuestArgs: []string{"--user", u}, Decision: true, Check: CheckSpec{Exec: "true"}, Description: "A Match User block chroots the user into /srv/jail, which the user owns: sshd refuses the chroot and closes every session after authentication.", Expect: "session.refused", guest: true,
