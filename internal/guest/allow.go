@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"github.com/sshdoctor/sshdoctor/internal/sshconfig"
 	"net/netip"
 	"path"
 	"strings"
@@ -20,30 +21,9 @@ const (
 	matchUnknown // depends on the client's address, which was not given
 )
 
-// wildMatch is match.c's match_pattern: `*` any run, `?` one character.
-func wildMatch(pat, s string) bool {
-	for len(pat) > 0 {
-		switch pat[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if wildMatch(pat[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pat[0] {
-				return false
-			}
-		}
-		pat, s = pat[1:], s[1:]
-	}
-	return s == ""
-}
+// wildMatch is match.c's match_pattern: `*` any run, `?` one character
+// (the same patterns as ssh_config's, sshconfig.WildMatch).
+func wildMatch(pat, s string) bool { return sshconfig.WildMatch(s, pat) }
 
 // patternList is match_pattern_list: comma-separated patterns, `!`
 // negating; a negated match wins.
@@ -144,4 +124,16 @@ func hostScoped(list, user string) []string {
 		}
 	}
 	return out
+}
+
+// triOf is a list match's verdict: a match, else unknown when some entry
+// could not be judged, else no match.
+func triOf(match, unknown bool) tri {
+	switch {
+	case match:
+		return matchYes
+	case unknown:
+		return matchUnknown
+	}
+	return matchNo
 }

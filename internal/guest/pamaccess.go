@@ -247,13 +247,7 @@ func accessOriginsMatch(origins string, from netip.Addr) tri {
 		unknown = true // a host or domain name, a tty: not judged
 		return false, false
 	})
-	switch {
-	case m:
-		return matchYes
-	case unknown:
-		return matchUnknown
-	}
-	return matchNo
+	return triOf(m, unknown)
 }
 
 // readFileLimited reads a small configuration file.

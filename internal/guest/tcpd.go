@@ -142,11 +142,5 @@ func tcpdClientMatch(list string, from netip.Addr) tri {
 		unknown = true // a host or domain name: libwrap resolves it
 		return false, false
 	})
-	switch {
-	case m:
-		return matchYes
-	case unknown:
-		return matchUnknown
-	}
-	return matchNo
+	return triOf(m, unknown)
 }

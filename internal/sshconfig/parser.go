@@ -227,7 +227,7 @@ func matchPatterns(s string, pats []string) bool {
 	matched := false
 	for _, p := range pats {
 		neg := strings.HasPrefix(p, "!")
-		if wildMatch(s, strings.TrimPrefix(p, "!")) {
+		if WildMatch(s, strings.TrimPrefix(p, "!")) {
 			if neg {
 				return false
 			}
@@ -237,13 +237,13 @@ func matchPatterns(s string, pats []string) bool {
 	return matched
 }
 
-// wildMatch implements ssh's patterns: only '*' and '?' are special.
-func wildMatch(s, p string) bool {
+// WildMatch implements ssh's patterns (sshd's match_pattern too): only '*' and '?' are special.
+func WildMatch(s, p string) bool {
 	for ; p != ""; p = p[1:] {
 		switch p[0] {
 		case '*':
 			for i := 0; i <= len(s); i++ {
-				if wildMatch(s[i:], p[1:]) {
+				if WildMatch(s[i:], p[1:]) {
 					return true
 				}
 			}
