@@ -382,11 +382,17 @@ func TestConfiguredNSGSubnetDeny(t *testing.T) {
 	if r.Verdict.DecidingRule != "securityRules/Deny-SSH" || !strings.Contains(strings.Join(f.Evidence, "\n"), "attached NSGs") {
 		t.Errorf("%v %+v", r.Verdict, f)
 	}
-	// A rule on a service tag only Azure can expand is left out.
+	// A rule on a service tag only Azure can expand is kept (its
+	// priority stays taken) and marked unevaluable; after the deciding
+	// rule, it leaves the verdict certain.
+	kept := false
 	for _, rule := range r.NSGs.Subnet.Rules {
 		if rule.Name == "Allow-Storage" {
-			t.Errorf("kept %+v", rule)
+			kept = strings.Contains(rule.Unevaluable, "Storage")
 		}
+	}
+	if !kept || len(r.Verdict.Uncertain) != 0 {
+		t.Errorf("Allow-Storage kept as unevaluable: %v; uncertain %+v", kept, r.Verdict.Uncertain)
 	}
 }
 

@@ -11,11 +11,13 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/netpolicy"
 )
 
 // ErrNotRunning is cloud.ErrNotRunning, under its older name.
@@ -63,81 +65,69 @@ func (p *Provider) nsgView(ctx context.Context, vm *armcompute.VirtualMachine, n
 	return p.configuredNSGs(ctx, nic)
 }
 
+// effectiveNSGs asks Azure for the NIC's effective NSGs. The response is
+// decoded here, not by the SDK: armnetwork declares tagMap a string where
+// ARM sends an object, so the SDK's decoder fails on every real answer.
+// netpolicy.ParseNSG reads both shapes (the same parser as `sshdoctor nsg
+// verify`), and service tags the answer does not expand are kept as
+// unevaluable rules, so the verdict says when it is uncertain.
 func (p *Provider) effectiveNSGs(ctx context.Context, nic *armnetwork.Interface) (*nsgView, error) {
 	id := deref(nic.ID)
 	rid, err := arm.ParseResourceID(id)
 	if err != nil {
 		return nil, fmt.Errorf("network interface %q: %w", id, err)
 	}
-	poller, err := p.nics.BeginListEffectiveNetworkSecurityGroups(ctx, rid.ResourceGroupName, rid.Name, nil)
-	res, err := await(ctx, p, poller, err)
+	op := "list the effective NSGs of network interface " + rid.Name
+	raw, err := p.postLRO(ctx, "InterfacesClient.BeginListEffectiveNetworkSecurityGroups", id+"/effectiveNetworkSecurityGroups", networkAPI)
 	if err != nil {
-		return nil, fail(err, "list the effective NSGs of network interface "+rid.Name, actEffNSG, id)
+		return nil, fail(err, op, actEffNSG, id)
 	}
-	v := &nsgView{NSGs: &cloud.EffectiveNSGs{Live: true}, Live: true}
-	for _, g := range res.Value {
-		if g == nil || g.Association == nil {
-			continue
-		}
-		n, vnet := effectiveNSG(g)
-		nsgID := n.ID
-		switch {
-		case g.Association.Subnet != nil:
-			v.NSGs.Subnet, v.SubnetNSGID = n, nsgID
-		case g.Association.NetworkInterface != nil:
-			v.NSGs.NIC, v.NICNSGID = n, nsgID
-		default:
-			continue // e.g. Azure Virtual Network Manager rules: not modelled
-		}
-		for _, pfx := range vnet {
-			if !slices.Contains(v.NSGs.VNetPrefixes, pfx) {
-				v.NSGs.VNetPrefixes = append(v.NSGs.VNetPrefixes, pfx)
-			}
-		}
+	parsed, err := netpolicy.ParseNSG(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: Azure's answer: %w", op, err)
+	}
+	e := parsed.EffectiveNSGs()
+	resolved, _ := netpolicy.ResolveTagsUncertain(e, parsed.Tags)
+	resolved.Live = true
+	v := &nsgView{NSGs: resolved, Live: true}
+	if resolved.Subnet != nil {
+		resolved.Subnet.ID, v.SubnetNSGID = parsed.SubnetInfo.ID, parsed.SubnetInfo.ID
+	}
+	if resolved.NIC != nil {
+		resolved.NIC.ID, v.NICNSGID = parsed.NICInfo.ID, parsed.NICInfo.ID
 	}
 	return v, nil
 }
 
-// effectiveNSG converts one effective NSG. Its default rules are left out
-// (netpolicy implies them); the prefixes the VirtualNetwork tag stands for
-// come from the expanded AllowVnetInBound rule, else from the tag map.
-func effectiveNSG(g *armnetwork.EffectiveNetworkSecurityGroup) (*cloud.NSG, []string) {
-	n := &cloud.NSG{Name: "unknown"}
-	if g.NetworkSecurityGroup != nil && g.NetworkSecurityGroup.ID != nil {
-		n.ID, n.Name = *g.NetworkSecurityGroup.ID, lastSegment(*g.NetworkSecurityGroup.ID)
+// networkAPI is the Microsoft.Network API version of armnetwork v9.
+const networkAPI = "2025-05-01"
+
+// postLRO POSTs to an ARM action (path: a resource ID plus the action)
+// and polls it to completion as the SDK does, returning the final JSON
+// undecoded. operation is the SDK's name for it (the SDK's fake servers
+// dispatch on it).
+func (p *Provider) postLRO(ctx context.Context, operation, path, apiVersion string) (json.RawMessage, error) {
+	ctx = context.WithValue(ctx, runtime.CtxAPINameKey{}, operation)
+	req, err := runtime.NewRequest(ctx, http.MethodPost, runtime.JoinPaths(p.arm.Endpoint(), path))
+	if err != nil {
+		return nil, err
 	}
-	var vnet []string
-	for _, r := range g.EffectiveSecurityRules {
-		if r == nil {
-			continue
-		}
-		name, isDefault := strings.CutPrefix(deref(r.Name), "defaultSecurityRules/")
-		if isDefault {
-			if name == "AllowVnetInBound" {
-				vnet = derefAll(r.ExpandedSourceAddressPrefix)
-			}
-			continue
-		}
-		rule := cloud.SecurityRule{
-			Name: strings.TrimPrefix(name, "securityRules/"), Priority: int(deref(r.Priority)),
-			Direction: cloud.Direction(deref(r.Direction)), Access: cloud.Access(deref(r.Access)),
-			Protocol:                   protocol(string(deref(r.Protocol))),
-			SourceAddressPrefixes:      addrs(list(r.SourceAddressPrefixes, r.SourceAddressPrefix), derefAll(r.ExpandedSourceAddressPrefix)),
-			SourcePortRanges:           list(r.SourcePortRanges, r.SourcePortRange),
-			DestinationAddressPrefixes: addrs(list(r.DestinationAddressPrefixes, r.DestinationAddressPrefix), derefAll(r.ExpandedDestinationAddressPrefix)),
-			DestinationPortRanges:      list(r.DestinationPortRanges, r.DestinationPortRange),
-		}
-		if usable(rule) {
-			n.Rules = append(n.Rules, rule)
-		}
+	q := req.Raw().URL.Query()
+	q.Set("api-version", apiVersion)
+	req.Raw().URL.RawQuery = q.Encode()
+	req.Raw().Header["Accept"] = []string{"application/json"}
+	resp, err := p.arm.Pipeline().Do(req)
+	if err != nil {
+		return nil, err
 	}
-	if len(vnet) == 0 && g.TagMap != nil {
-		var tags map[string][]string
-		if json.Unmarshal([]byte(*g.TagMap), &tags) == nil {
-			vnet = tags["VirtualNetwork"]
-		}
+	if !runtime.HasStatusCode(resp, http.StatusOK, http.StatusAccepted) {
+		return nil, runtime.NewResponseError(resp)
 	}
-	return n, vnet
+	poller, err := runtime.NewPoller(resp, p.arm.Pipeline(), &runtime.NewPollerOptions[json.RawMessage]{FinalStateVia: runtime.FinalStateViaLocation})
+	if err != nil {
+		return nil, err
+	}
+	return poller.PollUntilDone(ctx, p.poll())
 }
 
 // configuredNSGs reads the NSGs attached to the NIC and to its subnet,
@@ -195,11 +185,14 @@ func (p *Provider) configuredNSGs(ctx context.Context, nic *armnetwork.Interface
 	return v, nil
 }
 
-// readNSG converts an NSG's user rules. Application security groups are
-// resolved for this NIC: a destination ASG matches when the NIC is a
-// member; a source ASG never holds the (outside) client, so such rules are
-// left out, as are rules with service tags other than VirtualNetwork,
-// Internet and AzureLoadBalancer, which only Azure can expand.
+// readNSG converts an NSG's user rules, none left out: a rule dropped
+// here would free its priority for a new rule Azure then refuses.
+// Application security groups are resolved for this NIC: a destination
+// ASG matches when the NIC is a member; source ASGs stay as their IDs,
+// which an outside client is never in. A service tag other than
+// VirtualNetwork, Internet and AzureLoadBalancer, which only Azure
+// expands, makes its rule unevaluable (cloud.SecurityRule.Unevaluable),
+// as does a protocol Azure added after this code.
 func (p *Provider) readNSG(ctx context.Context, id string, member []string) (*cloud.NSG, error) {
 	rid, err := arm.ParseResourceID(id)
 	if err != nil {
@@ -218,43 +211,58 @@ func (p *Provider) readNSG(ctx context.Context, id string, member []string) (*cl
 			continue
 		}
 		pr := r.Properties
-		dst := addrs(list(pr.DestinationAddressPrefixes, pr.DestinationAddressPrefix), nil)
-		if len(pr.DestinationApplicationSecurityGroups) > 0 {
-			dst = nil
-			for _, a := range pr.DestinationApplicationSecurityGroups {
-				if slices.Contains(member, strings.ToLower(deref(a.ID))) {
-					dst = []string{"*"}
-				}
-			}
-		}
 		rule := cloud.SecurityRule{
 			Name: deref(r.Name), Priority: int(deref(pr.Priority)),
 			Direction: cloud.Direction(deref(pr.Direction)), Access: cloud.Access(deref(pr.Access)),
 			Protocol:                   protocol(string(deref(pr.Protocol))),
-			SourceAddressPrefixes:      addrs(list(pr.SourceAddressPrefixes, pr.SourceAddressPrefix), nil),
+			SourceAddressPrefixes:      list(pr.SourceAddressPrefixes, pr.SourceAddressPrefix),
 			SourcePortRanges:           list(pr.SourcePortRanges, pr.SourcePortRange),
-			DestinationAddressPrefixes: dst,
+			DestinationAddressPrefixes: list(pr.DestinationAddressPrefixes, pr.DestinationAddressPrefix),
 			DestinationPortRanges:      list(pr.DestinationPortRanges, pr.DestinationPortRange),
 		}
-		if len(pr.SourceApplicationSecurityGroups) > 0 {
-			rule.SourceAddressPrefixes = nil
+		for _, a := range pr.SourceApplicationSecurityGroups {
+			rule.SourceAddressPrefixes = append(rule.SourceAddressPrefixes, deref(a.ID))
+		}
+		if len(pr.DestinationApplicationSecurityGroups) > 0 {
+			for _, a := range pr.DestinationApplicationSecurityGroups {
+				if slices.Contains(member, strings.ToLower(deref(a.ID))) {
+					rule.DestinationAddressPrefixes = []string{"*"}
+					break
+				}
+				rule.DestinationAddressPrefixes = append(rule.DestinationAddressPrefixes, deref(a.ID))
+			}
 		}
 		rule.Opaque = len(pr.SourceApplicationSecurityGroups) > 0 || len(pr.DestinationApplicationSecurityGroups) > 0 || deref(pr.Description) != ""
-		if usable(rule) {
-			n.Rules = append(n.Rules, rule)
-		}
+		rule.Unevaluable = unevaluable(rule, string(deref(pr.Protocol)))
+		n.Rules = append(n.Rules, rule)
 	}
 	return n, nil
 }
 
-// usable: the rule can match something netpolicy can evaluate.
-func usable(r cloud.SecurityRule) bool {
-	return r.Protocol != "" && len(r.SourceAddressPrefixes) > 0 && len(r.DestinationAddressPrefixes) > 0 &&
-		len(r.SourcePortRanges) > 0 && len(r.DestinationPortRanges) > 0
+// unevaluable says why a configured rule cannot be evaluated here: a
+// protocol this code does not know, or a service tag only Azure expands.
+func unevaluable(r cloud.SecurityRule, azureProtocol string) string {
+	if r.Protocol == "" {
+		return fmt.Sprintf("protocol %q", azureProtocol)
+	}
+	for _, side := range [][]string{r.SourceAddressPrefixes, r.DestinationAddressPrefixes} {
+		for _, s := range side {
+			switch {
+			case s == "*", strings.EqualFold(s, "VirtualNetwork"), strings.EqualFold(s, "Internet"), strings.EqualFold(s, "AzureLoadBalancer"),
+				isPrefix(s), netpolicy.IsASG(s):
+			default:
+				return fmt.Sprintf("service tag %s: only Azure knows its addresses (the effective rules list them while the VM runs)", s)
+			}
+		}
+	}
+	if len(r.SourceAddressPrefixes) == 0 || len(r.DestinationAddressPrefixes) == 0 || len(r.SourcePortRanges) == 0 || len(r.DestinationPortRanges) == 0 {
+		return "a side of the rule is empty"
+	}
+	return ""
 }
 
-// protocol maps Azure's protocol names to netpolicy's; "" for protocols
-// an SSH flow can never be (Esp, Ah).
+// protocol maps Azure's protocol names to netpolicy's; "" for one it does
+// not know.
 func protocol(p string) string {
 	switch strings.ToLower(p) {
 	case "*", "all":
@@ -265,6 +273,10 @@ func protocol(p string) string {
 		return "Udp"
 	case "icmp":
 		return "Icmp"
+	case "esp":
+		return "Esp"
+	case "ah":
+		return "Ah"
 	}
 	return ""
 }
@@ -282,26 +294,6 @@ func list(many []*string, one *string) []string {
 			if s = strings.TrimSpace(s); s != "" {
 				out = append(out, s)
 			}
-		}
-	}
-	return out
-}
-
-// addrs keeps what netpolicy understands — "*", CIDRs, addresses and the
-// VirtualNetwork, Internet and AzureLoadBalancer tags — and replaces other
-// service tags by Azure's expansion when there is one (effective rules
-// carry it), else drops them.
-func addrs(prefixes, expanded []string) []string {
-	var out []string
-	usedExpansion := false
-	for _, s := range prefixes {
-		switch {
-		case s == "*", strings.EqualFold(s, "VirtualNetwork"), strings.EqualFold(s, "Internet"), strings.EqualFold(s, "AzureLoadBalancer"):
-			out = append(out, s)
-		case isPrefix(s):
-			out = append(out, s)
-		case !usedExpansion:
-			out, usedExpansion = append(out, expanded...), true
 		}
 	}
 	return out

@@ -54,6 +54,9 @@ type Provider struct {
 	// blob fetches the serial log from its SAS URI: the same transport as
 	// ARM, but no bearer token, since the SAS signature is the credential.
 	blob runtime.Pipeline
+	// arm is a bare ARM client (the SDK's pipeline: token, retries) for
+	// the answers this package decodes itself.
+	arm *arm.Client
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -91,6 +94,10 @@ func New(subscription, resourceGroup string, cred azcore.TokenCredential, opts *
 	if err != nil {
 		return nil, err
 	}
+	raw, err := arm.NewClient("sshdoctor", "v1.0.0", cred, opts)
+	if err != nil {
+		return nil, err
+	}
 	return &Provider{
 		Subscription: subscription, ResourceGroup: resourceGroup,
 		vms: compute.NewVirtualMachinesClient(), exts: compute.NewVirtualMachineExtensionsClient(),
@@ -98,8 +105,8 @@ func New(subscription, resourceGroup string, cred azcore.TokenCredential, opts *
 		nsgs: network.NewSecurityGroupsClient(), rules: network.NewSecurityRulesClient(),
 		subnets: network.NewSubnetsClient(), vnets: network.NewVirtualNetworksClient(), udrs: network.NewRoutesClient(),
 		watchers: network.NewWatchersClient(),
-		health:   health,
-		blob:     runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
+		health:   health, arm: raw,
+		blob: runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
 	}, nil
 }
 

@@ -615,9 +615,15 @@ func cloudCheckText(w io.Writer, header string, r *cloudcheck.Report) error {
 		}
 	}
 	b.WriteString("\n")
-	if root == nil {
+	switch {
+	case root == nil && len(r.Unknown) > 0:
+		fmt.Fprintf(&b, "Diagnosis: unknown. %s shows nothing that stops SSH in what could be evaluated, but not everything could be:\n", cloudcheck.Title(r.Target.Provider))
+		for _, u := range r.Unknown {
+			fmt.Fprintf(&b, "  ? %s\n", u)
+		}
+	case root == nil:
 		fmt.Fprintf(&b, "Diagnosis: %s shows nothing that stops SSH.\n", cloudcheck.Title(r.Target.Provider))
-	} else {
+	default:
 		fmt.Fprintf(&b, "Diagnosis: %s\n  [%s]\n", root.Summary, root.ID)
 		for _, e := range root.Evidence {
 			fmt.Fprintf(&b, "  · %s\n", e)

@@ -124,6 +124,11 @@ type SecurityRule struct {
 	// (application security groups, a description): it is evaluated as
 	// read, but must never be written back from this value.
 	Opaque bool `json:"opaque,omitempty"`
+	// Unevaluable says why this rule's match cannot be decided here (a
+	// service tag only the cloud expands, an AVNM admin rule…). Such a
+	// rule is never taken as matching, its priority stays taken, and a
+	// verdict it could have changed is reported as uncertain.
+	Unevaluable string `json:"unevaluable,omitempty"`
 }
 
 // NSG is a network security group: user rules plus Azure's default rules.

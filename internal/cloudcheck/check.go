@@ -168,7 +168,11 @@ type Report struct {
 
 	Steps    []Step             `json:"steps"`
 	Findings []findings.Finding `json:"findings"`
-	// OK: the VM was read and no finding is an error.
+	// Unknown lists the steps that could not be evaluated ("nsg: …"): the
+	// check cannot say they are fine.
+	Unknown []string `json:"unknown,omitempty"`
+	// OK: the VM was read, every step was evaluated (Unknown is empty)
+	// and no finding is an error.
 	OK bool `json:"ok"`
 }
 

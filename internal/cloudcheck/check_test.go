@@ -492,12 +492,14 @@ func TestProviderErrors(t *testing.T) {
 		t.Errorf("%+v calls %v", fd, f.calls)
 	}
 
-	// A rule sshdoctor cannot evaluate: said in the step, no finding.
+	// A rule sshdoctor cannot evaluate: said in the step, no finding,
+	// and the check is not OK (never "nothing stops SSH").
 	f = healthy()
 	f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("Odd", 150, cloud.Allow, "*", "22-x"))
 	r = check(t, f, client.String())
-	if s := step(t, r, "nsg"); s.Status != StatusWarn || !strings.Contains(s.Summary, `"22-x"`) || r.Verdict != nil || len(r.Findings) != 1 {
-		t.Errorf("step %+v findings %v", s, ids(r))
+	if s := step(t, r, "nsg"); s.Status != StatusWarn || !strings.Contains(s.Summary, `"22-x"`) || r.Verdict != nil || len(r.Findings) != 0 ||
+		r.OK || len(r.Unknown) != 1 || !strings.HasPrefix(r.Unknown[0], "nsg: ") {
+		t.Errorf("step %+v findings %v ok %v unknown %v", s, ids(r), r.OK, r.Unknown)
 	}
 }
 
@@ -546,8 +548,8 @@ func TestEveryEmittedIDIsRegistered(t *testing.T) {
 // evaluated; the rest of the check stands.
 func TestNoSource(t *testing.T) {
 	r := Check(context.Background(), healthy(), "web1", Options{Port: 22})
-	if r.Target.SourceIP != "" || r.Verdict != nil || r.ReturnRoute != nil || len(r.Routes) != 2 || !r.OK {
-		t.Fatalf("target %+v verdict %v route %+v ok %v", r.Target, r.Verdict, r.ReturnRoute, r.OK)
+	if r.Target.SourceIP != "" || r.Verdict != nil || r.ReturnRoute != nil || len(r.Routes) != 2 || r.OK || len(r.Unknown) != 2 {
+		t.Fatalf("target %+v verdict %v route %+v ok %v unknown %v", r.Target, r.Verdict, r.ReturnRoute, r.OK, r.Unknown)
 	}
 	if s := step(t, r, "nsg"); s.Status != StatusWarn || !strings.Contains(s.Summary, "no client address") {
 		t.Errorf("nsg step %+v", s)

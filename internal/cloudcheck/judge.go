@@ -8,6 +8,7 @@ import (
 	"github.com/sshdoctor/sshdoctor/internal/bootlog"
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/netpolicy"
 )
 
 // Status of a check step.
@@ -59,14 +60,15 @@ func judge(r *Report, o *Options) {
 		j.nsg()
 		j.route()
 	}
-	// Without the VM nothing was checked: never "OK".
-	r.OK = r.VM != nil
+	// Without the VM nothing was checked, and a step that could not be
+	// evaluated is not fine: never "OK".
+	r.OK = r.VM != nil && len(r.Unknown) == 0
 	quiet := true
 	for _, f := range r.Findings {
 		r.OK = r.OK && f.Severity != findings.Error
 		quiet = quiet && f.Severity == findings.Info
 	}
-	if quiet {
+	if quiet && len(r.Unknown) == 0 {
 		r.Findings = append(r.Findings, findings.New("cloud.ok",
 			fmt.Sprintf("%s shows nothing that stops SSH to %s on port %d", Title(r.Target.Provider), r.Target.VM, r.Target.Port), ""))
 	}
@@ -125,8 +127,14 @@ func (j *judgement) problems(step string) bool {
 	}
 	if first != "" {
 		j.step(step, worst, "%s", first)
+		j.unknown(step, first)
 	}
 	return first != ""
+}
+
+// unknown records that step could not be evaluated, and why.
+func (j *judgement) unknown(step, why string) {
+	j.r.Unknown = append(j.r.Unknown, step+": "+why)
 }
 
 // apiFinding judges a failed call: the provider's own explanation when it
@@ -340,11 +348,16 @@ func (j *judgement) nsg() {
 	if r.Verdict == nil {
 		if !j.problems("nsg") {
 			j.step("nsg", StatusSkip, "not evaluated")
+			j.unknown("nsg", "not evaluated")
 		}
 		return
 	}
 	v := r.Verdict
 	decided := strings.TrimSpace(v.DecidingNSG + " " + v.DecidingRule)
+	if len(v.Uncertain) > 0 {
+		j.uncertain(v, decided, source)
+		return
+	}
 	if v.Allowed {
 		if decided == "" {
 			decided = "no NSG"
@@ -381,6 +394,28 @@ func (j *judgement) nsg() {
 	j.add(findings.New("cloud.nsg_denies", fmt.Sprintf("NSG %s denies TCP port %d from %s (%s)", v.DecidingNSG, t.Port, sourceLabel(t), v.DecidingRule),
 		j.nsgRemedy(), ev...))
 	j.step("nsg", StatusFail, "%s denied by %s", r.Flow, decided)
+}
+
+// uncertain reports a verdict that rules sshdoctor cannot evaluate could
+// have changed: neither "allowed" nor "denied" is sure.
+func (j *judgement) uncertain(v *netpolicy.Verdict, decided, source string) {
+	r := j.r
+	what := "allowed"
+	if !v.Allowed {
+		what = "denied"
+	}
+	ev := []string{"flow: " + r.Flow, fmt.Sprintf("without them: %s by %s", what, orNone(decided)), "rules read from " + source}
+	var names []string
+	for _, u := range v.Uncertain {
+		names = append(names, u.NSG+" "+ruleName(u.Rule))
+		ev = append(ev, fmt.Sprintf("cannot evaluate %s %s (priority %d, %s): %s", u.NSG, ruleName(u.Rule), u.Priority, u.Access, u.Reason))
+	}
+	j.add(findings.New("cloud.nsg_uncertain",
+		fmt.Sprintf("Whether the NSGs let TCP port %d from %s through is uncertain: %s cannot be evaluated here", r.Target.Port, sourceLabel(r.Target), strings.Join(names, ", ")),
+		"Check the rule in the portal (Network Watcher's IP flow verify answers for Azure's own expansion)"+run(", or run `%s` while the VM runs, when Azure lists the rule's addresses", j.withSource(j.c.Check, r.Target.SourceIP))+".",
+		ev...))
+	j.step("nsg", StatusWarn, "%s uncertain: %s %s, but %s cannot be evaluated", r.Flow, what, orNone(decided), strings.Join(names, ", "))
+	j.unknown("nsg", "uncertain: "+strings.Join(names, ", "))
 }
 
 func sourceLabel(t Target) string {
@@ -480,6 +515,7 @@ func (j *judgement) route() {
 		return
 	case rt == nil:
 		j.step("route", StatusSkip, "no client address to look up the return route for")
+		j.unknown("route", "no client address")
 		return
 	}
 	t := r.Target

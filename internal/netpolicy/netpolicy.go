@@ -61,6 +61,21 @@ type Verdict struct {
 	DecidingNSG  string
 	DecidingRule string
 	Trace        []Step // every rule looked at, in evaluation order
+	// Uncertain lists the rules that could not be evaluated
+	// (SecurityRule.Unevaluable) and come before the decision: any of
+	// them may have decided the flow instead. Empty: the verdict is
+	// certain.
+	Uncertain []Uncertain `json:"uncertain,omitempty"`
+}
+
+// Uncertain is a rule whose match could not be decided, placed where it
+// could have changed the verdict.
+type Uncertain struct {
+	NSG      string       `json:"nsg"`
+	Rule     string       `json:"rule"`
+	Priority int          `json:"priority"`
+	Access   cloud.Access `json:"access"`
+	Reason   string       `json:"reason"`
 }
 
 // addrKey is an address as two words plus its family, so that prefix
@@ -186,6 +201,23 @@ type cnsg struct {
 	label string
 	in    chain
 	out   chain
+	// unknownIn and unknownOut are the rules that cannot be evaluated.
+	unknownIn, unknownOut []unknownRule
+}
+
+// uncertain adds to v the unknown rules of n before priority prio that
+// could match f.
+func (n *cnsg) uncertain(v *Verdict, d cloud.Direction, f *fctx, prio int) {
+	list := n.unknownIn
+	if d == cloud.Outbound {
+		list = n.unknownOut
+	}
+	for i := range list {
+		u := &list[i]
+		if u.priority < prio && u.couldMatch(f) {
+			v.Uncertain = append(v.Uncertain, Uncertain{NSG: n.label, Rule: u.name, Priority: u.priority, Access: u.access, Reason: u.reason})
+		}
+	}
 }
 
 func (n *cnsg) chain(d cloud.Direction) *chain {
@@ -218,15 +250,15 @@ func Compile(e *cloud.EffectiveNSGs) (*Policy, error) {
 		if n == nil {
 			return nil, nil
 		}
-		in, err := parseNSG(n, cloud.Inbound)
+		in, uin, err := parseNSG(n, cloud.Inbound)
 		if err != nil {
 			return nil, err
 		}
-		out, err := parseNSG(n, cloud.Outbound)
+		out, uout, err := parseNSG(n, cloud.Outbound)
 		if err != nil {
 			return nil, err
 		}
-		return &cnsg{label: level + "/" + n.Name, in: compileChain(in, p.vnet), out: compileChain(out, p.vnet)}, nil
+		return &cnsg{label: level + "/" + n.Name, in: compileChain(in, p.vnet), out: compileChain(out, p.vnet), unknownIn: uin, unknownOut: uout}, nil
 	}
 	if p.subnet, err = build(e.Subnet, "subnet"); err != nil {
 		return nil, err
@@ -337,6 +369,7 @@ func (p *Policy) Evaluate(f Flow) Verdict {
 				continue
 			}
 			matched = true
+			n.uncertain(&v, f.Direction, &c, r.priority)
 			if !r.allow {
 				v.Allowed, v.DecidingNSG, v.DecidingRule = false, n.label, r.name
 				return v
@@ -371,6 +404,14 @@ func (v Verdict) String() string {
 	}
 	if v.DecidingRule != "" {
 		fmt.Fprintf(&b, " by %s %s", v.DecidingNSG, v.DecidingRule)
+	}
+	for i, u := range v.Uncertain {
+		if i == 0 {
+			b.WriteString(" — uncertain: ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s (priority %d, %s) cannot be evaluated", u.NSG, u.Rule, u.Priority, u.Reason)
 	}
 	return b.String()
 }

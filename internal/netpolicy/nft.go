@@ -46,7 +46,7 @@ func NFTInbound(table, hook string, nsg *cloud.NSG, vnet []string, scope string)
 	}
 	var rules []rule
 	if nsg != nil {
-		if rules, err = parseNSG(nsg, cloud.Inbound); err != nil {
+		if rules, _, err = parseNSG(nsg, cloud.Inbound); err != nil {
 			return "", err
 		}
 	}

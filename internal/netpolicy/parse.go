@@ -245,16 +245,28 @@ func parseRule(r cloud.SecurityRule, isDefault bool) (rule, error) {
 // defaults) sorted by priority. Rules marked Default in nsg.Rules are
 // skipped: DefaultRules() are always appended, and a provider that lists
 // them too must not make them count twice.
-func parseNSG(nsg *cloud.NSG, dir cloud.Direction) ([]rule, error) {
+func parseNSG(nsg *cloud.NSG, dir cloud.Direction) ([]rule, []unknownRule, error) {
 	var out []rule
+	var unknown []unknownRule
 	seen := map[int]string{}
 	for _, r := range nsg.Rules {
 		if r.Default {
 			continue
 		}
+		if r.Unevaluable != "" {
+			if r.Direction != dir {
+				continue
+			}
+			if other, dup := seen[r.Priority]; dup {
+				return nil, nil, fmt.Errorf("netpolicy: nsg %q: rules %q and %q share %s priority %d", nsg.Name, other, r.Name, dir, r.Priority)
+			}
+			seen[r.Priority] = r.Name
+			unknown = append(unknown, newUnknownRule(r))
+			continue
+		}
 		pr, err := parseRule(r, false)
 		if err != nil {
-			return nil, fmt.Errorf("netpolicy: nsg %q: %w", nsg.Name, err)
+			return nil, nil, fmt.Errorf("netpolicy: nsg %q: %w", nsg.Name, err)
 		}
 		if pr.dir != dir {
 			continue
@@ -262,7 +274,7 @@ func parseNSG(nsg *cloud.NSG, dir cloud.Direction) ([]rule, error) {
 		// Azure refuses two rules of one direction at one priority; with
 		// both present "first match" would be ill-defined.
 		if other, dup := seen[pr.priority]; dup {
-			return nil, fmt.Errorf("netpolicy: nsg %q: rules %q and %q share %s priority %d", nsg.Name, other, r.Name, dir, pr.priority)
+			return nil, nil, fmt.Errorf("netpolicy: nsg %q: rules %q and %q share %s priority %d", nsg.Name, other, r.Name, dir, pr.priority)
 		}
 		seen[pr.priority] = r.Name
 		out = append(out, pr)
@@ -273,12 +285,45 @@ func parseNSG(nsg *cloud.NSG, dir cloud.Direction) ([]rule, error) {
 		}
 		pr, err := parseRule(r, true)
 		if err != nil {
-			return nil, fmt.Errorf("netpolicy: default: %w", err)
+			return nil, nil, fmt.Errorf("netpolicy: default: %w", err)
 		}
 		out = append(out, pr)
 	}
 	slices.SortStableFunc(out, func(a, b rule) int { return cmp.Compare(a.priority, b.priority) })
-	return out, nil
+	return out, unknown, nil
+}
+
+// unknownRule is a rule whose match cannot be decided
+// (SecurityRule.Unevaluable). What of it does parse — protocol,
+// destination ports — narrows the flows it could match.
+type unknownRule struct {
+	name     string
+	priority int
+	access   cloud.Access
+	reason   string
+	proto    proto
+	anyProto bool // the protocol did not parse: it could be any
+	dp       portMatch
+}
+
+func newUnknownRule(r cloud.SecurityRule) unknownRule {
+	u := unknownRule{name: "securityRules/" + r.Name, priority: r.Priority, access: r.Access, reason: r.Unevaluable, dp: portMatch{any: true}}
+	var ok bool
+	if u.proto, ok = parseProto(r.Protocol); !ok {
+		u.anyProto = true
+	}
+	if ps, err := parsePorts(r.DestinationPortRanges); err == nil {
+		u.dp = portMatch{ps.any, ps.r}
+	}
+	return u
+}
+
+// couldMatch: nothing that parsed rules f out.
+func (u *unknownRule) couldMatch(f *fctx) bool {
+	if !u.anyProto && u.proto != protoAny && u.proto != f.proto {
+		return false
+	}
+	return f.proto.portless() || u.dp.match(f.dp)
 }
 
 func parseVNet(vnet []string) ([]netip.Prefix, error) {

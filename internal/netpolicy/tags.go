@@ -1,6 +1,7 @@
 package netpolicy
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -44,6 +45,18 @@ func builtinEntry(s string) bool {
 // dropped. Malformed entries are kept, for Compile to report. e is not
 // modified.
 func ResolveTags(e *cloud.EffectiveNSGs, tags map[string][]string) (*cloud.EffectiveNSGs, []Unresolved) {
+	return resolveTags(e, tags, false)
+}
+
+// ResolveTagsUncertain is ResolveTags for a verdict that must not guess:
+// a rule naming a tag that tags does not expand is kept as it was,
+// marked Unevaluable, so that Evaluate reports the verdicts it could
+// change as uncertain and its priority stays taken.
+func ResolveTagsUncertain(e *cloud.EffectiveNSGs, tags map[string][]string) (*cloud.EffectiveNSGs, []Unresolved) {
+	return resolveTags(e, tags, true)
+}
+
+func resolveTags(e *cloud.EffectiveNSGs, tags map[string][]string, keep bool) (*cloud.EffectiveNSGs, []Unresolved) {
 	lookup := func(s string) ([]string, bool) {
 		if v, ok := tags[s]; ok {
 			return v, true
@@ -93,8 +106,15 @@ func ResolveTags(e *cloud.EffectiveNSGs, tags map[string][]string) (*cloud.Effec
 				}
 				return res
 			}
+			orig := r
+			before := len(notes)
 			r.SourceAddressPrefixes = side(r.SourceAddressPrefixes, "source")
 			r.DestinationAddressPrefixes = side(r.DestinationAddressPrefixes, "destination")
+			if keep && len(notes) > before && !r.Default {
+				orig.Unevaluable = fmt.Sprintf("service tag %s: its addresses are not known here", notes[before].Entry)
+				out.Rules = append(out.Rules, orig)
+				continue
+			}
 			if dropped && !r.Default {
 				continue
 			}
