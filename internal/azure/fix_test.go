@@ -113,7 +113,7 @@ func newFixWorld(t *testing.T, s scenario, rules ...nsgRule) *fixWorld {
 			errResp.SetResponseError(http.StatusInternalServerError, "Unexpected")
 			return
 		}
-		msg := "Enable succeeded: \n[stdout]\n" + guest(script) + "\n[stderr]\n"
+		msg := "Enable succeeded: \n[stdout]\n" + ranToEnd(guest(script)) + "\n[stderr]\n"
 		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
 		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
 			Value: []*armcompute.InstanceViewStatus{{Code: ptr("ProvisioningState/succeeded"), Level: ptr(armcompute.StatusLevelTypesInfo), DisplayStatus: ptr("Provisioning succeeded"), Message: &msg}},
@@ -519,4 +519,13 @@ func TestFixRunCommandBusyIsRetried(t *testing.T) {
 	if len(waits) != 1 || len(fw.Fail) != 0 || time.Since(start) < 3*time.Second || len(fw.scripts) != 2 || !isFacts(fw.scripts[0]) {
 		t.Fatalf("waits %q, failures left %v, %s, %d scripts reached the guest", waits, fw.Fail, time.Since(start), len(fw.scripts))
 	}
+}
+
+// ranToEnd is a script's stdout as RunCommand's wrapper leaves it when
+// the script exits 0.
+func ranToEnd(out string) string {
+	if out != "" && !strings.HasSuffix(out, "\n") {
+		out += "\n"
+	}
+	return out + exitMarker + "0\n"
 }

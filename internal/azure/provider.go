@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -401,11 +402,35 @@ func (p *Provider) serialLog(ctx context.Context, vm *armcompute.VirtualMachine)
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch serial log of VM %s from %s: HTTP %s", name, redact(uri), resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSerialLog))
+	data, err := readTail(resp.Body, maxSerialLog)
 	if err != nil {
 		return nil, fmt.Errorf("read serial log of VM %s: %w", name, err)
 	}
 	return data, nil
+}
+
+// readTail reads r to its end and returns its last max bytes: a serial
+// log's last boot is at its end.
+func readTail(r io.Reader, max int) ([]byte, error) {
+	buf := make([]byte, 0, 64<<10)
+	chunk := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if len(buf) > 2*max {
+			buf = append(buf[:0], buf[len(buf)-max:]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(buf) > max {
+		buf = buf[len(buf)-max:]
+	}
+	return buf, nil
 }
 
 // redact drops a SAS URI's query: its signature is a credential.
@@ -450,6 +475,9 @@ var ErrAgentNotReady = cloud.ErrAgentNotReady
 // stopped or its agent down, run-command and extensions would only time
 // out (after up to 90 minutes).
 func guestReady(vm *armcompute.VirtualMachine, what string) error {
+	if windows(vm) {
+		return fmt.Errorf("VM %s runs Windows: %w: %s is for Linux VMs (for Windows: az vm user update, RDP troubleshooting)", deref(vm.Name), cloud.ErrUnsupported, what)
+	}
 	if ps := powerState(vm); ps != cloud.PowerRunning {
 		return fmt.Errorf("VM %s: %w (power state %s): %s needs a running VM (sshdoctor azure start)", deref(vm.Name), cloud.ErrNotRunning, ps, what)
 	}
@@ -457,6 +485,30 @@ func guestReady(vm *armcompute.VirtualMachine, what string) error {
 		return fmt.Errorf("VM %s: %w (agent: %s): run-command and VMAccess cannot work until it is Ready (restart the VM)", deref(vm.Name), cloud.ErrAgentNotReady, status)
 	}
 	return nil
+}
+
+// windows: the VM's OS disk says Windows (storageProfile.osDisk.osType).
+func windows(vm *armcompute.VirtualMachine) bool {
+	pr := vm.Properties
+	return pr != nil && pr.StorageProfile != nil && pr.StorageProfile.OSDisk != nil &&
+		strings.EqualFold(string(deref(pr.StorageProfile.OSDisk.OSType)), string(armcompute.OperatingSystemTypesWindows))
+}
+
+// exitMarker ends the output of every script RunCommand runs: Azure's
+// Linux handler reports "Enable succeeded" whatever the script's exit
+// status, so the script reports its own, last on stdout (Azure keeps the
+// tail).
+const exitMarker = "sshdoctor-run-command-exit="
+
+// wrapScript runs script in a subshell, so that its own `exit` ends only
+// the subshell, and prints its exit status after it.
+func wrapScript(script string) string {
+	shebang := ""
+	if strings.HasPrefix(script, "#!") {
+		shebang, script, _ = strings.Cut(script, "\n")
+		shebang += "\n"
+	}
+	return shebang + "(\n" + strings.TrimRight(script, "\n") + "\n)\necho \"" + exitMarker + "$?\"\n"
 }
 
 // RunCommand runs script as root through the VM agent (run-command
@@ -477,20 +529,27 @@ func (p *Provider) RunCommand(ctx context.Context, name, script string, timeout 
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	in := armcompute.RunCommandInput{CommandID: to.Ptr("RunShellScript"), Script: to.SliceOfPtrs(strings.Split(script, "\n")...)}
+	in := armcompute.RunCommandInput{CommandID: to.Ptr("RunShellScript"), Script: to.SliceOfPtrs(strings.Split(wrapScript(script), "\n")...)}
 	poller, err := p.vms.BeginRunCommand(ctx, p.ResourceGroup, name, in, nil)
 	res, err := await(ctx, p, poller, err)
 	if err != nil {
 		// A script that exits non-zero can fail the whole operation, with
 		// its output in the error message.
 		if msg := armMessage(err); strings.Contains(msg, "[stdout]") {
-			return p.limited(parseRunOutput(msg, true)), nil
+			return p.limited(parseRunOutput(msg, true), msg), nil
 		}
-		return nil, fail(err, "run a command on VM "+name, actRunCommand, p.vmID(name))
+		err = fail(err, "run a command on VM "+name, actRunCommand, p.vmID(name))
+		if errors.Is(err, cloud.ErrBusy) {
+			return nil, fmt.Errorf("%w; a script that ran past its timeout keeps running on the VM, and Azure refuses another until it ends (up to 90 minutes): wait, or restart the VM to end it", err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("run-command on VM %s gave no answer in time: the script may still be running on the VM (run-command has no cancel); its output needs the VM to reach Azure over HTTPS (443): %w", name, err)
+		}
+		return nil, err
 	}
 	for _, s := range res.Value {
 		if msg := deref(s.Message); strings.Contains(msg, "[stdout]") {
-			return p.limited(parseRunOutput(msg, strings.Contains(strings.ToLower(deref(s.Code)), "failed"))), nil
+			return p.limited(parseRunOutput(msg, strings.Contains(strings.ToLower(deref(s.Code)), "failed")), msg), nil
 		}
 	}
 	return nil, fmt.Errorf("run-command on VM %s returned no output", name)
@@ -498,10 +557,14 @@ func (p *Provider) RunCommand(ctx context.Context, name, script string, timeout 
 
 // limited marks r Truncated when a stream fills its limit: the agent
 // kept only that stream's tail, so more was probably written.
-func (p *Provider) limited(r *cloud.RunResult) *cloud.RunResult {
+// The streams are measured as Azure sent them (msg), before the exit
+// marker was taken off.
+func (p *Provider) limited(r *cloud.RunResult, msg string) *cloud.RunResult {
 	l := p.RunLimits()
 	l.Truncate(r)
-	if (l.MaxStdout > 0 && len(r.Stdout) >= l.MaxStdout) || (l.MaxStderr > 0 && len(r.Stderr) >= l.MaxStderr) {
+	_, rest, _ := strings.Cut(msg, "[stdout]\n")
+	out, errOut, _ := strings.Cut(rest, "\n[stderr]\n")
+	if (l.MaxStdout > 0 && len(out) >= l.MaxStdout) || (l.MaxStderr > 0 && len(errOut) >= l.MaxStderr) {
 		r.Truncated = true
 	}
 	return r
@@ -514,6 +577,14 @@ func parseRunOutput(msg string, failed bool) *cloud.RunResult {
 	head, rest, _ := strings.Cut(msg, "[stdout]\n")
 	out, errOut, _ := strings.Cut(rest, "\n[stderr]\n")
 	r := &cloud.RunResult{Stdout: out, Stderr: errOut}
+	// The script's own exit status (wrapScript), when it got that far.
+	if i := strings.LastIndex(out, exitMarker); i >= 0 && (i == 0 || out[i-1] == '\n') {
+		line := strings.TrimSpace(out[i+len(exitMarker):])
+		if n, err := strconv.Atoi(line); err == nil {
+			r.Stdout, r.ExitCode = out[:i], n
+			return r
+		}
+	}
 	if _, code, ok := strings.Cut(head, "exit status="); ok {
 		n := 0
 		for _, c := range code {
@@ -525,6 +596,11 @@ func parseRunOutput(msg string, failed bool) *cloud.RunResult {
 		r.ExitCode = n
 	} else if failed || strings.Contains(strings.ToLower(head), "failed") {
 		r.ExitCode = 1
+	} else {
+		// No exit status: the script did not finish (killed, timed out)
+		// or its output lost the end.
+		r.ExitCode = -1
+		r.Stderr = strings.TrimRight(r.Stderr, "\n") + "\nsshdoctor: the script reported no exit status: it did not finish, or its output was cut"
 	}
 	return r
 }

@@ -90,7 +90,7 @@ func TestVMActionsPollToCompletion(t *testing.T) {
 func TestRunCommand(t *testing.T) {
 	p, w := newWorld(t, scenario{})
 	var got armcompute.RunCommandInput
-	msg := "Enable succeeded: \n[stdout]\nsshd is running\nPort 22\n\n[stderr]\nwarning: x\n"
+	msg := "Enable succeeded: \n[stdout]\nsshd is running\nPort 22\n" + exitMarker + "0\n\n[stderr]\nwarning: x\n"
 	w.Compute.VirtualMachinesServer.BeginRunCommand = func(_ context.Context, _, _ string, in armcompute.RunCommandInput, _ *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
 		got = in
 		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
@@ -103,7 +103,7 @@ func TestRunCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got.CommandID != "RunShellScript" || len(got.Script) != 2 || *got.Script[1] != "grep ^Port /etc/ssh/sshd_config" {
+	if *got.CommandID != "RunShellScript" || len(got.Script) != 6 || *got.Script[2] != "grep ^Port /etc/ssh/sshd_config" || *got.Script[4] != `echo "`+exitMarker+`$?"` {
 		t.Errorf("input %+v", got)
 	}
 	if res.ExitCode != 0 || res.Stdout != "sshd is running\nPort 22\n" || res.Stderr != "warning: x\n" {
@@ -118,8 +118,15 @@ func TestParseRunOutput(t *testing.T) {
 		code           int
 		stdout, stderr string
 	}{
-		{"Enable succeeded: \n[stdout]\n\n[stderr]\n", false, 0, "", ""},
-		{"Enable succeeded: \n[stdout]\nhello\n\n[stderr]\n", false, 0, "hello\n", ""},
+		{"Enable succeeded: \n[stdout]\n" + exitMarker + "0\n\n[stderr]\n", false, 0, "", ""},
+		{"Enable succeeded: \n[stdout]\nhello\n" + exitMarker + "0\n\n[stderr]\n", false, 0, "hello\n", ""},
+		// Azure's Linux handler says "succeeded" whatever the script did:
+		// the script's own status decides.
+		{"Enable succeeded: \n[stdout]\nhello\n" + exitMarker + "3\n\n[stderr]\noops\n", false, 3, "hello\n", "oops\n"},
+		// No status: the script did not finish.
+		{"Enable succeeded: \n[stdout]\nhal\n\n[stderr]\n", false, -1, "hal\n", "\nsshdoctor: the script reported no exit status: it did not finish, or its output was cut"},
+		// The marker only counts at the start of a line.
+		{"Enable succeeded: \n[stdout]\nx" + exitMarker + "0\n\n[stderr]\n", false, -1, "x" + exitMarker + "0\n", "\nsshdoctor: the script reported no exit status: it did not finish, or its output was cut"},
 		{"Enable failed: failed to execute command: command terminated with exit status=127\n[stdout]\n\n[stderr]\n/bin/sh: 1: foo: not found\n", false, 127, "", "/bin/sh: 1: foo: not found\n"},
 		{"Enable failed: \n[stdout]\npartial\n\n[stderr]\n", true, 1, "partial\n", ""},
 	}
@@ -506,8 +513,8 @@ func TestRemoveRoute(t *testing.T) {
 // TestRunCommandTruncated: a stream of 4096 bytes is all Azure kept of it.
 func TestRunCommandTruncated(t *testing.T) {
 	p, w := newWorld(t, scenario{})
-	out := strings.Repeat("x", 4095) + "\n"
-	msg := "Enable succeeded: \n[stdout]\n" + out + "\n[stderr]\nwarn\n"
+	out := strings.Repeat("x", 4095-len(exitMarker+"0\n")) + "\n"
+	msg := "Enable succeeded: \n[stdout]\n" + out + exitMarker + "0\n\n[stderr]\nwarn\n"
 	w.Compute.VirtualMachinesServer.BeginRunCommand = func(context.Context, string, string, armcompute.RunCommandInput, *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
 		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
 			Value: []*armcompute.InstanceViewStatus{{Code: ptr("ProvisioningState/succeeded"), Message: &msg}},
@@ -518,7 +525,7 @@ func TestRunCommandTruncated(t *testing.T) {
 	if err != nil || !res.Truncated || res.Stdout != out || res.Stderr != "warn\n" {
 		t.Fatalf("%v %v %d", err, res.Truncated, len(res.Stdout))
 	}
-	msg = "Enable succeeded: \n[stdout]\nshort\n\n[stderr]\n"
+	msg = "Enable succeeded: \n[stdout]\nshort\n" + exitMarker + "0\n\n[stderr]\n"
 	if res, err := p.RunCommand(context.Background(), vmName, "echo short", 0); err != nil || res.Truncated {
 		t.Fatalf("%v %+v", err, res)
 	}

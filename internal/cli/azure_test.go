@@ -323,7 +323,7 @@ func TestAzureGuestCheck(t *testing.T) {
 		script = strings.Join(lines, "\n")
 		resp.AddNonTerminalResponse(http.StatusAccepted, nil)
 		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
-			Value: []*armcompute.InstanceViewStatus{{Code: azurefake.Ptr("ProvisioningState/succeeded"), Message: azurefake.Ptr("Enable succeeded: \n[stdout]\n" + stdout + "\n[stderr]\n")}},
+			Value: []*armcompute.InstanceViewStatus{{Code: azurefake.Ptr("ProvisioningState/succeeded"), Message: azurefake.Ptr("Enable succeeded: \n[stdout]\n" + strings.TrimSuffix(stdout, "\n") + "\nsshdoctor-run-command-exit=0\n\n[stderr]\n")}},
 		}}, nil)
 		return
 	}

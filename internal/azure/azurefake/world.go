@@ -184,6 +184,9 @@ type World struct {
 	// Fail holds ARM error answers by "METHOD path", served instead of
 	// the fakes (which send no error message) — see FailWith.
 	Fail map[string]Failure
+	// ExtensionFailure, when set, is the message the extension's handler
+	// reports in its instance view (it ran and failed).
+	ExtensionFailure string
 }
 
 // Failure is an ARM error answer: status, and the body's code and message.
@@ -374,6 +377,21 @@ func NewWorld(t testing.TB, s Scenario) *World {
 		vn := Must[armnetwork.VirtualNetwork](t, `{"name": "vnet", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
   "virtualNetworkPeerings": [{"name": "hub", "properties": {"remoteAddressSpace": {"addressPrefixes": ["10.100.0.0/16"]}}}]}}`)
 		resp.SetResponse(http.StatusOK, armnetwork.VirtualNetworksClientGetResponse{VirtualNetwork: vn}, nil)
+		return
+	}
+	// The extension's own status, as its handler reported it: success
+	// unless a test sets ExtensionFailure.
+	w.Compute.VirtualMachineExtensionsServer.Get = func(_ context.Context, _, _, name string, opts *armcompute.VirtualMachineExtensionsClientGetOptions) (resp azfake.Responder[armcompute.VirtualMachineExtensionsClientGetResponse], errResp azfake.ErrorResponder) {
+		if opts == nil || opts.Expand == nil || *opts.Expand != "instanceView" {
+			t.Errorf("extension %s read without its instance view", name)
+		}
+		status := `{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "message": "Enable succeeded."}`
+		if w.ExtensionFailure != "" {
+			status = fmt.Sprintf(`{"code": "ProvisioningState/failed/1", "level": "Error", "displayStatus": "Provisioning failed", "message": %q}`, w.ExtensionFailure)
+		}
+		ext := Must[armcompute.VirtualMachineExtension](t, fmt.Sprintf(`{"name": %q, "properties": {"publisher": "Microsoft.OSTCExtensions", "type": "VMAccessForLinux",
+  "typeHandlerVersion": "1.5", "provisioningState": "Succeeded", "instanceView": {"name": %q, "statuses": [%s]}}}`, name, name, status))
+		resp.SetResponse(http.StatusOK, armcompute.VirtualMachineExtensionsClientGetResponse{VirtualMachineExtension: ext}, nil)
 		return
 	}
 
