@@ -529,3 +529,29 @@ func ranToEnd(out string) string {
 	}
 	return out + exitMarker + "0\n"
 }
+
+// azure reset-ssh's first choice: the guest judge's repair through
+// run-command, planned without a change, then applied as one transaction.
+func TestPlanGuestRepairThroughRunCommand(t *testing.T) {
+	fw := newFixWorld(t, scenario{}, allowSSH)
+	fw.pubkeyGuest()
+	o := fix.Options{Provider: fw.p, VM: vmName, Port: 22}
+	plan, err := fix.PlanGuestRepair(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fw.scripts) != 1 || !isFacts(fw.scripts[0]) {
+		t.Fatalf("planning ran %d scripts; want only the facts", len(fw.scripts))
+	}
+	reps := plan.Repairs()
+	if len(reps) != 1 || reps[0].For != "guest.pubkey_disabled" {
+		t.Fatalf("repairs %+v", reps)
+	}
+	undo, err := fix.ApplyGuestRepair(context.Background(), o, plan)
+	if err != nil || undo == nil || undo.BackupDir != backupSet || len(fw.scripts) != 2 || !isRepair(fw.scripts[1]) || fw.authFail {
+		t.Fatalf("apply: %v undo %+v scripts %d authFail %v", err, undo, len(fw.scripts), fw.authFail)
+	}
+	if len(fw.calls) != 0 {
+		t.Errorf("control-plane changes %v", fw.calls)
+	}
+}

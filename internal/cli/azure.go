@@ -44,6 +44,10 @@ type AzureOptions struct {
 	SSHKey        string
 	SSHKeyFile    string
 
+	// reset-ssh: VMAccess skips the guest repair; RestoreBackup asks
+	// VMAccess for the sshd_config it saved.
+	VMAccess, RestoreBackup bool
+
 	// NetworkWatcher cross-checks check's NSG and route verdicts with
 	// Network Watcher.
 	NetworkWatcher bool
@@ -186,8 +190,7 @@ Exit status: 0 nothing blocks SSH, 1 a problem was found, 2 bad usage.`,
 	}
 	start := action("start", "Start a stopped or deallocated VM", "Start VM %s?", (*azure.Provider).Start, "started")
 	restart := action("restart", "Restart the VM (the guest reboots)", "Restart VM %s? The guest reboots and open sessions end.", (*azure.Provider).Restart, "restarted")
-	resetSSH := action("reset-ssh", "Reset sshd's configuration to the image default and restart sshd (VMAccessForLinux reset_ssh)",
-		"Reset the SSH configuration of VM %s? sshd_config is replaced by the image default and sshd restarts.", (*azure.Provider).ResetSSH, "SSH configuration reset")
+	resetSSH := newCmdAzureResetSSH(o, vmFlags, run)
 
 	redeploy := &cobra.Command{
 		Use:   "redeploy -g RG -n VM --yes",
@@ -491,8 +494,13 @@ func resetUserInputs(o *AzureOptions) (password, key string, err error) {
 		if strings.Contains(key, "PRIVATE KEY") {
 			return "", "", usagef("that is a private key: give the public half (.pub)")
 		}
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err != nil || strings.Count(key, "\n") > 0 {
-			return "", "", usagef("not one OpenSSH public key: %.40q", key)
+		if err := azure.CheckVMAccessKey(key); err != nil {
+			return "", "", usagef("--ssh-key: %v", err)
+		}
+		if !strings.HasPrefix(key, "-----BEGIN CERTIFICATE-----") && !strings.HasPrefix(key, "---- BEGIN SSH2 PUBLIC KEY ----") {
+			if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err != nil {
+				return "", "", usagef("not one OpenSSH public key: %.40q", key)
+			}
 		}
 	}
 	if password == "" && key == "" {

@@ -386,3 +386,83 @@ func TestAzureActionRechecksSSH(t *testing.T) {
 		t.Fatalf("closed port: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// reset-ssh: the guest repair first; when the guest judge finds nothing
+// to repair, VMAccess's reset_ssh, said for what it is, after consent.
+func TestAzureResetSSH(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{})
+	runs := 0
+	runFails := false
+	w.Compute.VirtualMachinesServer.BeginRunCommand = func(_ context.Context, _, _ string, in armcompute.RunCommandInput, _ *armcompute.VirtualMachinesClientBeginRunCommandOptions) (resp azfake.PollerResponder[armcompute.VirtualMachinesClientRunCommandResponse], errResp azfake.ErrorResponder) {
+		runs++
+		if runFails {
+			errResp.SetResponseError(http.StatusInternalServerError, "InternalExecutionError")
+			return
+		}
+		stdout := remoteFacts(t, "F\tsdfacts1", "bin\t1", "v\tOpenSSH_9.2p1", "pid\t1", "t\t0\t", "T\tport 22", "L\t22\t00000000\t1",
+			"privsep\t1", "privuser\t1", "hk\t/etc/ssh/ssh_host_ed25519_key", "E\tend")
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachinesClientRunCommandResponse{RunCommandResult: armcompute.RunCommandResult{
+			Value: []*armcompute.InstanceViewStatus{{Code: azurefake.Ptr("ProvisioningState/succeeded"), Message: azurefake.Ptr("Enable succeeded: \n[stdout]\n" + stdout + "\nsshdoctor-run-command-exit=0\n\n[stderr]\n")}},
+		}}, nil)
+		return
+	}
+	var puts []map[string]any
+	w.Compute.VirtualMachineExtensionsServer.BeginCreateOrUpdate = func(_ context.Context, _, _, _ string, ext armcompute.VirtualMachineExtension, _ *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		ps, _ := ext.Properties.ProtectedSettings.(map[string]any)
+		if ext.Properties.ForceUpdateTag == nil || *ext.Properties.ForceUpdateTag == "" {
+			t.Error("VMAccess PUT without forceUpdateTag: a repeated reset would not run")
+		}
+		puts = append(puts, ps)
+		resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse{VirtualMachineExtension: ext}, nil)
+		return
+	}
+
+	// Declined: the guest was read, nothing changed, exit 2.
+	r, _ := azureRun(t, w, "n\n", append(azureArgs("reset-ssh"), "--no-recheck")...)
+	if r.code != ExitUsage || len(puts) != 0 || runs != 1 || !strings.Contains(r.stdout, "finds nothing") || !strings.Contains(r.stderr, "PasswordAuthentication yes") {
+		t.Fatalf("declined: exit %d, puts %v, runs %d\n%s%s", r.code, puts, runs, r.stdout, r.stderr)
+	}
+	// --yes: VMAccess reset_ssh.
+	r, _ = azureRun(t, w, "", append(azureArgs("reset-ssh"), "--yes", "--no-recheck")...)
+	if r.code != ExitOK || len(puts) != 1 || puts[0]["reset_ssh"] != true || !strings.Contains(r.stdout, "--restore-backup") {
+		t.Fatalf("reset: exit %d, puts %v\n%s%s", r.code, puts, r.stdout, r.stderr)
+	}
+	// run-command cannot answer: said, then VMAccess.
+	runFails = true
+	r, _ = azureRun(t, w, "", append(azureArgs("reset-ssh"), "--yes", "--no-recheck")...)
+	if r.code != ExitOK || len(puts) != 2 || !strings.Contains(r.stderr, "could not be read through run-command") {
+		t.Fatalf("fallback: exit %d, puts %d\n%s%s", r.code, len(puts), r.stdout, r.stderr)
+	}
+	// --vmaccess: no run-command at all.
+	before := runs
+	if r, _ = azureRun(t, w, "", append(azureArgs("reset-ssh"), "--vmaccess", "--yes", "--no-recheck")...); r.code != ExitOK || runs != before || len(puts) != 3 {
+		t.Fatalf("--vmaccess: exit %d, runs %d→%d\n%s%s", r.code, before, runs, r.stdout, r.stderr)
+	}
+	// --restore-backup asks VMAccess for its backup.
+	if r, _ = azureRun(t, w, "", append(azureArgs("reset-ssh"), "--restore-backup", "--yes", "--no-recheck")...); r.code != ExitOK || len(puts) != 4 || puts[3]["restore_backup_ssh"] != true {
+		t.Fatalf("--restore-backup: exit %d, puts %v\n%s%s", r.code, puts, r.stdout, r.stderr)
+	}
+	// Both: usage error before signing in.
+	if r, _ = azureRun(t, nil, "", append(azureArgs("reset-ssh"), "--restore-backup", "--vmaccess")...); r.code != ExitUsage {
+		t.Fatalf("both flags: exit %d", r.code)
+	}
+	// The extension ran and failed: exit 1 with its message.
+	w.ExtensionFailure = "Failed to reset sshd_config: [Errno 2] No such file or directory"
+	if r, _ = azureRun(t, w, "", append(azureArgs("reset-ssh"), "--vmaccess", "--yes", "--no-recheck")...); r.code == ExitOK || !strings.Contains(r.stderr, "No such file") {
+		t.Fatalf("extension failure: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// reset-user refuses, before signing in, a key VMAccess cannot install.
+func TestAzureResetUserKeyTypes(t *testing.T) {
+	for _, key := range []string{
+		"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg= a@b",
+		"sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIH0sKLi0IwMU62lLAEBiPudg4OxqQGY1n3MOsV8rAJybAAAAB3NzaDpwMjI= ssh:p22",
+		`from="10.0.0.0/8" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN6WjfKQ5dv6XV/VV/GMcAnkmb70qh1ThlOom1Sko4ai t@x`,
+	} {
+		r, _ := azureRun(t, nil, "", append(azureArgs("reset-user"), "--username", "alice", "--ssh-key", key, "--yes")...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "VMAccess") {
+			t.Errorf("%.30s: exit %d\n%s", key, r.code, r.stderr)
+		}
+	}
+}
