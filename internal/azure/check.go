@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 
@@ -90,6 +91,18 @@ func (p *Provider) commands(vm string) cloudcheck.Commands {
 			}
 			return fmt.Sprintf("az network route-table route delete -g %s --route-table-name %s -n %s", rid.ResourceGroupName, rid.Name, r.Name)
 		},
+		NewNSG: func(v *cloud.VM, source string, port int) string {
+			if v.NIC == "" {
+				return ""
+			}
+			nsg := vm + "-nsg"
+			src := source
+			if src == "" || src == cloudcheck.InternetProbe.String() {
+				src = "YOUR_PUBLIC_IP"
+			}
+			return fmt.Sprintf("az network nsg create -g %s -n %s && az network nsg rule create -g %s --nsg-name %s -n Allow-SSH --priority 1000 --access Allow --protocol Tcp --direction Inbound --source-address-prefixes %s --destination-port-ranges %d && az network nic update -g %s -n %s --network-security-group %s",
+				p.ResourceGroup, nsg, p.ResourceGroup, nsg, src, port, groupOf(v.NICID, p.ResourceGroup), v.NIC, nsg)
+		},
 		Remedy: map[string]string{
 			"cloud.boot_diagnostics_disabled": fmt.Sprintf("Enable them: `az vm boot-diagnostics enable %s` (managed storage); the log fills from the next boot.", t),
 			"cloud.provisioning_failed":       fmt.Sprintf("Read the error; `az vm reapply %s` retries it, `sshdoctor azure redeploy %s --yes` moves the VM to a new host.", t, t),
@@ -104,4 +117,20 @@ func groupOf(id, rg string) string {
 		return rid.ResourceGroupName
 	}
 	return rg
+}
+
+// JITRequestCommand is the az command that asks Microsoft Defender for
+// Cloud's just-in-time VM access to open port for source on VM vm (the
+// policy's initiate action; the az CLI has no verb of its own for it).
+// The policy is usually named "default": `az security jit-policy list -g RG`
+// lists them.
+func (p *Provider) JITRequestCommand(vm, location, source string, port int) string {
+	loc := strings.ToLower(strings.ReplaceAll(location, " ", ""))
+	if loc == "" {
+		loc = "LOCATION"
+	}
+	body := fmt.Sprintf(`{"virtualMachines":[{"id":"%s","ports":[{"number":%d,"duration":"PT3H","allowedSourceAddressPrefix":"%s"}]}],"justification":"sshdoctor: SSH troubleshooting"}`,
+		p.vmID(vm), port, source)
+	return fmt.Sprintf("az rest --method post --url 'https://management.azure.com/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Security/locations/%s/jitNetworkAccessPolicies/default/initiate?api-version=2020-01-01' --body '%s'",
+		p.Subscription, p.ResourceGroup, loc, body)
 }

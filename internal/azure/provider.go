@@ -51,6 +51,7 @@ type Provider struct {
 	// watchers answers --network-watcher's cross-check.
 	watchers *armnetwork.WatchersClient
 	vnets    *armnetwork.VirtualNetworksClient
+	lbs      *armnetwork.LoadBalancersClient
 	health   *armresourcehealth.AvailabilityStatusesClient
 	// blob fetches the serial log from its SAS URI: the same transport as
 	// ARM, but no bearer token, since the SAS signature is the credential.
@@ -105,8 +106,8 @@ func New(subscription, resourceGroup string, cred azcore.TokenCredential, opts *
 		nics: network.NewInterfacesClient(), pips: network.NewPublicIPAddressesClient(),
 		nsgs: network.NewSecurityGroupsClient(), rules: network.NewSecurityRulesClient(),
 		subnets: network.NewSubnetsClient(), vnets: network.NewVirtualNetworksClient(), udrs: network.NewRoutesClient(),
-		watchers: network.NewWatchersClient(),
-		health:   health, arm: raw,
+		watchers: network.NewWatchersClient(), lbs: network.NewLoadBalancersClient(),
+		health: health, arm: raw,
 		blob: runtime.NewPipeline("sshdoctor", "v1", runtime.PipelineOptions{}, &opts.ClientOptions),
 	}, nil
 }
@@ -132,6 +133,7 @@ const (
 	actRouteDel   = "Microsoft.Network/routeTables/routes/delete"
 	actSubnetRead = "Microsoft.Network/virtualNetworks/subnets/read"
 	actVNetRead   = "Microsoft.Network/virtualNetworks/read"
+	actLBRead     = "Microsoft.Network/loadBalancers/read"
 )
 
 // Kind names the provider.
@@ -322,8 +324,16 @@ func primaryIPConfig(nic *armnetwork.Interface) *armnetwork.InterfaceIPConfigura
 // public IP resource: name, SKU and address ("" when it holds none).
 func (p *Provider) nicView(ctx context.Context, nic *armnetwork.Interface, out *cloud.VM) error {
 	c := primaryIPConfig(nic)
-	out.NIC, out.PrivateIP = deref(nic.Name), deref(c.PrivateIPAddress)
+	out.NIC, out.NICID, out.PrivateIP = deref(nic.Name), deref(nic.ID), deref(c.PrivateIPAddress)
 	if c.PublicIPAddress == nil || c.PublicIPAddress.ID == nil {
+		// No address of its own: the ways in are a load balancer's
+		// inbound NAT rules and Azure Bastion in the VNet.
+		nat, err := p.inboundNAT(ctx, c)
+		if err != nil {
+			return err
+		}
+		out.InboundNAT = nat
+		out.Bastion = p.bastion(ctx, c)
 		return nil
 	}
 	id := *c.PublicIPAddress.ID
@@ -343,6 +353,97 @@ func (p *Provider) nicView(ctx context.Context, nic *armnetwork.Interface, out *
 		out.PublicIP = deref(r.Properties.IPAddress)
 	}
 	return nil
+}
+
+// inboundNAT reads the load balancer NAT rules that forward to the IP
+// configuration, with their frontend's public address.
+func (p *Provider) inboundNAT(ctx context.Context, c *armnetwork.InterfaceIPConfigurationPropertiesFormat) ([]cloud.NATRule, error) {
+	var out []cloud.NATRule
+	lbs := map[string]*armnetwork.LoadBalancer{}
+	for _, ref := range c.LoadBalancerInboundNatRules {
+		if ref == nil || ref.ID == nil {
+			continue
+		}
+		rid, err := arm.ParseResourceID(*ref.ID)
+		if err != nil || rid.Parent == nil {
+			return nil, fmt.Errorf("inbound NAT rule %q: not a rule of a load balancer", deref(ref.ID))
+		}
+		lbID := rid.Parent.String()
+		lb := lbs[strings.ToLower(lbID)]
+		if lb == nil {
+			r, err := p.lbs.Get(ctx, rid.ResourceGroupName, rid.Parent.Name, nil)
+			if err != nil {
+				return nil, fail(err, "read load balancer "+rid.Parent.Name, actLBRead, lbID)
+			}
+			lb = &r.LoadBalancer
+			lbs[strings.ToLower(lbID)] = lb
+		}
+		n := cloud.NATRule{Name: rid.Name, LoadBalancer: rid.Parent.Name}
+		if lb.SKU != nil {
+			n.FrontendSKU = string(deref(lb.SKU.Name))
+		}
+		if lb.Properties == nil {
+			continue
+		}
+		var front string
+		for _, r := range lb.Properties.InboundNatRules {
+			if r != nil && strings.EqualFold(deref(r.Name), rid.Name) && r.Properties != nil {
+				n.FrontendPort, n.BackendPort = int(deref(r.Properties.FrontendPort)), int(deref(r.Properties.BackendPort))
+				if r.Properties.FrontendIPConfiguration != nil {
+					front = deref(r.Properties.FrontendIPConfiguration.ID)
+				}
+			}
+		}
+		for _, f := range lb.Properties.FrontendIPConfigurations {
+			if f == nil || !strings.EqualFold(deref(f.ID), front) || f.Properties == nil {
+				continue
+			}
+			if f.Properties.PublicIPAddress != nil && f.Properties.PublicIPAddress.ID != nil {
+				if prid, err := arm.ParseResourceID(*f.Properties.PublicIPAddress.ID); err == nil {
+					if pip, err := p.pips.Get(ctx, prid.ResourceGroupName, prid.Name, nil); err == nil && pip.Properties != nil {
+						n.FrontendIP = deref(pip.Properties.IPAddress)
+					}
+				}
+			} else {
+				n.FrontendIP = deref(f.Properties.PrivateIPAddress)
+			}
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// bastion names the Azure Bastion host in the VNet of the IP
+// configuration's subnet: the one whose IP configuration sits in
+// AzureBastionSubnet. "" when there is none or the VNet cannot be read
+// (the check does not fail for a way in it only suggests).
+func (p *Provider) bastion(ctx context.Context, c *armnetwork.InterfaceIPConfigurationPropertiesFormat) string {
+	if c.Subnet == nil || c.Subnet.ID == nil {
+		return ""
+	}
+	rid, err := arm.ParseResourceID(*c.Subnet.ID)
+	if err != nil || rid.Parent == nil {
+		return ""
+	}
+	vnet, err := p.vnets.Get(ctx, rid.ResourceGroupName, rid.Parent.Name, nil)
+	if err != nil || vnet.Properties == nil {
+		return ""
+	}
+	for _, sn := range vnet.Properties.Subnets {
+		if sn == nil || !strings.EqualFold(deref(sn.Name), "AzureBastionSubnet") || sn.Properties == nil {
+			continue
+		}
+		for _, ipc := range sn.Properties.IPConfigurations {
+			id := deref(ipc.ID)
+			if _, rest, ok := strings.Cut(strings.ToLower(id), "/providers/microsoft.network/bastionhosts/"); ok {
+				name, _, _ := strings.Cut(rest, "/")
+				// The name as Azure spells it.
+				i := strings.Index(strings.ToLower(id), "/bastionhosts/") + len("/bastionhosts/")
+				return id[i : i+len(name)]
+			}
+		}
+	}
+	return ""
 }
 
 // Health returns Azure Resource Health's current availability status.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -328,8 +329,8 @@ func TestGetVMAndProviderMethods(t *testing.T) {
 	}
 	want := cloud.VM{Name: vmName, ID: vmID, Location: "westeurope", PowerState: cloud.PowerRunning, ProvisioningState: "Succeeded",
 		PrivateIP: "10.0.0.4", PublicIP: "20.50.60.70", AgentReady: true, AgentStatus: "Ready (Guest Agent is running); version 2.9.1.1",
-		BootDiagnostics: true, NIC: "web1-nic", PublicIPResource: "web1-ip", PublicIPSKU: "Standard"}
-	if v != nil && *v != want {
+		BootDiagnostics: true, NIC: "web1-nic", NICID: azurefake.NICID, PublicIPResource: "web1-ip", PublicIPSKU: "Standard"}
+	if v != nil && !reflect.DeepEqual(*v, want) {
 		t.Errorf("GetVM:\n got %+v\nwant %+v", *v, want)
 	}
 	// A deallocated VM whose agent is down, with a Basic public IP and no

@@ -524,6 +524,17 @@ func allowSSH(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
 		fmt.Fprintf(o.IO.Out, "%s is already allowed (%s); nothing to do.\n", r.Flow, r.Verdict)
 		return nil
 	}
+	if r.JITRule != "" {
+		// A standing allow rule above just-in-time access's deny would
+		// defeat it: access is requested, for a while, instead.
+		fmt.Fprintf(o.IO.Out, "%s is denied by %s, Microsoft Defender for Cloud's just-in-time VM access: sshdoctor adds no permanent rule above it.\n", r.Flow, r.JITRule)
+		fmt.Fprintf(o.IO.Out, "Request access for %s to port %d (3 hours): the VM's Connect page in the portal, `Start-AzJitNetworkAccessPolicy` in PowerShell, or:\n  %s\n",
+			o.SourceIP, o.Port, p.JITRequestCommand(o.VM, r.VM.Location, o.SourceIP, o.Port))
+		return &ExitError{Code: ExitProblem}
+	}
+	if len(r.Verdict.Uncertain) > 0 {
+		return fmt.Errorf("the NSGs' verdict for %s is uncertain (%s): sshdoctor adds no rule it cannot show to be needed; check in the portal or with Network Watcher's IP flow verify", r.Flow, r.Verdict)
+	}
 	if len(r.Suggestions) == 0 {
 		return fmt.Errorf("%s is %s, and no free priority beats that rule: delete or renumber it first", r.Flow, r.Verdict)
 	}

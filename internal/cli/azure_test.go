@@ -466,3 +466,21 @@ func TestAzureResetUserKeyTypes(t *testing.T) {
 		}
 	}
 }
+
+// allow-ssh never adds a standing rule above just-in-time access's deny:
+// it says how to request access, and changes nothing.
+func TestAzureAllowSSHJIT(t *testing.T) {
+	w := azurefake.NewWorld(t, azurefake.Scenario{EffNSG: azurefake.EffNSG("", `
+        {"name": "securityRules/SecurityCenter-JITRule_-1656453209_F1A8E4C1B2D34E5F8A9B0C1D2E3F4A5B", "protocol": "*", "sourcePortRange": "0-65535", "destinationPortRange": "22-22",
+         "sourceAddressPrefix": "0.0.0.0/0", "destinationAddressPrefix": "10.0.0.4/32", "access": "Deny", "priority": 1000, "direction": "Inbound"},`)})
+	puts := 0
+	w.Network.SecurityRulesServer.BeginCreateOrUpdate = func(context.Context, string, string, string, armnetwork.SecurityRule, *armnetwork.SecurityRulesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armnetwork.SecurityRulesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+		puts++
+		return
+	}
+	r, _ := azureRun(t, w, "", append(azureArgs("nsg", "allow-ssh"), "--source-ip", "198.51.100.7", "--yes", "--no-recheck")...)
+	if r.code != ExitProblem || puts != 0 || !strings.Contains(r.stdout, "just-in-time") || !strings.Contains(r.stdout, "jitNetworkAccessPolicies/default/initiate") ||
+		!strings.Contains(r.stdout, `"allowedSourceAddressPrefix":"198.51.100.7"`) {
+		t.Fatalf("exit %d, %d rule writes\n%s%s", r.code, puts, r.stdout, r.stderr)
+	}
+}

@@ -73,11 +73,20 @@ type VM struct {
 	// BootDiagnostics: the serial log can be read.
 	BootDiagnostics bool   `json:"boot_diagnostics"`
 	NIC             string `json:"nic,omitempty"`
+	// NICID is the NIC's provider identity (Azure resource ID).
+	NICID string `json:"nic_id,omitempty"`
 	// PublicIPResource names the public IP resource on the NIC (it may
 	// hold no address: dynamic and released); PublicIPSKU is its SKU
 	// ("Basic" is open by default, "Standard" closed until an NSG allows).
 	PublicIPResource string `json:"public_ip_resource,omitempty"`
 	PublicIPSKU      string `json:"public_ip_sku,omitempty"`
+	// InboundNAT are the load balancer's inbound NAT rules that forward
+	// to this NIC: the way in when the VM has no public IP of its own.
+	InboundNAT []NATRule `json:"inbound_nat,omitempty"`
+	// Bastion names the Azure Bastion host in the VM's virtual network
+	// (its AzureBastionSubnet), another way in; "" when there is none or
+	// it was not looked for (the VM has a public IP).
+	Bastion string `json:"bastion,omitempty"`
 }
 
 // Health is a resource-health answer.
@@ -129,6 +138,19 @@ type SecurityRule struct {
 	// rule is never taken as matching, its priority stays taken, and a
 	// verdict it could have changed is reported as uncertain.
 	Unevaluable string `json:"unevaluable,omitempty"`
+}
+
+// NATRule is a load balancer's inbound NAT rule to the VM: connections
+// to FrontendIP:FrontendPort reach the VM's BackendPort.
+type NATRule struct {
+	Name         string `json:"name"`
+	LoadBalancer string `json:"load_balancer"`
+	FrontendIP   string `json:"frontend_ip,omitempty"`
+	// FrontendSKU is the load balancer's SKU: "Standard" is closed to
+	// inbound traffic until an NSG allows it, as a Standard public IP.
+	FrontendSKU  string `json:"frontend_sku,omitempty"`
+	FrontendPort int    `json:"frontend_port"`
+	BackendPort  int    `json:"backend_port"`
 }
 
 // NSG is a network security group: user rules plus Azure's default rules.

@@ -92,6 +92,9 @@ type Commands struct {
 	RemoveRule func(level, nsgID, nsg, rule string) string
 	// RemoveRoute deletes a user route.
 	RemoveRoute func(cloud.Route) string
+	// NewNSG creates an NSG that allows source to port and attaches it to
+	// the VM's NIC (for a VM no NSG applies to).
+	NewNSG func(vm *cloud.VM, source string, port int) string
 	// Remedy replaces the remediation of a finding by ID, for what only
 	// one cloud has (Azure's boot diagnostics, reapply).
 	Remedy map[string]string
@@ -159,6 +162,9 @@ type Report struct {
 	// the flow: access is to be requested, not opened with a rule (so
 	// there are no Suggestions).
 	JITRule string        `json:"jit_rule,omitempty"`
+	// StandardClosed: no NSG applies, and the way in is a Standard SKU
+	// public IP or load balancer, which admits nothing without one.
+	StandardClosed bool `json:"standard_closed,omitempty"`
 	Routes  []cloud.Route `json:"routes,omitempty"`
 	// ReturnRoute is the effective route the VM's replies to the client
 	// take (NextHopNone named "(no route)" when none matches); nil when
@@ -292,6 +298,31 @@ func gather(ctx context.Context, p cloud.Provider, name string, o Options, full 
 	return r
 }
 
+// standardClosed: the VM's way in from the Internet is a Standard SKU
+// public IP or load balancer, closed to inbound traffic by default.
+func standardClosed(vm *cloud.VM) bool {
+	if vm.PublicIPResource != "" {
+		return strings.EqualFold(vm.PublicIPSKU, "Standard")
+	}
+	for _, n := range vm.InboundNAT {
+		if strings.EqualFold(n.FrontendSKU, "Standard") {
+			return true
+		}
+	}
+	return false
+}
+
+// inVNet: src is in the virtual network's address space (traffic that
+// does not come through the public IP).
+func inVNet(e *cloud.EffectiveNSGs, src netip.Addr) bool {
+	for _, s := range e.VNetPrefixes {
+		if p, err := netip.ParsePrefix(s); err == nil && p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
 // evaluate decides the SSH flow against the NSGs and, when denied, finds
 // who may connect (auto) or the rules that would let the client in.
 func evaluate(r *Report, src netip.Addr) {
@@ -310,6 +341,14 @@ func evaluate(r *Report, src netip.Addr) {
 		return
 	}
 	f := netpolicy.Flow{Protocol: "Tcp", Source: src, Destination: dst, SourcePort: ClientPort, DestinationPort: r.Target.Port, Direction: cloud.Inbound}
+	if r.NSGs.Subnet == nil && r.NSGs.NIC == nil && standardClosed(r.VM) && !inVNet(r.NSGs, src) {
+		// No NSG: a Basic address would be open, but a Standard public
+		// IP or load balancer admits nothing until an NSG allows it.
+		r.Flow = fmt.Sprintf("TCP %s → %s:%d (inbound)", src, dst, r.Target.Port)
+		r.Verdict = &netpolicy.Verdict{}
+		r.StandardClosed = true
+		return
+	}
 	r.Flow = fmt.Sprintf("TCP %s → %s:%d (inbound)", src, dst, r.Target.Port)
 	v := policy.Evaluate(f)
 	verdict := v
@@ -356,6 +395,12 @@ func evaluate(r *Report, src netip.Addr) {
 			return
 		}
 		if v = policy.Evaluate(f); v.Allowed {
+			return
+		}
+		if name := ruleName(v.DecidingRule); strings.HasPrefix(strings.ToLower(name), jitRulePrefix) {
+			// The other NSG's deny is just-in-time access's: no
+			// standing rule around it, whatever the first NSG needs.
+			r.JITRule, r.Suggestions = name, nil
 			return
 		}
 	}

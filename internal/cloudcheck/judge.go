@@ -324,15 +324,37 @@ func (j *judgement) network() {
 	case v.PublicIPResource != "" && v.PowerState != cloud.PowerRunning:
 		// A dynamic address is released with the VM; starting it brings one.
 		j.step("network", StatusWarn, "%s (public IP %s holds no address while the VM is %s)", summary, v.PublicIPResource, v.PowerState)
+	case v.PublicIPResource == "" && natTo(v, r.Target.Port) != nil:
+		n := natTo(v, r.Target.Port)
+		j.step("network", StatusOK, "%s; in through load balancer %s: %s:%d → port %d (NAT rule %s)", summary, n.LoadBalancer, orUnknown(n.FrontendIP), n.FrontendPort, n.BackendPort, n.Name)
 	default:
 		ev := []string{"private IP: " + orUnknown(v.PrivateIP)}
 		what := "VM " + v.Name + " has no public IP address"
 		if v.PublicIPResource != "" {
 			what = fmt.Sprintf("Public IP %s of VM %s holds no address", v.PublicIPResource, v.Name)
 		}
-		j.add(findings.New("cloud.no_public_ip", what, "", ev...))
+		for _, n := range v.InboundNAT {
+			ev = append(ev, fmt.Sprintf("load balancer %s NAT rule %s forwards %s:%d to port %d, not %d", n.LoadBalancer, n.Name, orUnknown(n.FrontendIP), n.FrontendPort, n.BackendPort, r.Target.Port))
+		}
+		rem := ""
+		if v.Bastion != "" {
+			ev = append(ev, "Azure Bastion "+v.Bastion+" serves this virtual network")
+			rem = fmt.Sprintf("Connect through Azure Bastion %s: `az network bastion ssh --name %s --resource-group RESOURCE_GROUP --target-resource-id %s --auth-type ssh-key --username USER --ssh-key ~/.ssh/id_ed25519` (the Standard SKU; its resource group may differ from the VM's), or from inside the network (VPN, peering).",
+				v.Bastion, v.Bastion, orUnknown(v.ID))
+		}
+		j.add(findings.New("cloud.no_public_ip", what, rem, ev...))
 		j.step("network", StatusWarn, "%s", summary)
 	}
+}
+
+// natTo is the inbound NAT rule that forwards to port, nil when none does.
+func natTo(v *cloud.VM, port int) *cloud.NATRule {
+	for i, n := range v.InboundNAT {
+		if n.BackendPort == port {
+			return &v.InboundNAT[i]
+		}
+	}
+	return nil
 }
 
 func (j *judgement) nsg() {
@@ -354,6 +376,10 @@ func (j *judgement) nsg() {
 	}
 	v := r.Verdict
 	decided := strings.TrimSpace(v.DecidingNSG + " " + v.DecidingRule)
+	if r.StandardClosed {
+		j.standardClosed()
+		return
+	}
 	if len(v.Uncertain) > 0 {
 		j.uncertain(v, decided, source)
 		return
@@ -394,6 +420,25 @@ func (j *judgement) nsg() {
 	j.add(findings.New("cloud.nsg_denies", fmt.Sprintf("NSG %s denies TCP port %d from %s (%s)", v.DecidingNSG, t.Port, sourceLabel(t), v.DecidingRule),
 		j.nsgRemedy(), ev...))
 	j.step("nsg", StatusFail, "%s denied by %s", r.Flow, decided)
+}
+
+// standardClosed: a Standard SKU address with no NSG at all.
+func (j *judgement) standardClosed() {
+	r, t := j.r, j.r.Target
+	what := fmt.Sprintf("public IP %s (Standard SKU)", r.VM.PublicIPResource)
+	if r.VM.PublicIPResource == "" {
+		what = "the load balancer's frontend (Standard SKU)"
+	}
+	rem := "Create an NSG that allows your address and attach it to the NIC"
+	if c := j.c.NewNSG; c != nil {
+		if cmd := c(r.VM, t.SourceIP, t.Port); cmd != "" {
+			rem += ": `" + cmd + "`"
+		}
+	}
+	j.add(findings.New("cloud.standard_ip_closed",
+		fmt.Sprintf("No NSG applies to VM %s, and %s admits no inbound connection without one", r.VM.Name, what),
+		rem+".", "flow: "+r.Flow, "NSGs: none on the subnet or the NIC", "Standard SKU public IPs and load balancers are secure by default: inbound traffic needs an NSG rule that allows it"))
+	j.step("nsg", StatusFail, "%s denied: no NSG, and %s is closed without one", r.Flow, what)
 }
 
 // uncertain reports a verdict that rules sshdoctor cannot evaluate could

@@ -30,6 +30,8 @@ func init() {
 			"Connect from inside the network (VPN, peering, `az network bastion ssh`), or attach a public IP: `az network public-ip create` then `az network nic ip-config update --public-ip-address`."},
 		Def{"cloud.nsg_denies", LayerCloud, Error, "A network security group drops the SSH connection before it reaches the VM.",
 			"Add the allow rule shown in the remediation (`sshdoctor azure nsg allow-ssh -g RG -n VM --source-ip YOUR_IP`), at a priority that beats the deciding deny rule."},
+		Def{"cloud.standard_ip_closed", LayerCloud, Error, "No NSG applies to the VM, and its Standard SKU public IP (or load balancer) admits no inbound connection until an NSG allows it.",
+			"Create an NSG with an allow rule for your address and the SSH port, and attach it to the NIC (`az network nsg create`, `az network nsg rule create`, `az network nic update --network-security-group`)."},
 		Def{"cloud.nsg_uncertain", LayerCloud, Warning, "A rule sshdoctor cannot evaluate (a service tag only Azure expands, an AVNM admin rule, a protocol it does not know) comes before the NSGs' decision, so the verdict could be either.",
 			"Check that rule in the portal or with Network Watcher's IP flow verify; run the check again while the VM runs, when Azure's effective rules list the tag's addresses."},
 		Def{"cloud.nsg_source_restricted", LayerCloud, Warning, "The NSGs allow SSH only from specific source addresses; an arbitrary Internet address is denied.",
