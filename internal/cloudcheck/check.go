@@ -161,11 +161,11 @@ type Report struct {
 	// JITRule names the Defender for Cloud just-in-time rule that denied
 	// the flow: access is to be requested, not opened with a rule (so
 	// there are no Suggestions).
-	JITRule string        `json:"jit_rule,omitempty"`
+	JITRule string `json:"jit_rule,omitempty"`
 	// StandardClosed: no NSG applies, and the way in is a Standard SKU
 	// public IP or load balancer, which admits nothing without one.
-	StandardClosed bool `json:"standard_closed,omitempty"`
-	Routes  []cloud.Route `json:"routes,omitempty"`
+	StandardClosed bool          `json:"standard_closed,omitempty"`
+	Routes         []cloud.Route `json:"routes,omitempty"`
 	// ReturnRoute is the effective route the VM's replies to the client
 	// take (NextHopNone named "(no route)" when none matches); nil when
 	// the routes were not read (the VM does not run).

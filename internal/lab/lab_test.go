@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -225,7 +226,7 @@ func TestProviderLifecycle(t *testing.T) {
 	}
 	want := cloud.VM{Name: "app1", ID: "lab/app1", Location: "lab", PowerState: cloud.PowerRunning, ProvisioningState: "Succeeded",
 		PrivateIP: "198.51.100.10", PublicIP: "198.51.100.10", AgentReady: true, AgentStatus: "Ready", BootDiagnostics: true, NIC: "app1-nic"}
-	if *vm != want {
+	if !reflect.DeepEqual(*vm, want) {
 		t.Errorf("GetVM:\n got %+v\nwant %+v", *vm, want)
 	}
 	if got := run("hostname"); got != "app1" {
