@@ -575,15 +575,32 @@ func challengeItems(h string) []challengeItem {
 	return items
 }
 
+// microsoftAuthorities are the hosts of Microsoft Entra ID's clouds, the
+// ones MSAL trusts. For any other authority MSAL's instance discovery
+// would ask login.microsoftonline.com about it: wrong for a private or
+// disconnected cloud (Azure Stack Hub), so it is turned off there.
+var microsoftAuthorities = map[string]bool{
+	"login.microsoftonline.com": true, "login.microsoft.com": true, "login.windows.net": true, "sts.windows.net": true,
+	"login.microsoftonline.us": true, "login-us.microsoftonline.com": true, "login.usgovcloudapi.net": true,
+	"login.chinacloudapi.cn": true, "login.partner.microsoftonline.cn": true,
+}
+
+// InstanceDiscovery reports whether MSAL may validate the authority with
+// Microsoft's instance discovery: only for Microsoft's own authorities.
+func (c Cloud) InstanceDiscovery() bool {
+	u, err := url.Parse(c.Config.ActiveDirectoryAuthorityHost)
+	return err == nil && !c.ADFS && microsoftAuthorities[strings.ToLower(u.Hostname())]
+}
+
 // CredentialOptions are DefaultAzureCredential's options for s: the
 // cloud's authority, the subscription's tenant (also allowed for the
 // environment's client secret or certificate, whose AZURE_TENANT_ID may
-// name another), and no instance discovery for ADFS.
+// name another), and no instance discovery outside Microsoft's clouds.
 func (s *SignIn) CredentialOptions() *azidentity.DefaultAzureCredentialOptions {
 	o := &azidentity.DefaultAzureCredentialOptions{
 		ClientOptions:            policy.ClientOptions{Cloud: s.Cloud.Config},
 		TenantID:                 s.Tenant,
-		DisableInstanceDiscovery: s.Cloud.ADFS,
+		DisableInstanceDiscovery: !s.Cloud.InstanceDiscovery(),
 	}
 	if s.Tenant != "" {
 		o.AdditionallyAllowedTenants = []string{s.Tenant}

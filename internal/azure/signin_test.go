@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
@@ -217,7 +218,7 @@ func TestResolveSignIn(t *testing.T) {
 			if got != c.want {
 				t.Errorf("got  %+v\nwant %+v", got, c.want)
 			}
-			if o := s.CredentialOptions(); o.TenantID != s.Tenant || o.DisableInstanceDiscovery != s.Cloud.ADFS || o.Cloud.ActiveDirectoryAuthorityHost != c.want.authority {
+			if o := s.CredentialOptions(); o.TenantID != s.Tenant || s.Cloud.ADFS && !o.DisableInstanceDiscovery || o.Cloud.ActiveDirectoryAuthorityHost != c.want.authority {
 				t.Errorf("credential options %+v do not follow the sign-in", o)
 			}
 		})
@@ -240,6 +241,29 @@ func TestCloudScope(t *testing.T) {
 	c.Config.ActiveDirectoryAuthorityHost = "https://changed.example/"
 	if again, _ := NamedCloud("AzureCloud"); again.Config.ActiveDirectoryAuthorityHost != "https://login.microsoftonline.com/" {
 		t.Errorf("NamedCloud shares its configuration")
+	}
+}
+
+func TestCloudInstanceDiscovery(t *testing.T) {
+	for _, c := range []struct {
+		authority  string
+		adfs, want bool
+	}{
+		{"https://login.microsoftonline.com/", false, true},
+		{"https://login.microsoftonline.us/", false, true},
+		{"https://LOGIN.chinacloudapi.cn/", false, true},
+		{"https://login.example.net/", false, false},
+		{"https://127.0.0.1:8443/", false, false},
+		{"https://adfs.local.azurestack.external/", true, false},
+	} {
+		cl := Cloud{Config: azcloud.Configuration{ActiveDirectoryAuthorityHost: c.authority}, ADFS: c.adfs}
+		if got := cl.InstanceDiscovery(); got != c.want {
+			t.Errorf("%s (ADFS %v): instance discovery %v, want %v", c.authority, c.adfs, got, c.want)
+		}
+		s := &SignIn{Cloud: cl}
+		if s.CredentialOptions().DisableInstanceDiscovery == c.want {
+			t.Errorf("%s: credential options disagree", c.authority)
+		}
 	}
 }
 
