@@ -457,7 +457,9 @@ func azureProvider(ctx context.Context, o *AzureOptions) (*azure.Provider, error
 	if err != nil {
 		return nil, usagef("Azure sign-in: %s", oneLine(err.Error()))
 	}
-	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.Cloud.Scope()}}); err != nil {
+	// EnableCAE as ARM's pipeline asks, so that this token is the one the
+	// calls reuse (azidentity caches CAE tokens apart).
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.Cloud.Scope()}, EnableCAE: true}); err != nil {
 		login := "az login"
 		if s.Tenant != "" {
 			login += " --tenant " + s.Tenant
