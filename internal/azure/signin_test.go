@@ -267,7 +267,7 @@ func TestCloudInstanceDiscovery(t *testing.T) {
 	}
 }
 
-func TestTenantFromChallenge(t *testing.T) {
+func TestSignInTenantFromChallenge(t *testing.T) {
 	for _, c := range []struct{ header, want string }{
 		// ARM's answer, verbatim in shape.
 		{`Bearer authorization_uri="https://login.windows.net/` + tenantA + `", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`, tenantA},
@@ -292,7 +292,7 @@ func TestTenantFromChallenge(t *testing.T) {
 	}
 }
 
-func TestDiscoverTenant(t *testing.T) {
+func TestSignInDiscoverTenant(t *testing.T) {
 	var requests []string
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests = append(requests, r.Method+" "+r.URL.RequestURI()+" auth="+r.Header.Get("Authorization"))
@@ -341,7 +341,7 @@ func TestDiscoverTenant(t *testing.T) {
 	}
 }
 
-func TestParseVMID(t *testing.T) {
+func TestSignInParseVMID(t *testing.T) {
 	id, err := ParseVMID(" " + vmIDA + " ")
 	if err != nil || id != (VMID{SubscriptionID: subA, ResourceGroupName: "web-rg", Name: "web1"}) {
 		t.Errorf("ParseVMID = %+v, %v", id, err)
@@ -366,7 +366,7 @@ func (r *recordingCredential) GetToken(_ context.Context, o policy.TokenRequestO
 	return azcore.AccessToken{Token: "t"}, nil
 }
 
-func TestTenantCredential(t *testing.T) {
+func TestSignInTenantCredential(t *testing.T) {
 	rec := &recordingCredential{}
 	c := tenantCredential{rec, tenantA}
 	_, _ = c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"s"}})
