@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
@@ -57,6 +57,15 @@ type AzureOptions struct {
 	// (a VM that was just started or restarted needs its boot).
 	RecheckWait time.Duration
 
+	// IDs is --ids: the VM's resource ID, instead of -g, -n and
+	// --subscription.
+	IDs string
+	// Cloud is --cloud: a cloud's name or a cloud file.
+	Cloud string
+	// SignIn is what run resolved from the flags, the environment and
+	// az's profile before anything is contacted.
+	SignIn *azure.SignIn
+
 	// NewProvider signs in and builds the Azure client.
 	NewProvider func(ctx context.Context, o *AzureOptions) (*azure.Provider, error)
 }
@@ -82,8 +91,29 @@ start, restart, redeploy, reset sshd's configuration or a user's credentials
 (VMAccessForLinux), open the NSG for your address.
 
 Signs in like the az CLI (DefaultAzureCredential: environment, workload or
-managed identity, az login). The subscription comes from --subscription or
-AZURE_SUBSCRIPTION_ID. See docs/azure.md.`,
+managed identity, az login), to the subscription from --subscription (an ID
+or a name az knows), --ids, AZURE_SUBSCRIPTION_ID, or az's default
+subscription (az account set), in the tenant az's profile names for it (else
+the one ARM names). The cloud is --cloud, SSHDOCTOR_AZURE_CLOUD, the cloud az
+used for the subscription, or AzureCloud: AzureUSGovernment and
+AzureChinaCloud by name, any other (Azure Stack Hub) as a JSON file of its
+endpoints, as az cloud show prints it and az cloud register reads it:
+
+  {"name": "AzureStackUser", "endpoints": {
+     "resourceManager": "https://management.local.azurestack.external/",
+     "activeDirectory": "https://adfs.local.azurestack.external/adfs",
+     "activeDirectoryResourceId": "https://management.adfs.azurestack.external/…"}}
+
+An activeDirectory ending in /adfs signs in with ADFS (tenant "adfs").
+AZURE_AUTHORITY_HOST replaces a named cloud's authority. Bad input is one
+line and exit status 2, with nothing contacted. See docs/azure.md.
+
+Examples:
+  sshdoctor azure check --ids /subscriptions/SUB/resourceGroups/web-rg/providers/Microsoft.Compute/virtualMachines/web1
+  sshdoctor azure check -g web-rg -n web1 --subscription "Contoso Prod"
+  sshdoctor azure check -g gov-rg -n web1 --cloud AzureUSGovernment
+  az cloud show -n AzureStackUser > stack.json
+  sshdoctor azure check -g web-rg -n web1 --cloud stack.json`,
 		Example: `  sshdoctor azure check -g web-rg -n web1 --source-ip 198.51.100.7
   sshdoctor azure nsg allow-ssh -g web-rg -n web1 --source-ip 198.51.100.7
   sshdoctor azure restart -g web-rg -n web1
@@ -93,20 +123,22 @@ AZURE_SUBSCRIPTION_ID. See docs/azure.md.`,
 		f := c.Flags()
 		f.StringVarP(&o.ResourceGroup, "resource-group", "g", "", "the VM's resource group (required)")
 		f.StringVarP(&o.VM, "name", "n", "", "the VM's name (required)")
-		f.StringVar(&o.Subscription, "subscription", "", "subscription ID (default $AZURE_SUBSCRIPTION_ID)")
+		f.StringVar(&o.Subscription, "subscription", "", "subscription ID or name (default $AZURE_SUBSCRIPTION_ID, else az's default: az account show)")
+		f.StringVar(&o.IDs, "ids", "", "the VM's resource ID instead of -g and -n (az vm show -g RG -n VM --query id -o tsv)")
+		f.StringVar(&o.Cloud, "cloud", "", "AzureCloud, AzureUSGovernment, AzureChinaCloud, or a cloud file FILE.json as az cloud show prints it (default $SSHDOCTOR_AZURE_CLOUD, else az's cloud for the subscription, else AzureCloud)")
 	}
 	// run validates the flags (common ones, then the command's own with
 	// validate, when not nil) before signing in, then runs f.
 	run := func(validate func() error, f func(ctx context.Context, o *AzureOptions, p *azure.Provider) error) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, _ []string) error {
-			if o.Subscription == "" {
-				o.Subscription = os.Getenv("AZURE_SUBSCRIPTION_ID")
+			s, err := azure.ResolveSignIn(azure.SignInInput{Subscription: o.Subscription, IDs: o.IDs, ResourceGroup: o.ResourceGroup, VM: o.VM, Cloud: o.Cloud})
+			if err != nil {
+				return &UsageError{err}
 			}
+			o.SignIn, o.Subscription, o.ResourceGroup, o.VM = s, s.Subscription, s.ResourceGroup, s.VM
 			switch {
-			case o.Subscription == "":
-				return usagef("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID (see `az account show --query id`)")
 			case o.ResourceGroup == "" || o.VM == "":
-				return usagef("%s needs -g RESOURCE_GROUP and -n VM", c.CommandPath())
+				return usagef("%s needs -g RESOURCE_GROUP and -n VM, or --ids VM_RESOURCE_ID", c.CommandPath())
 			case o.Port < 1 || o.Port > 65535:
 				return usagef("--port %d is out of range 1-65535", o.Port)
 			}
@@ -416,18 +448,28 @@ func azureGuestCheck(ctx context.Context, o *AzureOptions, p *azure.Provider, us
 	return printGuest(gout, guest.Judge(facts, guest.JudgeOptions{}), nil)
 }
 
-// azureProvider signs in with DefaultAzureCredential and checks the
-// sign-in once, so that "not logged in" is one clear line, not a finding
-// per call.
+// azureProvider signs in with DefaultAzureCredential, in the
+// subscription's tenant and cloud, and checks the sign-in once, so that
+// "not logged in" is one clear line, not a finding per call.
 func azureProvider(ctx context.Context, o *AzureOptions) (*azure.Provider, error) {
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	s := o.SignIn
+	if err := s.DiscoverTenant(ctx, http.DefaultClient); err != nil {
+		return nil, &UsageError{err}
+	}
+	cred, err := s.Credential()
 	if err != nil {
-		return nil, usagef("Azure sign-in: %v", err)
+		return nil, usagef("Azure sign-in: %s", oneLine(err.Error()))
 	}
-	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}}); err != nil {
-		return nil, usagef("cannot sign in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use a managed identity); %s", oneLine(err.Error()))
+	// EnableCAE as ARM's pipeline asks, so that this token is the one the
+	// calls reuse (azidentity caches CAE tokens apart).
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.Cloud.Scope()}, EnableCAE: true}); err != nil {
+		login := "az login"
+		if s.Tenant != "" {
+			login += " --tenant " + s.Tenant
+		}
+		return nil, usagef("cannot sign in to Azure (%s, subscription %s): run `%s` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use a managed identity); %s", s.Cloud.Name, s.Subscription, login, oneLine(err.Error()))
 	}
-	return azure.New(o.Subscription, o.ResourceGroup, cred, nil)
+	return azure.New(s.Subscription, s.ResourceGroup, cred, s.ClientOptions())
 }
 
 // azureFailure reports a refused or failed Azure call as a diagnosed
