@@ -172,6 +172,7 @@ func TestAzureARMErrors(t *testing.T) {
 // Bad input: exit 2, one line, and no sign-in (the provider is not built).
 func TestAzureBadInput(t *testing.T) {
 	t.Setenv("AZURE_SUBSCRIPTION_ID", "")
+	t.Setenv("AZURE_CONFIG_DIR", t.TempDir()) // no az profile to fall back to
 	for _, c := range []struct {
 		name  string
 		stdin string
