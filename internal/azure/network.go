@@ -82,6 +82,13 @@ func (p *Provider) effectiveNSGs(ctx context.Context, nic *armnetwork.Interface)
 	if err != nil {
 		return nil, fail(err, op, actEffNSG, id)
 	}
+	var list struct {
+		Value []json.RawMessage `json:"value"`
+	}
+	if json.Unmarshal(raw, &list) == nil && list.Value != nil && len(list.Value) == 0 {
+		// No NSG on the subnet nor on the NIC.
+		return &nsgView{NSGs: &cloud.EffectiveNSGs{Live: true}, Live: true}, nil
+	}
 	parsed, err := netpolicy.ParseNSG(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: Azure's answer: %w", op, err)

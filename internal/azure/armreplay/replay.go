@@ -165,6 +165,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		h.Set("Azure-AsyncOperation", s.URL+"/_op/"+id)
 		h.Set("Location", s.URL+"/_op/"+id+"/result")
 		h.Set("Retry-After", "0")
+		if r.Method == http.MethodPut {
+			// ARM answers a PUT it carries on with 201 and the resource
+			// as it stands; the final GET is on the resource itself.
+			writeJSON(w, http.StatusCreated, h, resp.Body)
+			return
+		}
 		writeJSON(w, http.StatusAccepted, h, nil)
 		return
 	}
