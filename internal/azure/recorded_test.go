@@ -264,7 +264,7 @@ func TestRecordedNATAndBastion(t *testing.T) {
 	rc.s.Handle("GET", rVNet, armreplay.Example(t, "VirtualNetworkGet.json", 200).Edit(t, func(b map[string]any) {
 		p := obj(b, "properties")
 		p["subnets"] = append(p["subnets"].([]any), map[string]any{"name": "AzureBastionSubnet", "properties": map[string]any{
-			"addressPrefix": "10.0.250.0/26",
+			"addressPrefix":    "10.0.250.0/26",
 			"ipConfigurations": []any{map[string]any{"id": "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/bastionHosts/corp-bastion/bastionHostIpConfigurations/bastionHostIpConfiguration"}},
 		}})
 	}))
