@@ -39,6 +39,9 @@ type Provider struct {
 	// PollFrequency is how often long-running operations are polled
 	// (zero: defaultPoll). Tests make it tiny.
 	PollFrequency time.Duration
+	// Progress, when set, hears how long a long-running operation has
+	// been running (the CLI prints it on stderr).
+	Progress func(msg string)
 
 	vms     *armcompute.VirtualMachinesClient
 	exts    *armcompute.VirtualMachineExtensionsClient
@@ -154,14 +157,47 @@ func (p *Provider) poll() *runtime.PollUntilDoneOptions {
 	return &runtime.PollUntilDoneOptions{Frequency: f}
 }
 
-// await polls a long-running operation to completion.
+// await polls a long-running operation to completion, telling Progress
+// (when set) how long it has been running every progressEvery.
 func await[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], err error) (T, error) {
+	var zero T
 	if err != nil {
-		var zero T
 		return zero, err
 	}
-	return poller.PollUntilDone(ctx, p.poll())
+	if p.Progress == nil {
+		return poller.PollUntilDone(ctx, p.poll())
+	}
+	start, said := time.Now(), time.Duration(0)
+	freq := p.poll().Frequency
+	for !poller.Done() {
+		if _, err := poller.Poll(ctx); err != nil {
+			return zero, err
+		}
+		if poller.Done() {
+			break
+		}
+		every := progressEvery
+		if progressEveryTest > 0 {
+			every = progressEveryTest
+		}
+		if el := time.Since(start); el-said >= every {
+			said = el
+			p.Progress(fmt.Sprintf("Azure is still working (%s) …", el.Round(time.Second)))
+		}
+		select {
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		case <-time.After(freq):
+		}
+	}
+	return poller.Result(ctx)
 }
+
+// progressEvery is how often a long-running operation reports progress;
+// progressEveryTest, when set, replaces it (tests).
+const progressEvery = 15 * time.Second
+
+var progressEveryTest time.Duration
 
 // vm reads a VM with its instance view (power, agent, extensions).
 func (p *Provider) vm(ctx context.Context, name string) (*armcompute.VirtualMachine, error) {

@@ -544,3 +544,21 @@ func TestRecordingsHaveSources(t *testing.T) {
 		}
 	}
 }
+
+// A long-running operation reports how long it has run.
+func TestRecordedLROProgress(t *testing.T) {
+	rc := newRecorded(t)
+	var msgs []string
+	rc.p.Progress = func(m string) { msgs = append(msgs, m) }
+	rc.p.PollFrequency = 20 * time.Millisecond
+	rc.s.Handle("POST", rVM+"/start", armreplay.Example(t, "VirtualMachine_Start_MaximumSet_Gen.json", 200).LRO(4))
+	old := progressEvery
+	defer func() { progressEveryTest = 0 }()
+	progressEveryTest = 30 * time.Millisecond
+	if err := rc.p.Start(context.Background(), recVM); err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) == 0 || !strings.Contains(msgs[0], "still working") {
+		t.Errorf("progress %q (every %v)", msgs, old)
+	}
+}

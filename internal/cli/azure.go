@@ -469,7 +469,12 @@ func azureProvider(ctx context.Context, o *AzureOptions) (*azure.Provider, error
 		}
 		return nil, usagef("cannot sign in to Azure (%s, subscription %s): run `%s` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use a managed identity); %s", s.Cloud.Name, s.Subscription, login, oneLine(err.Error()))
 	}
-	return azure.New(s.Subscription, s.ResourceGroup, cred, s.ClientOptions())
+	p, err := azure.New(s.Subscription, s.ResourceGroup, cred, s.ClientOptions())
+	if err != nil {
+		return nil, err
+	}
+	p.Progress = func(msg string) { fmt.Fprintln(o.IO.Err, msg) }
+	return p, nil
 }
 
 // azureFailure reports a refused or failed Azure call as a diagnosed
