@@ -205,11 +205,26 @@ func nsgSteps(c *cloudcheck.Report, o *Options, add func(Step)) {
 	if c.Verdict == nil || c.Verdict.Allowed {
 		return
 	}
-	if isJIT(c.Verdict.DecidingRule) {
+	if c.JITRule != "" || isJIT(c.Verdict.DecidingRule) {
+		rule := c.JITRule
+		if rule == "" {
+			rule = c.Verdict.DecidingRule
+		}
 		add(Step{Kind: KindManual, For: "cloud.nsg_denies", Manual: true,
-			Why:     "a Defender for Cloud just-in-time rule (" + c.Verdict.DecidingRule + ") closes the port",
-			Change:  "request JIT access for your address (Defender for Cloud → Just-in-time VM access, or `az security jit-policy`); fix does not bypass JIT",
-			Command: "az security jit-policy initiate …"})
+			Why:    "a Defender for Cloud just-in-time rule (" + rule + ") closes the port",
+			Change: "request JIT access for your address (the VM's Connect page in the portal, `Start-AzJitNetworkAccessPolicy`, or `sshdoctor azure nsg allow-ssh`, which prints the request); fix does not bypass JIT"})
+		return
+	}
+	if c.StandardClosed {
+		add(Step{Kind: KindManual, For: "cloud.standard_ip_closed", Manual: true,
+			Why:    "no NSG applies, and the VM's Standard SKU address admits nothing without one",
+			Change: "create an NSG that allows your address and attach it to the NIC (the finding's remediation has the commands)"})
+		return
+	}
+	if len(c.Verdict.Uncertain) > 0 {
+		add(Step{Kind: KindManual, For: "cloud.nsg_uncertain", Manual: true,
+			Why:    "the NSGs' verdict is uncertain: " + c.Verdict.String(),
+			Change: "check the named rule in the portal or with Network Watcher's IP flow verify; fix adds no rule it cannot show to be needed"})
 		return
 	}
 	if !o.Source.IsValid() {
