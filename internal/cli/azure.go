@@ -306,8 +306,8 @@ or both. Shows the rules (and the equivalent az commands) first.`,
 		Use:   "guest-check -g RG -n VM [--user U]...",
 		Short: "Run guest check inside the VM through run-command, with nothing installed on the VM",
 		Long: `Sends a read-only POSIX sh script through Azure's run-command (RunShellScript,
-as root, through the VM agent: no SSH, no internet on the VM, nothing
-installed). The script gathers what ` + "`sshdoctor guest check`" + ` looks at — sshd
+as root, through the VM agent: no SSH, nothing installed; its output comes
+back only if the VM can reach Azure over HTTPS, port 443). The script gathers what ` + "`sshdoctor guest check`" + ` looks at — sshd
 running and listening, its configuration (sshd -t, sshd -T, per-user Match
 results), host keys, /run/sshd, accounts (lock, expiry, shell), authorized
 keys and StrictModes permissions, the nftables rules on the port, hosts.deny,
