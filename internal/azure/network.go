@@ -103,7 +103,45 @@ func (p *Provider) effectiveNSGs(ctx context.Context, nic *armnetwork.Interface)
 	if resolved.NIC != nil {
 		resolved.NIC.ID, v.NICNSGID = parsed.NICInfo.ID, parsed.NICInfo.ID
 	}
+	if nm := networkManager(raw); nm != "" {
+		// Azure Virtual Network Manager's security admin rules are
+		// evaluated before every NSG rule, and this answer does not list
+		// them: whatever the NSGs decide is uncertain.
+		admin := cloud.SecurityRule{Name: "AVNM-security-admin-rules-" + lastSegment(nm), Priority: 0, Direction: cloud.Inbound,
+			Access: cloud.Deny, Protocol: "*", SourceAddressPrefixes: []string{"*"}, SourcePortRanges: []string{"*"},
+			DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{"*"},
+			Unevaluable: "network manager " + lastSegment(nm) + " applies to this NIC: its security admin rules come before every NSG rule and are not listed in the effective rules (Network Watcher's IP flow verify includes them)"}
+		switch {
+		case resolved.Subnet != nil:
+			resolved.Subnet.Rules = append(resolved.Subnet.Rules, admin)
+		case resolved.NIC != nil:
+			resolved.NIC.Rules = append(resolved.NIC.Rules, admin)
+		}
+	}
 	return v, nil
+}
+
+// networkManager is the Azure Virtual Network Manager an effective-NSG
+// answer says applies (association.networkManager.id); "" when none.
+func networkManager(raw []byte) string {
+	var doc struct {
+		Value []struct {
+			Association struct {
+				NetworkManager *struct {
+					ID string `json:"id"`
+				} `json:"networkManager"`
+			} `json:"association"`
+		} `json:"value"`
+	}
+	if json.Unmarshal(raw, &doc) != nil {
+		return ""
+	}
+	for _, e := range doc.Value {
+		if nm := e.Association.NetworkManager; nm != nil && nm.ID != "" {
+			return nm.ID
+		}
+	}
+	return ""
 }
 
 // networkAPI is the Microsoft.Network API version of armnetwork v9.

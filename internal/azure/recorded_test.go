@@ -99,7 +99,7 @@ func newRecorded(t *testing.T) *recorded {
 		b["serialConsoleLogBlobUri"] = s.URL + rBlob + "?sv=2022&sig=SECRET"
 	}))
 	s.Handle("GET", rBlob, armreplay.Response{Status: 200, Body: []byte(lastBoot)})
-	s.Handle("POST", rEffNSG, armreplay.Example(t, "NetworkInterfaceEffectiveNSGList.json", 200).LRO(1))
+	s.Handle("POST", rEffNSG, effNSGs(t).LRO(1))
 	s.Handle("POST", rRoutes, armreplay.Example(t, "NetworkInterfaceEffectiveRouteTableList.json", 200).LRO(1))
 	p, err := New(recSub, recRG, armreplay.Credential(), s.ClientOptions())
 	if err != nil {
@@ -107,6 +107,30 @@ func newRecorded(t *testing.T) *recorded {
 	}
 	p.PollFrequency = time.Millisecond
 	return &recorded{s: s, p: p}
+}
+
+// effNSGs is NetworkInterfaceEffectiveNSGList without its association's
+// networkManager (an AVNM, whose unlisted admin rules make every verdict
+// uncertain: TestRecordedNetworkManagerMakesVerdictUncertain).
+func effNSGs(t *testing.T) armreplay.Response {
+	return armreplay.Example(t, "NetworkInterfaceEffectiveNSGList.json", 200).Edit(t, func(b map[string]any) {
+		for _, e := range b["value"].([]any) {
+			delete(obj(e, "association"), "networkManager")
+		}
+	})
+}
+
+// The recording as it is: a network manager applies to the NIC. Its
+// security admin rules come first and are not in this answer, so the
+// verdict is uncertain, never "denied" or "allowed" outright.
+func TestRecordedNetworkManagerMakesVerdictUncertain(t *testing.T) {
+	rc := newRecorded(t)
+	rc.s.Handle("POST", rEffNSG, armreplay.Example(t, "NetworkInterfaceEffectiveNSGList.json", 200))
+	r := Check(context.Background(), rc.p, recVM, recFrom, 22)
+	f := has(r, "cloud.nsg_uncertain")
+	if f == nil || r.OK || !strings.Contains(strings.Join(f.Evidence, "\n"), "network manager nm1") {
+		t.Fatalf("findings %v ok %v verdict %v", ids(r), r.OK, r.Verdict)
+	}
 }
 
 func has(r *Report, id string) *findings.Finding {
@@ -148,7 +172,7 @@ func TestRecordedCheckRunningVM(t *testing.T) {
 // mondoohq/mql#7373). The verdict must survive it, and use the tag map.
 func TestRecordedEffectiveNSGTagMapObject(t *testing.T) {
 	rc := newRecorded(t)
-	rc.s.Handle("POST", rEffNSG, armreplay.Example(t, "NetworkInterfaceEffectiveNSGList.json", 200).Edit(t, func(b map[string]any) {
+	rc.s.Handle("POST", rEffNSG, effNSGs(t).Edit(t, func(b map[string]any) {
 		for _, e := range b["value"].([]any) {
 			g := e.(map[string]any)
 			g["tagMap"] = map[string]any{"VirtualNetwork": []any{"172.20.0.0/16"}, "Internet": []any{"1.0.0.0/8"}}
@@ -177,7 +201,7 @@ func TestRecordedEffectiveNSGTagMapObject(t *testing.T) {
 // the decision: the verdict is uncertain, named, and the check is not OK.
 func TestRecordedUncertainRule(t *testing.T) {
 	rc := newRecorded(t)
-	rc.s.Handle("POST", rEffNSG, armreplay.Example(t, "NetworkInterfaceEffectiveNSGList.json", 200).Edit(t, func(b map[string]any) {
+	rc.s.Handle("POST", rEffNSG, effNSGs(t).Edit(t, func(b map[string]any) {
 		g := b["value"].([]any)[0].(map[string]any)
 		g["effectiveSecurityRules"] = append(g["effectiveSecurityRules"].([]any), map[string]any{
 			"name": "securityRules/ssh-from-azurecloud", "access": "Allow", "direction": "Inbound", "priority": 150, "protocol": "Tcp",
