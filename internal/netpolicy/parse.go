@@ -313,7 +313,7 @@ func newUnknownRule(r cloud.SecurityRule) unknownRule {
 		u.anyProto = true
 	}
 	if ps, err := parsePorts(r.DestinationPortRanges); err == nil {
-		u.dp = portMatch{ps.any, ps.r}
+		u.dp = portMatch(ps)
 	}
 	return u
 }
