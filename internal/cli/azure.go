@@ -453,6 +453,9 @@ func azureGuestCheck(ctx context.Context, o *AzureOptions, p *azure.Provider, us
 // "not logged in" is one clear line, not a finding per call.
 func azureProvider(ctx context.Context, o *AzureOptions) (*azure.Provider, error) {
 	s := o.SignIn
+	if s == nil {
+		return nil, errors.New("azure: sign-in not resolved")
+	}
 	if err := s.DiscoverTenant(ctx, http.DefaultClient); err != nil {
 		return nil, &UsageError{err}
 	}
@@ -473,7 +476,9 @@ func azureProvider(ctx context.Context, o *AzureOptions) (*azure.Provider, error
 	if err != nil {
 		return nil, err
 	}
-	p.Progress = func(msg string) { fmt.Fprintln(o.IO.Err, msg) }
+	if o.IO != nil {
+		p.Progress = func(msg string) { fmt.Fprintln(o.IO.Err, msg) }
+	}
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshdoctor/sshdoctor/internal/azure"
 	"net"
 	"net/netip"
 	"os"
@@ -153,12 +154,16 @@ func validateFix(o *FixOptions) error {
 		return usagef("--undo and --dry-run do not go together")
 	}
 	if o.Provider == "azure" {
-		if o.Subscription == "" {
-			o.Subscription = os.Getenv("AZURE_SUBSCRIPTION_ID")
+		// The subscription as az finds it: --subscription (ID or name),
+		// AZURE_SUBSCRIPTION_ID, az's default.
+		if o.ResourceGroup == "" {
+			return usagef("--provider azure needs -g RESOURCE_GROUP")
 		}
-		if o.Subscription == "" || o.ResourceGroup == "" {
-			return usagef("--provider azure needs -g RESOURCE_GROUP and --subscription (or AZURE_SUBSCRIPTION_ID)")
+		s, err := azure.ResolveSignIn(azure.SignInInput{Subscription: o.Subscription, ResourceGroup: o.ResourceGroup, VM: o.VM})
+		if err != nil {
+			return &UsageError{err}
 		}
+		o.Subscription = s.Subscription
 	}
 	if o.SourceIP != "" {
 		if _, err := netip.ParseAddr(o.SourceIP); err != nil {
@@ -180,7 +185,11 @@ func fixProvider(ctx context.Context, o *FixOptions) (cloud.Provider, error) {
 		}
 		return &lab.Provider{}, nil
 	case "azure":
-		return newAzureProvider(ctx, &AzureOptions{Subscription: o.Subscription, ResourceGroup: o.ResourceGroup, VM: o.VM})
+		s, err := azure.ResolveSignIn(azure.SignInInput{Subscription: o.Subscription, ResourceGroup: o.ResourceGroup, VM: o.VM})
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		return newAzureProvider(ctx, &AzureOptions{IO: o.Check.IO, SignIn: s, Subscription: s.Subscription, ResourceGroup: s.ResourceGroup, VM: s.VM})
 	}
 	return nil, usagef("unknown provider %q", o.Provider)
 }

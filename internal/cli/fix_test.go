@@ -14,6 +14,8 @@ import (
 func TestFixBadInput(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("SSHDOCTOR_LAB_DIR", filepath.Join(dir, "nolab"))
+	t.Setenv("AZURE_CONFIG_DIR", dir) // no az profile
+	t.Setenv("AZURE_SUBSCRIPTION_ID", "")
 	garbage := filepath.Join(dir, "garbage.json")
 	other := filepath.Join(dir, "other.json")
 	if err := os.WriteFile(garbage, []byte("garbage"), 0o600); err != nil {
