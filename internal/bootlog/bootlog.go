@@ -50,6 +50,10 @@ type Report struct {
 	Verdict string `json:"verdict"`
 	// RootCause is the most fundamental finding (nil when healthy).
 	RootCause *Finding `json:"-"`
+	// Coverage says how much of a boot the log shows; Excerpt: it starts
+	// inside a boot, so the cause may lie before it (lower confidence).
+	Coverage string `json:"coverage"`
+	Excerpt  bool   `json:"excerpt"`
 	// Findings of the last boot, most fundamental first.
 	Findings  []Finding `json:"findings"`
 	NextSteps []string  `json:"next_steps"`
@@ -92,6 +96,46 @@ type Finding struct {
 	MoreLines int `json:"more_lines,omitempty"`
 	// Signature names the catalogue variant that gave the summary.
 	Signature string `json:"signature,omitempty"`
+	// CausedBy names the earlier finding that explains this one (causes):
+	// it is a consequence, not a root cause.
+	CausedBy string `json:"caused_by,omitempty"`
+}
+
+// causes says which findings a finding explains when it comes first in
+// the boot: a device manager that failed explains the device timeouts
+// and mounts that follow, a corrupt file system the mount that fails on
+// it, an unreachable metadata service the provisioning that did not
+// happen. A timeout is traced to /etc/fstab only when nothing earlier
+// explains it.
+var causes = map[string][]string{
+	idDeviceMgr: {idFstab, idEmergency, idInitramfs, idUnitFailed, idSSHDNotStart, idNetwork, idCloudInit, idMetadata, idAgent},
+	idOOM:       {idDeviceMgr, idFstab, idEmergency, idInitramfs, idUnitFailed, idCloudInit, idAgent, idNetwork, idHung},
+	idDiskIO:    {idFS, idFstab, idEmergency, idInitramfs, idHung, idUnitFailed, idSSHDFailed},
+	idFS:        {idFstab, idEmergency, idInitramfs, idUnitFailed, idSSHDNotStart, idSSHDFailed},
+	idFstab:     {idEmergency, idSSHDNotStart, idUnitFailed},
+	idInitramfs: {idEmergency},
+	idDiskFull:  {idSSHDFailed, idUnitFailed, idCloudInit, idAgent},
+	idSELinux:   {idSSHDFailed, idUnitFailed},
+	idNetwork:   {idMetadata, idCloudInit, idAgent},
+	idMetadata:  {idCloudInit, idAgent},
+	idAgent:     {idCloudInit},
+}
+
+// explain marks every finding an earlier finding explains (CausedBy).
+func explain(fs []Finding) {
+	for i := range fs {
+		for j := range fs {
+			if i == j || fs[j].Line == 0 || (fs[i].Line > 0 && fs[j].Line > fs[i].Line) || !slices.Contains(causes[fs[j].ID], fs[i].ID) {
+				continue
+			}
+			// Not both ways: the earlier one explains.
+			if slices.Contains(causes[fs[i].ID], fs[j].ID) && fs[i].Line > 0 && fs[i].Line < fs[j].Line {
+				continue
+			}
+			fs[i].CausedBy = fs[j].ID
+			break
+		}
+	}
 }
 
 type compiled struct {
@@ -721,10 +765,12 @@ func (a *analyzer) report() *Report {
 		}
 	}
 	sortFindings(out)
+	explain(out)
 	r.Findings = out
 	if !r.Healthy {
 		r.RootCause = rootCause(out)
 	}
+	r.Coverage, r.Excerpt = a.coverage()
 	r.Verdict, r.NextSteps = verdict(r)
 	return r
 }
@@ -781,7 +827,7 @@ func (a *analyzer) incompleteSummary() string {
 	case b.kernel == 0 && b.by == "boot_loader":
 		return fmt.Sprintf("The last boot shows only firmware or boot-loader output (from line %d): the kernel had not started.", b.start)
 	case b.events == 0 && b.kernel == 0:
-		return fmt.Sprintf("No boot messages recognised in %d lines: this may not be a serial console log.", a.line)
+		return fmt.Sprintf("None of the %d lines is a boot message sshdoctor knows: the excerpt shows no failure and no boot progress.", a.line)
 	}
 	return fmt.Sprintf("The last boot stops at line %d without reaching multi-user or a login prompt, and shows no error.", a.line)
 }
@@ -795,16 +841,50 @@ func sortFindings(fs []Finding) {
 	}
 }
 
-// rootCause: the first error in catalogue order, else the first warning.
+// rootCause: the first error in catalogue order, else the first
+// warning — traced back through CausedBy to the earliest finding that
+// explains it (which may be a warning: the boot got past it, but not past
+// what it caused).
 func rootCause(fs []Finding) *Finding {
+	byID := map[string]int{}
+	for i := range fs {
+		byID[fs[i].ID] = i
+	}
 	for _, sev := range []findings.Severity{findings.Error, findings.Warning} {
 		for i := range fs {
-			if fs[i].Severity == sev {
-				return &fs[i]
+			if fs[i].Severity != sev {
+				continue
 			}
+			top := i
+			for range len(fs) {
+				j, ok := byID[fs[top].CausedBy]
+				if fs[top].CausedBy == "" || !ok {
+					break
+				}
+				top = j
+			}
+			return &fs[top]
 		}
 	}
 	return nil
+}
+
+// coverage says how much of a boot the log shows: a log that starts
+// inside a boot (an excerpt, as people paste) is analysed for what it
+// shows, with that said.
+func (a *analyzer) coverage() (string, bool) {
+	b := &a.cur
+	switch {
+	case a.line == 0:
+		return "empty", false
+	case b.by == "log_start":
+		end := "does not reach multi-user or a login prompt"
+		if b.multiUser > 0 || b.login > 0 {
+			end = "reaches multi-user or a login prompt"
+		}
+		return fmt.Sprintf("an excerpt: %d lines that start inside a boot (no kernel or boot-loader start) and %s; what happened before line 1 is unknown, so the cause may be earlier than what it shows", a.line, end), true
+	}
+	return fmt.Sprintf("the whole last boot (lines %d-%d, of %d boots in the log)", b.start, a.line, a.boots), false
 }
 
 func verdict(r *Report) (string, []string) {
@@ -821,16 +901,28 @@ func verdict(r *Report) (string, []string) {
 		return "The last boot did not come up.", nil
 	}
 	v := "The last boot did not come up for SSH: " + rc.Summary
-	if rc.Severity != findings.Error {
+	if rc.Severity != findings.Error && !anyError(r.Findings) {
 		v = "The last boot is not known to have come up: " + rc.Summary
 	}
 	if rc.Line > 0 && !strings.Contains(rc.Summary, "line ") {
 		v += fmt.Sprintf(" (line %d)", rc.Line)
 	}
+	var consequences []string
+	for _, f := range r.Findings {
+		if f.CausedBy != "" && f.ID != rc.ID {
+			consequences = append(consequences, f.ID)
+		}
+	}
+	if len(consequences) > 0 {
+		v += " Its consequences: " + strings.Join(consequences, ", ") + "."
+	}
+	if r.Excerpt {
+		v += " (The log is an excerpt that starts inside a boot: the cause may lie before it.)"
+	}
 	steps = append(steps, rc.Remediation)
 	n := 0
 	for _, f := range r.Findings {
-		if f.ID == rc.ID || f.Severity != findings.Error || n == 3 {
+		if f.ID == rc.ID || f.Severity != findings.Error || f.CausedBy != "" || n == 3 {
 			continue
 		}
 		steps = append(steps, "Also "+f.ID+": "+f.Remediation)
@@ -840,4 +932,13 @@ func verdict(r *Report) (string, []string) {
 		steps = append(steps, "Until this is fixed SSH cannot work: reach the guest through the serial console, or repair its OS disk offline on a rescue VM (`az vm repair create -g RG -n VM`, then `az vm repair restore`).")
 	}
 	return v, steps
+}
+
+func anyError(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == findings.Error {
+			return true
+		}
+	}
+	return false
 }

@@ -715,7 +715,7 @@ func TestSELinuxGrubAndBoundaries(t *testing.T) {
 			}},
 		{name: "not a console log", log: "hello\nworld\n", root: idIncomplete,
 			check: func(t *testing.T, r *Report) {
-				if !strings.Contains(r.RootCause.Summary, "No boot messages") || r.RootCause.Line != 2 {
+				if !strings.Contains(r.RootCause.Summary, "None of the 2 lines") || r.RootCause.Line != 2 || !r.Excerpt {
 					t.Errorf("%+v", r.RootCause)
 				}
 			}},

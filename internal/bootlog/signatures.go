@@ -88,6 +88,9 @@ const (
 	idOOM          = "boot.oom"
 	idNetwork      = "boot.network"
 	idCloudInit    = "boot.cloud_init"
+	idMetadata     = "boot.metadata_unreachable"
+	idAgent        = "boot.agent_failed"
+	idDeviceMgr    = "boot.device_manager_failed"
 	idSSHDFailed   = "boot.sshd_failed"
 	idSSHDStopped  = "boot.sshd_stopped"
 	idSSHDNotStart = "boot.sshd_not_started"
@@ -100,8 +103,8 @@ const (
 // order ranks the IDs from most to least fundamental: the root cause is the
 // first error in this order (the first warning when there is no error).
 var order = []string{
-	idGrub, idPanic, idInitramfs, idSELinux, idInit, idFS, idDiskIO, idFstab, idEmergency, idDiskFull,
-	idBug, idHung, idOOM, idNetwork, idSSHDFailed, idSSHDStopped, idSSHDNotStart, idCloudInit,
+	idGrub, idPanic, idInitramfs, idSELinux, idInit, idDeviceMgr, idFS, idDiskIO, idFstab, idEmergency, idDiskFull,
+	idBug, idHung, idOOM, idNetwork, idMetadata, idSSHDFailed, idSSHDStopped, idSSHDNotStart, idAgent, idCloudInit,
 	idShutdown, idIncomplete, idUnitFailed, idOK,
 }
 
@@ -122,6 +125,9 @@ var effects = map[string]string{
 	idOOM:          "Processes are killed; if sshd or the network agent is killed, SSH stops.",
 	idNetwork:      "The guest has no address or route: sshd may run, but clients time out.",
 	idCloudInit:    "The VM may lack its user, SSH keys or network settings: authentication can fail even though sshd runs.",
+	idMetadata:     "The user, its SSH keys (and perhaps the host keys) were never installed: sshd runs, but logins are refused.",
+	idAgent:        "What the agent installs (users, keys) is missing, and run-command, VMAccess and key resets cannot reach the guest.",
+	idDeviceMgr:    "No devices appear: mounts time out, the network does not come up, sshd may never start.",
 	idSSHDFailed:   "Nothing listens on port 22: clients get connection refused.",
 	idSSHDStopped:  "Nothing listens on port 22 any more: clients get connection refused.",
 	idSSHDNotStart: "Nothing listens on port 22: clients get connection refused.",
@@ -375,13 +381,20 @@ var signatures = []signature{
 		Example: "[   41.000000] sd 0:0:0:0: rejecting I/O to offline device"},
 
 	// ---- fstab and mounts ------------------------------------------------
+	{ID: idUnitFailed, Name: "console_device_timeout", Anchors: []string{"Timed out waiting for device"},
+		Match:   `Timed out waiting for device (?:\S+\.device - )?(\S*(?:tty|hvc|console)\S*?)\.?\s*$`,
+		Summary: "systemd timed out waiting for console device ${1}: a login prompt on that console does not start (not a disk, not /etc/fstab; SSH is not affected).",
+		Remedy:  "Nothing to do for SSH; if you need that console, check the VM's serial console settings (console= on the kernel command line).",
+		Example: "[  OK  ] Timed out waiting for device dev-ttyS0.device."},
 	{ID: idFstab, Name: "device_timeout", Ctx: ctxRoot, Anchors: []string{"Timed out waiting for device"},
 		Match:   `Timed out waiting for device (?:\S+\.device - )?(.+?)\.?\s*$`,
+		Not:     `Timed out waiting for device (?:\S+\.device - )?\S*(?:tty|hvc|console)`,
 		Summary: "systemd timed out waiting for device ${1}: an /etc/fstab entry names a disk that is not attached, or has another UUID or LABEL.",
 		Remedy:  "Fix the entry's UUID/LABEL, remove it, or add `nofail,x-systemd.device-timeout=10s` to its options — from the serial console, `az vm run-command`, or a rescue VM (`az vm repair create`) — then reboot.",
 		Example: "[   91.000000] systemd[1]: Timed out waiting for device /dev/disk/by-uuid/3f0a9c2e-0000-4000-8000-000000000001."},
 	{ID: idFstab, Name: "job_timeout", Anchors: []string{"/start timed out"},
 		Match:   `(\S+\.(?:device|mount|swap)): Job \S+/start timed out`,
+		Not:     `(?:tty|hvc|console)\S*\.device: Job`,
 		Summary: "systemd timed out waiting for ${1}, which /etc/fstab needs.",
 		Remedy:  "Fix or remove the /etc/fstab entry, or add `nofail`, then reboot.",
 		Example: "[   91.000000] systemd[1]: dev-disk-by\\x2duuid-3f0a9c2e.device: Job dev-disk-by\\x2duuid-3f0a9c2e.device/start timed out."},
@@ -491,6 +504,32 @@ var signatures = []signature{
 	{ID: idNetwork, Name: "no_routes", Anchors: []string{"t/route contains"},
 		Summary: "The Azure agent found no routes (/proc/net/route contains no routes): the NIC had no address.",
 		Example: "2024-03-01T10:00:00.000000Z WARNING Daemon Daemon /proc/net/route contains no routes"},
+
+	// ---- device manager -------------------------------------------------------------
+	{ID: idDeviceMgr, Name: "udevd_failed", Hard: true, Anchors: []string{"Failed to start udev Kernel Device Manager", "Failed to start Rule-based Manager for Device Events", "Failed to start systemd-udevd", "systemd-udevd.service: Failed with result", "systemd-udevd.service: Main process exited, code=killed"},
+		Summary: "The device manager (systemd-udevd) failed: devices (disks, NICs) do not appear.",
+		Example: "[FAILED] Failed to start udev Kernel Device Manager."},
+
+	// ---- provisioning: metadata service, wire server, VM agents -----------------------
+	{ID: idMetadata, Name: "cloud_init_gave_up", Hard: true, Anchors: []string{"Giving up on md from", "Giving up on metadata", "Failed to get metadata"},
+		Summary: "cloud-init gave up on the metadata service: the VM was not provisioned (user, SSH keys).",
+		Example: "[  124.000000] cloud-init[845]: 2024-01-01 00:02:04,000 - DataSourceEc2.py[CRITICAL]: Giving up on md from ['http://169.254.169.254/2009-04-04/meta-data/instance-id'] after 120 seconds"},
+	{ID: idMetadata, Name: "wireserver_unreachable", Hard: true, Anchors: []string{"168.63.129.16"},
+		Match:   `168\.63\.129\.16.*(?i:timed? ?out|unreachable|refused|no route|network is unreachable|failed|giving up|exception)|(?i:timed? ?out|unreachable|refused|failed|exception).*168\.63\.129\.16`,
+		Summary: "The VM could not reach Azure's wire server (168.63.129.16): the agent cannot provision the VM or report it Ready.",
+		Example: "2024/01/01 00:00:10.000000 WARNING Daemon Daemon Fetch failed: [HttpError] [HTTP Failed] GET http://168.63.129.16/machine/ -- IOError timed out -- 6 attempts made"},
+	{ID: idMetadata, Name: "imds_unreachable", Anchors: []string{"169.254.169.254"},
+		Match:   `169\.254\.169\.254.*(?i:timed? ?out|unreachable|refused|no route|max retries|failed)|(?i:timed? ?out|unreachable|refused|failed).*169\.254\.169\.254`,
+		Summary: "The VM could not reach the metadata service (169.254.169.254) at first: provisioning may be incomplete.",
+		Example: "[   30.000000] cloud-init[845]: 2024-01-01 00:00:30,000 - url_helper.py[WARNING]: Calling 'http://169.254.169.254/2009-04-04/meta-data/instance-id' failed [0/120s]: request error [HTTPConnectionPool(host='169.254.169.254', port=80): Max retries exceeded with url: /2009-04-04/meta-data/instance-id (Caused by ConnectTimeoutError())]"},
+	{ID: idAgent, Name: "provisioning_failed", Hard: true, Anchors: []string{"Provisioning failed", "provisioning failed"},
+		Match:   `(?:Daemon|WALinuxAgent|waagent|walinuxagent|ExtHandler|Provision).*[Pp]rovisioning failed`,
+		Summary: "The Azure VM agent reports that provisioning failed: the user and its SSH keys may not be installed.",
+		Example: "2024/01/01 00:00:10.000000 ERROR Daemon Daemon Provisioning failed: [ProvisionError] Failed to deploy the ssh public key"},
+	{ID: idAgent, Name: "agent_unit_failed", Hard: true, Anchors: []string{"Failed to start Azure Linux Agent", "Failed to start Microsoft Azure Linux Agent", "Failed to start Google Compute Engine Guest Agent", "Failed to start Google Guest Agent", "Failed to start amazon-ssm-agent", "Failed to start Amazon SSM Agent", "Failed to start EC2 Instance Connect", "walinuxagent.service: Failed with result", "waagent.service: Failed with result", "google-guest-agent.service: Failed with result"},
+		Match:   `Failed to start (.+?)\.?\s*$|(\S+\.service): Failed with result`,
+		Summary: "The VM agent failed to start (${1}${2}).",
+		Example: "[FAILED] Failed to start \x1b[0;1;39mAzure Linux Agent\x1b[0m."},
 
 	// ---- cloud-init ---------------------------------------------------------------
 	{ID: idCloudInit, Name: "unit_failed", Anchors: []string{"Failed to start Initial cloud-init job", "Failed to start Apply the settings specified in cloud-config", "Failed to start Execute cloud user/final scripts", "Failed to start cloud-init", "Failed to start cloud-config", "Failed to start cloud-final"},
