@@ -49,6 +49,9 @@ func BootlogText(w io.Writer, r *bootlog.Report, color bool) error {
 		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, fmt.Sprintf("%d lines, %s; the last boot is lines %d-%d (starts at %s)",
 			r.Lines, bootPlural(r.Boots, "boot"), lb.StartLine, lb.EndLine, bootStartedBy(lb))))
 		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, bootProgress(lb)))
+		if r.Excerpt {
+			fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, "coverage: "+r.Coverage))
+		}
 	}
 	if r.TruncatedLines > 0 {
 		fmt.Fprintf(&b, "  %s\n", s.Paint(Dim, fmt.Sprintf("%s longer than %d KiB analysed in part", bootPlural(r.TruncatedLines, "line"), bootlog.MaxLine>>10)))
@@ -60,6 +63,9 @@ func BootlogText(w io.Writer, r *bootlog.Report, color bool) error {
 		}
 		if f.MoreLines > 0 {
 			fmt.Fprintf(&b, "    %s\n", s.Paint(Dim, fmt.Sprintf("… and %s more", bootPlural(f.MoreLines, "line"))))
+		}
+		if f.CausedBy != "" {
+			fmt.Fprintf(&b, "    caused by: %s (a consequence, not the root cause)\n", f.CausedBy)
 		}
 		if f.ID != bootlog.IDOK {
 			fmt.Fprintf(&b, "    effect: %s\n", f.Effect)
