@@ -253,6 +253,9 @@ type bootState struct {
 	shutdown   int
 	relabel    int
 	events     int
+	// udev: the line the device manager last showed on; diskWait and
+	// consoleWait: the first device timeouts for a disk and a console.
+	udev, diskWait, consoleWait int
 	text       [nText][]byte
 	textLine   [nText]int
 	acc        []accum
@@ -282,6 +285,8 @@ type analyzer struct {
 	cur       bootState
 	// consecutive boots before cur that ran an SELinux relabel
 	relabelStreak int
+	// prev: the first error of the boot before cur (nil: none)
+	prev *prevFailure
 	relabelLines  []int
 	hits          []hit
 	scratch       []byte
@@ -511,6 +516,18 @@ func (a *analyzer) apply(si int, c *compiled, text []byte) {
 	case markRelabel:
 		b.relabel = line
 		b.keep(tRelabel, line, text)
+	case markUdev:
+		b.udev = line
+	}
+	switch s.Name {
+	case "device_timeout", "job_timeout":
+		if b.diskWait == 0 {
+			b.diskWait = line
+		}
+	case "console_device_timeout":
+		if b.consoleWait == 0 {
+			b.consoleWait = line
+		}
 	}
 	if c.id < 0 {
 		return
@@ -563,7 +580,30 @@ func (a *analyzer) bootStart(kind mark) {
 		a.relabelLines = a.relabelLines[:0]
 	}
 	a.boots++
+	a.prev = b.firstError()
 	b.reset(a.line, by)
+}
+
+// prevFailure is the first error of the boot before the last one.
+type prevFailure struct {
+	id, summary string
+	line        int
+	ev          []string
+}
+
+// firstError is the boot's first finding, in catalogue order, whose
+// catalogue severity is error.
+func (b *bootState) firstError() *prevFailure {
+	for i, id := range order {
+		acc := &b.acc[i]
+		if !acc.seen {
+			continue
+		}
+		if d, ok := findings.Lookup(id); ok && d.Severity == findings.Error {
+			return &prevFailure{id: id, summary: acc.summary, line: acc.line, ev: append([]string(nil), acc.ev...)}
+		}
+	}
+	return nil
 }
 
 func summarize(c *compiled, text []byte) string {
@@ -675,7 +715,9 @@ func (a *analyzer) report() *Report {
 	// sshd's state at the end of the log.
 	sshd := "not_seen"
 	switch {
-	case b.sshdFail > 0 && b.sshdFail > up && b.sshdFail >= b.sshdDown:
+	case b.sshdFail > 0 && b.sshdFail > up:
+		// A "Stopped" after a failure is systemd's restart loop, not a
+		// stop of a running sshd.
 		sshd = "failed"
 	case b.sshdDown > up:
 		sshd = "stopped"
@@ -741,6 +783,17 @@ func (a *analyzer) report() *Report {
 		add(idSELinux, "relabel_loop", fmt.Sprintf("SELinux relabels the file systems at every boot: %d boots in a row did.", a.relabelStreak+1), lines, ev, 0)
 		out[len(out)-1].Remediation = "Boot once with `selinux=0` (GRUB menu on the serial console) and remove /.autorelabel; if the relabel keeps failing, check the disk has space and the policy package is intact, then `fixfiles -F onboot` once."
 	}
+	if b.diskWait > 0 && b.consoleWait > 0 && b.udev == 0 && !b.inInitrd {
+		// A disk and the console both time out, and the device manager
+		// never shows in the boot: no device appears because udev is not
+		// running (one missing disk is fstab's; every kind missing is not).
+		first := b.diskWait
+		if b.consoleWait > 0 && b.consoleWait < first {
+			first = b.consoleWait
+		}
+		add(idDeviceMgr, "never_seen", "Devices time out (a disk, and a console too) and the device manager (udev) never shows in the boot: no device appears because udev is not running or not installed.",
+			[]int{first}, []string{fmt.Sprintf("line %d: the first device timeout; no udev line in the boot", first)}, 0)
+	}
 	if b.shutdown > 0 {
 		add(idShutdown, "shutdown", fmt.Sprintf("The last boot ended with a shutdown or reboot (line %d), and no later boot follows in the log.", b.shutdown),
 			[]int{b.shutdown}, []string{evidence(b.textLine[tShutdown], b.text[tShutdown])}, 0)
@@ -751,7 +804,17 @@ func (a *analyzer) report() *Report {
 			hasError = true
 		}
 	}
-	r.Healthy = done > 0 && !hasError && b.shutdown == 0
+	excerpt := b.by == "log_start" && a.line > 0
+	if done == 0 && !hasError && b.shutdown == 0 && a.prev != nil && !excerpt {
+		// The last boot shows nothing yet (the log was taken while it
+		// ran); the boot before it failed, and that is the evidence.
+		p := a.prev
+		add(p.id, "previous_boot", fmt.Sprintf("The last boot (from line %d) shows no failure yet, but the boot before it did: %s", b.start, p.summary), []int{p.line}, p.ev, 0)
+		hasError = true
+	}
+	// An excerpt that shows boot messages and nothing wrong at all is
+	// judged on what it shows: no failure (it need not reach the end).
+	r.Healthy = (done > 0 || (excerpt && b.events > 0 && !hasWarning(out))) && !hasError && b.shutdown == 0
 	switch {
 	case r.Healthy:
 		lines, ev := a.progressEvidence()
@@ -776,6 +839,9 @@ func (a *analyzer) report() *Report {
 }
 
 func (a *analyzer) okSummary(sshd string) string {
+	if b := &a.cur; b.by == "log_start" && b.multiUser == 0 && b.login == 0 {
+		return fmt.Sprintf("The excerpt (%d lines, from inside a boot) shows boot progress and no failure up to line %d.", a.line, a.line)
+	}
 	b := &a.cur
 	var s strings.Builder
 	s.WriteString("The last boot came up: it reached ")
@@ -937,6 +1003,17 @@ func verdict(r *Report) (string, []string) {
 func anyError(fs []Finding) bool {
 	for _, f := range fs {
 		if f.Severity == findings.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// hasWarning: a warning finding stands (what an excerpt that shows no
+// end of boot must not have to be judged healthy).
+func hasWarning(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == findings.Warning {
 			return true
 		}
 	}

@@ -33,11 +33,12 @@ const (
 	markSSHDDown        // sshd stopped, exited or was killed
 	markSSHDFail        // sshd failed to start
 	markRelabel         // SELinux relabel running
+	markUdev            // the device manager (udev) shows in the boot
 )
 
 var markNames = [...]string{"", "boot start (kernel)", "boot start (kernel command line)", "boot start (firmware/boot loader)",
 	"shutdown", "initramfs", "switch root", "multi-user reached", "login prompt", "service status line",
-	"sshd started", "sshd listening", "sshd stopped", "sshd failed", "SELinux relabel"}
+	"sshd started", "sshd listening", "sshd stopped", "sshd failed", "SELinux relabel", "device manager seen"}
 
 // context restricts a signature to where the boot is.
 type context uint8
@@ -167,7 +168,7 @@ var signatures = []signature{
 		Example: "[  OK  ] Reached target Power-Off."},
 	{Name: "sysv_shutdown", Mark: markShutdown, Anchors: []string{"Will now restart", "Will now halt", "Will now power off", "d-shutdown["},
 		Example: "[  101.000000] systemd-shutdown[1]: Syncing filesystems and block devices."},
-	{Name: "initrd", Mark: markInitrd, Anchors: []string{"(Initramfs)!", "Reached target Initrd", "Reached target initrd", "dracut-cmdline[", "dracut-pre-udev[", "dracut-pre-trigger[", "dracut-initqueue[", "dracut-pre-mount[", "dracut: dracut-", "Starting dracut", "Started dracut"},
+	{Name: "initrd", Mark: markInitrd, Anchors: []string{"(Initramfs)!", "Running in initial RAM disk", "Running in initrd", "Reached target Initrd", "Reached target initrd", "dracut-cmdline[", "dracut-pre-udev[", "dracut-pre-trigger[", "dracut-initqueue[", "dracut-pre-mount[", "dracut: dracut-", "Starting dracut", "Started dracut"},
 		Example: "Welcome to \x1b[0;31mRed Hat Enterprise Linux 8.8 (Ootpa) dracut-049-223.git20230119.el8 (Initramfs)\x1b[0m!"},
 	{Name: "switch_root", Mark: markSwitchRoot, Anchors: []string{"Switching root", "Reached target Switch Root", "Reached target initrd-switch-root"},
 		Example: "[    4.123456] systemd[1]: Switching root."},
@@ -303,6 +304,11 @@ var signatures = []signature{
 		Summary: "The initramfs timed out waiting for the root device ${1}.",
 		Remedy:  "Check root= (and rd.lvm.lv=) on the kernel command line against the disk's UUID/LVM names, and that the initramfs has the disk driver (rebuild it on a rescue VM).",
 		Example: "[ TIME ] Timed out waiting for device \x1b[0;1;39mdev-mapper-rhel\\x2droot.device\x1b[0m."},
+	{ID: idInitramfs, Name: "root_fs_failed", Anchors: []string{"for Initrd Root File System", "for /sysroot", "waiting for device dev-mapper-dmroot"},
+		Match:   `(?:[Ff]ailed|led) for (?:Initrd Root File System|/sysroot)|waiting for device dev-mapper-dmroot`,
+		Summary: "The initramfs could not mount the root file system (/sysroot): the root device did not appear or failed to mount.",
+		Remedy:  "Check root=, rd.lvm.lv= and rd.luks on the kernel command line against the disk (rescue VM: `blkid`), and that the initramfs has the disk driver (`dracut -f --regenerate-all`).",
+		Example: "[DEPEND] Dependency failed for Initrd Root File System."},
 	{ID: idInitramfs, Name: "dracut_timeout", Anchors: []string{"dracut-initqueue timeout", "Could not boot."},
 		Match:   `dracut-initqueue timeout|dracut.*Could not boot`,
 		Summary: "dracut timed out waiting for the root device and could not boot.",
@@ -373,7 +379,7 @@ var signatures = []signature{
 	// ---- disks ----------------------------------------------------------
 	{ID: idDiskIO, Name: "io_error", Anchors: []string{"I/O error, dev ", "Buffer I/O error on dev", "_request: I/O error"},
 		Match:   `I/O error,? (?:on )?dev(?:ice)? (\S+?),`,
-		Not:     `dev(?:ice)? (?:sr|fd|loop)\d`,
+		Not:     `dev(?:ice)? (?:sr|fd|loop|nbd)\d`,
 		Summary: "The disk ${1} returns I/O errors.",
 		Example: "[   40.000000] blk_update_request: I/O error, dev sda, sector 2048 op 0x0:(READ) flags 0x80700 phys_seg 1 prio class 0"},
 	{ID: idDiskIO, Name: "medium_error", Anchors: []string{"critical medium error", "Medium Error", "I/O to offline device"},
@@ -506,6 +512,8 @@ var signatures = []signature{
 		Example: "2024-03-01T10:00:00.000000Z WARNING Daemon Daemon /proc/net/route contains no routes"},
 
 	// ---- device manager -------------------------------------------------------------
+	{Name: "udev_seen", Mark: markUdev, Anchors: []string{"udev", "Rule-based Manager for Device Events"},
+		Example: "[  OK  ] Started udev Kernel Device Manager."},
 	{ID: idDeviceMgr, Name: "udevd_failed", Hard: true, Anchors: []string{"Failed to start udev Kernel Device Manager", "Failed to start Rule-based Manager for Device Events", "Failed to start systemd-udevd", "systemd-udevd.service: Failed with result", "systemd-udevd.service: Main process exited, code=killed"},
 		Summary: "The device manager (systemd-udevd) failed: devices (disks, NICs) do not appear.",
 		Example: "[FAILED] Failed to start udev Kernel Device Manager."},
@@ -522,6 +530,10 @@ var signatures = []signature{
 		Match:   `169\.254\.169\.254.*(?i:timed? ?out|unreachable|refused|no route|max retries|failed)|(?i:timed? ?out|unreachable|refused|failed).*169\.254\.169\.254`,
 		Summary: "The VM could not reach the metadata service (169.254.169.254) at first: provisioning may be incomplete.",
 		Example: "[   30.000000] cloud-init[845]: 2024-01-01 00:00:30,000 - url_helper.py[WARNING]: Calling 'http://169.254.169.254/2009-04-04/meta-data/instance-id' failed [0/120s]: request error [HTTPConnectionPool(host='169.254.169.254', port=80): Max retries exceeded with url: /2009-04-04/meta-data/instance-id (Caused by ConnectTimeoutError())]"},
+	{ID: idAgent, Name: "agent_panic", Hard: true, Anchors: []string{"panic: "},
+		Match:   `(google_guest_agent|google-guest-agent|google_accounts_daemon|amazon-ssm-agent|ec2-instance-connect|waagent|WALinuxAgent)(?:\[\d+\])?:\s+panic: (.*)`,
+		Summary: "The VM agent ${1} crashed (panic: ${2}): the users and SSH keys it manages are not installed.",
+		Example: "[   21.443781] google_guest_agent[2966]: panic: runtime error: index out of range"},
 	{ID: idAgent, Name: "provisioning_failed", Hard: true, Anchors: []string{"Provisioning failed", "provisioning failed"},
 		Match:   `(?:Daemon|WALinuxAgent|waagent|walinuxagent|ExtHandler|Provision).*[Pp]rovisioning failed`,
 		Summary: "The Azure VM agent reports that provisioning failed: the user and its SSH keys may not be installed.",
