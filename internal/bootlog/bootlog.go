@@ -256,9 +256,9 @@ type bootState struct {
 	// udev: the line the device manager last showed on; diskWait and
 	// consoleWait: the first device timeouts for a disk and a console.
 	udev, diskWait, consoleWait int
-	text       [nText][]byte
-	textLine   [nText]int
-	acc        []accum
+	text                        [nText][]byte
+	textLine                    [nText]int
+	acc                         []accum
 }
 
 func (b *bootState) reset(line int, by string) {
@@ -286,10 +286,10 @@ type analyzer struct {
 	// consecutive boots before cur that ran an SELinux relabel
 	relabelStreak int
 	// prev: the first error of the boot before cur (nil: none)
-	prev *prevFailure
-	relabelLines  []int
-	hits          []hit
-	scratch       []byte
+	prev         *prevFailure
+	relabelLines []int
+	hits         []hit
+	scratch      []byte
 	// onMatch, when set (tests), sees every signature that matched a line
 	onMatch func(sig int, line int)
 	// the last non-blank line, for boot.incomplete
