@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/sshdoctor/sshdoctor/internal/findings"
@@ -152,7 +153,14 @@ var (
 	auto    *matcher
 )
 
-func init() {
+// compileOnce builds the signature table and the automaton the first
+// time a log is analysed, not at program start: a command that never
+// reads a boot log (check, --version) does not pay for it.
+var compileOnce sync.Once
+
+func compiledTables() { compileOnce.Do(compileTables) }
+
+func compileTables() {
 	for i, id := range order {
 		if _, ok := findings.Lookup(id); !ok {
 			panic("bootlog: unregistered finding " + id)
@@ -299,6 +307,7 @@ type analyzer struct {
 }
 
 func newAnalyzer() *analyzer {
+	compiledTables()
 	a := &analyzer{boots: 1, hits: make([]hit, 0, maxHitsPerLine)}
 	a.cur.acc = make([]accum, len(order))
 	a.cur.reset(1, "log_start")

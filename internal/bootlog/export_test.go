@@ -11,3 +11,6 @@ var (
 )
 
 const IDFstab = idFstab
+
+// The tests read the compiled tables directly, in any order.
+func init() { compiledTables() }
