@@ -522,7 +522,7 @@ var signatures = []signature{
 	{ID: idMetadata, Name: "cloud_init_gave_up", Hard: true, Anchors: []string{"Giving up on md from", "Giving up on metadata", "Failed to get metadata"},
 		Summary: "cloud-init gave up on the metadata service: the VM was not provisioned (user, SSH keys).",
 		Example: "[  124.000000] cloud-init[845]: 2024-01-01 00:02:04,000 - DataSourceEc2.py[CRITICAL]: Giving up on md from ['http://169.254.169.254/2009-04-04/meta-data/instance-id'] after 120 seconds"},
-	{ID: idMetadata, Name: "wireserver_unreachable", Hard: true, Anchors: []string{"168.63.129.16"},
+	{ID: idMetadata, Name: "wireserver_unreachable", Anchors: []string{"168.63.129.16"},
 		Match:   `168\.63\.129\.16.*(?i:timed? ?out|unreachable|refused|no route|network is unreachable|failed|giving up|exception)|(?i:timed? ?out|unreachable|refused|failed|exception).*168\.63\.129\.16`,
 		Summary: "The VM could not reach Azure's wire server (168.63.129.16): the agent cannot provision the VM or report it Ready.",
 		Example: "2024/01/01 00:00:10.000000 WARNING Daemon Daemon Fetch failed: [HttpError] [HTTP Failed] GET http://168.63.129.16/machine/ -- IOError timed out -- 6 attempts made"},
