@@ -200,6 +200,8 @@ KEX_SSH=$(ssh -v "${SSH_ARGS[@]}" 2>&1 | sed -n 's/^debug1: kex: algorithm: //p'
 # -------------------------------------------------------- 5. closed port --
 CLOSED_PORT=$(free_port "$PORT") || die "no free port found"
 : >"$TMP/c.us"
+: >"$TMP/cs.us"
+: >"$TMP/v.us"
 for ((i = 1; i <= RUNS; i++)); do
 	port_in_use "$CLOSED_PORT" && die "port $CLOSED_PORT started listening during the run"
 	rc=0
@@ -209,6 +211,19 @@ for ((i = 1; i <= RUNS; i++)); do
 	echo $((t1 - t0)) >>"$TMP/c.us"
 	[[ $rc -eq 1 ]] || { bad "closed port: sshdoctor exited $rc (want 1)"; cat "$TMP/c.err" >&2; }
 	grep -q '"tcp.refused"' "$TMP/c.json" || { bad "closed port: no tcp.refused in JSON output"; cat "$TMP/c.json" >&2; }
+	# OpenSSH against the same closed port, in the same round.
+	rc=0
+	t0=$(now_us)
+	ssh -F none -o BatchMode=yes -o "UserKnownHostsFile=$KH" -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -i "$KEY" \
+		-p "$CLOSED_PORT" root@127.0.0.1 true >/dev/null 2>&1 || rc=$?
+	t1=$(now_us)
+	echo $((t1 - t0)) >>"$TMP/cs.us"
+	[[ $rc -eq 255 ]] || bad "closed port: ssh exited $rc (want 255)"
+	# Process start-up alone.
+	t0=$(now_us)
+	"$SD" --version >/dev/null
+	t1=$(now_us)
+	echo $((t1 - t0)) >>"$TMP/v.us"
 done
 
 # ------------------------------------------------------ 6. filtered port --
@@ -246,6 +261,8 @@ read -r A_MED A_P90 < <(stats "$TMP/a.us")
 read -r B_MED B_P90 < <(stats "$TMP/b.us")
 read -r E_MED E_P90 < <(stats "$TMP/e.us")
 read -r C_MED C_P90 < <(stats "$TMP/c.us")
+read -r CS_MED CS_P90 < <(stats "$TMP/cs.us")
+read -r V_MED V_P90 < <(stats "$TMP/v.us")
 read -r F_MED F_P90 < <(stats "$TMP/f.us")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 pf() { awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {
@@ -264,6 +281,9 @@ echo "| A: \`sshdoctor check\` (all layers through auth success) | $RUNS | $A_ME
 echo "| B: \`ssh … root@127.0.0.1 true\` (OpenSSH baseline) | $RUNS | $B_MED | $B_P90 | — | — |"
 echo "| ratio A/B (median/median; p90/p90 in the p90 column) | $RUNS | $RATIO | $(ratio "$A_P90" "$B_P90") | ≤ 0.8 | $(pf "$RATIO" 0.8 le) |"
 echo "| closed port → \`tcp.refused\`, exit 1 | $RUNS | $C_MED | $C_P90 | < 50 ms | $(pf "$C_MED" 50 lt) |"
+echo "| closed port: \`ssh\` (OpenSSH baseline, exit 255) | $RUNS | $CS_MED | $CS_P90 | — | — |"
+echo "| ratio closed port sshdoctor/ssh | $RUNS | $(ratio "$C_MED" "$CS_MED") | $(ratio "$C_P90" "$CS_P90") | ≤ 1.2 | $(pf "$(ratio "$C_MED" "$CS_MED")" 1.2 le) |"
+echo "| \`sshdoctor --version\` (process start-up) | $RUNS | $V_MED | $V_P90 | < 10 ms | $(pf "$V_MED" 10 lt) |"
 echo "| filtered port (\`--timeout $((FILTERED_TIMEOUT_MS / 1000))s\`) → \`tcp.timeout\`, exit 1 | $FILTERED_RUNS | $F_MED | $F_P90 | ≤ $FILTERED_TARGET ms | $(pf "$F_MED" "$FILTERED_TARGET" le) |"
 echo
 echo "Informational, no target — the same remote session as B (\`--exec true\`):"
