@@ -65,6 +65,7 @@ func Judge(r *probe.Report, o Options) *Verdict {
 	j := &judge{r: r, o: o, v: &Verdict{}, lay: map[findings.Layer]*LayerStatus{}}
 	j.resolve()
 	j.jump()
+	j.proxy()
 	j.tcp()
 	j.banner()
 	j.kex()
@@ -121,6 +122,50 @@ func (j *judge) jump() {
 		return
 	}
 	j.set(findings.LayerJump, OK, jr.Duration, "logged in to %s", jr.Host)
+}
+
+// proxy judges the ProxyCommand that carried the connection: it failed
+// when it could not start, or ended with an error before the server's
+// identification arrived. TCP was the command's business: not observed.
+func (j *judge) proxy() {
+	p := j.r.Proxy
+	if p == nil {
+		return
+	}
+	ev := []string{"ProxyCommand: " + orDash(p.Command)}
+	if p.Exited {
+		ev = append(ev, fmt.Sprintf("it exited with status %d", p.ExitCode))
+	}
+	if p.Stderr != "" {
+		ev = append(ev, "its stderr: "+lastLines(p.Stderr, 5))
+	}
+	noBanner := j.r.Banner == nil || j.r.Banner.Outcome != probe.BannerOK
+	switch {
+	case p.Error != "":
+		j.set(findings.LayerJump, Fail, p.Duration, "ProxyCommand could not run: %s", p.Error)
+		j.add(findings.New("proxy.failed", "The ProxyCommand could not be run: "+p.Error, "", ev...))
+	case noBanner && (p.Exited || p.Stderr != ""):
+		what := "ended"
+		if p.Exited && p.ExitCode != 0 {
+			what = fmt.Sprintf("exited with status %d", p.ExitCode)
+		}
+		summary := fmt.Sprintf("The ProxyCommand %s before the server's SSH identification came through it", what)
+		if p.Stderr != "" {
+			summary += ": " + firstLine(p.Stderr)
+		}
+		j.set(findings.LayerJump, Fail, p.Duration, "ProxyCommand %s", what)
+		j.add(findings.New("proxy.failed", summary+".", "", ev...))
+	default:
+		j.set(findings.LayerJump, OK, p.Duration, "through ProxyCommand `%s` (TCP is the command's: not observed directly)", p.Command)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
 }
 
 func (j *judge) tcp() {
@@ -239,4 +284,9 @@ func guessService(lines []string) string {
 		return "a VNC server"
 	}
 	return fmt.Sprintf("it sent %q", l)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }

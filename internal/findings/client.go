@@ -15,6 +15,8 @@ func init() {
 
 		Def{"jump.failed", LayerJump, Error, "The ProxyJump host could not be used.",
 			"Run `sshdoctor check` against the jump host itself to see why."},
+		Def{"proxy.failed", LayerJump, Error, "The ProxyCommand from your ssh configuration failed before the server's SSH identification came through it.",
+			"Run the command in the evidence by hand to see its error (a bastion, a tunnel such as IAP, SSM or cloudflared, or nc through a jump box); fix it, or bypass it with `-o ProxyCommand=none`."},
 
 		Def{"tcp.refused", LayerTCP, Error, "The host answered the TCP connection with a reset: nothing listens on the port, or a firewall rejects with RST.",
 			"sshd is not running or listens on another port: on the VM run `sshdoctor guest check` (serial console or run-command), or check the port with -p."},

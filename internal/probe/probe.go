@@ -48,13 +48,20 @@ func Run(ctx context.Context, o Options) *Report {
 	}
 	r := &Report{Target: Target{
 		Input: o.Input, HostName: s.HostName, Port: s.Port, User: s.User,
-		ProxyJump: s.ProxyJump, ConfigSource: s.Source,
+		ProxyJump: s.ProxyJump, ProxyCommand: s.ProxyCommand, ConfigSource: s.Source,
 	}}
 	ids, signers := loadIdentities(o)
 	r.Identities = ids
 
 	var conn net.Conn
-	if s.ProxyJump != "" {
+	var proxy *cmdConn
+	if s.ProxyJump == "" && s.ProxyCommand != "" {
+		proxy = dialViaCommand(ctx, o, r)
+		if proxy == nil {
+			return r
+		}
+		conn = proxy
+	} else if s.ProxyJump != "" {
 		var closeJump func()
 		conn, closeJump = dialViaJump(ctx, o, r)
 		if closeJump != nil {
@@ -72,6 +79,9 @@ func Run(ctx context.Context, o Options) *Report {
 	}
 	defer conn.Close()
 	handshake(ctx, o, r, conn, signers)
+	if proxy != nil {
+		proxy.finish(r.Proxy)
+	}
 	return r
 }
 

@@ -22,6 +22,9 @@ type Report struct {
 	HostKey *HostKeyResult `json:"hostkey,omitempty"`
 	Auth    *AuthResult    `json:"auth,omitempty"`
 	Session *SessionResult `json:"session,omitempty"`
+	// Proxy is set when a ProxyCommand carried the connection (no TCP
+	// layer of ours then).
+	Proxy *ProxyResult `json:"proxy,omitempty"`
 	// Identities are the local key sources inspected before authenticating.
 	Identities []Identity `json:"identities"`
 }
@@ -33,6 +36,7 @@ type Target struct {
 	Port         int    `json:"port"`     //
 	User         string `json:"user"`     //
 	ProxyJump    string `json:"proxy_jump,omitempty"`
+	ProxyCommand string `json:"proxy_command,omitempty"`
 	ConfigSource string `json:"config_source"` // "ssh -G" or "built-in parser"
 }
 
@@ -62,6 +66,21 @@ type ResolveResult struct {
 	NotFound  bool     `json:"not_found"` // the resolver said the name does not exist
 	Error     string   `json:"error,omitempty"`
 	Duration  Duration `json:"duration_ms"`
+}
+
+// ProxyResult records the ProxyCommand that carried the connection (as
+// ssh runs it: /bin/sh -c "exec COMMAND", SSH over its stdin and stdout).
+type ProxyResult struct {
+	Command string `json:"command"` // after %h %p %r %n %% expansion
+	// Error: the command could not be started.
+	Error string `json:"error,omitempty"`
+	// Exited: it ended on its own (before the connection was done with,
+	// or with a non-zero status); ExitCode is its status (-1: killed, when
+	// it did not end after the connection was closed).
+	Exited   bool     `json:"exited"`
+	ExitCode int      `json:"exit_code"`
+	Stderr   string   `json:"stderr,omitempty"` // its last 2 KiB
+	Duration Duration `json:"duration_ms"`      // until SSH ended
 }
 
 // JumpResult records the connection through a ProxyJump host.

@@ -99,6 +99,9 @@ func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 	var b strings.Builder
 	user := r.Target.User
 	fmt.Fprintf(&b, "%s %s@%s:%d", s.Paint(Bold, "sshdoctor check"), user, r.Target.HostName, r.Target.Port)
+	if r.Target.ProxyJump == "" && r.Target.ProxyCommand != "" {
+		fmt.Fprintf(&b, " via ProxyCommand")
+	}
 	if r.Target.ProxyJump != "" {
 		fmt.Fprintf(&b, " via %s", r.Target.ProxyJump)
 	}

@@ -14,7 +14,7 @@ import (
 
 // supported are the keywords that end up in Settings.
 var supported = setOf(`hostname port user identityfile identitiesonly identityagent
-	proxyjump userknownhostsfile globalknownhostsfile stricthostkeychecking
+	proxyjump proxycommand userknownhostsfile globalknownhostsfile stricthostkeychecking
 	hostkeyalias hostkeyalgorithms kexalgorithms ciphers macs
 	pubkeyacceptedalgorithms connecttimeout batchmode`)
 
@@ -51,7 +51,7 @@ func (b *builder) apply(key string, args []string, active bool) error {
 	if !supported[key] {
 		return errUnknown
 	}
-	multi := key == "userknownhostsfile" || key == "globalknownhostsfile"
+	multi := key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "proxycommand"
 	if len(args) == 0 {
 		return fmt.Errorf("%s needs a value", key)
 	}
@@ -75,6 +75,9 @@ func (b *builder) apply(key string, args []string, active bool) error {
 			_, _, _, _, err = ParseJump(arg)
 		}
 		assign(set, &b.s.ProxyJump, arg)
+	case "proxycommand":
+		// The rest of the line, as ssh takes it.
+		assign(set, &b.s.ProxyCommand, strings.Join(args, " "))
 	case "port":
 		var p int
 		p, err = parsePort(arg)
@@ -190,6 +193,9 @@ func (b *builder) finish(source string) *Settings {
 	}
 	if s.ProxyJump == "none" {
 		s.ProxyJump = ""
+	}
+	if s.ProxyCommand == "none" {
+		s.ProxyCommand = ""
 	}
 	tokens := pathTokens(&s, b.home, b.local)
 	paths := func(raw []string, defaults ...string) []string {

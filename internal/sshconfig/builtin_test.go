@@ -352,3 +352,28 @@ func TestBuiltinUsageErrors(t *testing.T) {
 	// Valid ssh keywords that do not affect Settings are accepted.
 	builtin(t, Query{Host: "h", ConfigFile: "none", Options: []string{"ServerAliveInterval=5", "pubkeyauthentication no"}})
 }
+
+// ProxyCommand is the rest of the line, tokens left for connect time;
+// "none" means none — read the same way by the built-in parser and ssh -G.
+func TestProxyCommand(t *testing.T) {
+	fakeHome(t)
+	cfg := writeFile(t, filepath.Join(t.TempDir(), "config"), `Host bastioned
+  ProxyCommand ssh -W %h:%p jump.example.com
+Host direct
+  ProxyCommand none
+`)
+	for _, path := range []string{"-", ""} {
+		q := Query{Host: "bastioned", ConfigFile: cfg, SSHPath: path}
+		s, err := Resolve(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ProxyCommand != "ssh -W %h:%p jump.example.com" {
+			t.Errorf("%s: ProxyCommand %q", s.Source, s.ProxyCommand)
+		}
+		q.Host = "direct"
+		if s, err = Resolve(context.Background(), q); err != nil || s.ProxyCommand != "" {
+			t.Errorf("%s: none gives %q %v", s.Source, s.ProxyCommand, err)
+		}
+	}
+}

@@ -34,14 +34,17 @@ type Query struct {
 
 // Settings are the effective client settings for one host.
 type Settings struct {
-	Alias                    string   // Query.Host
-	HostName                 string   // after HostName substitution (%h tokens expanded), lower case as ssh uses it
-	User                     string   // effective user (default: current user's name)
-	Port                     int      // default 22
-	IdentityFiles            []string // in order, "~" and tokens expanded, absolute paths; "none" entries dropped
-	IdentitiesOnly           bool
-	IdentityAgent            string   // "" = use SSH_AUTH_SOCK; "none" = no agent; else path
-	ProxyJump                string   // "" when not set ("none" is normalised to "")
+	Alias          string   // Query.Host
+	HostName       string   // after HostName substitution (%h tokens expanded), lower case as ssh uses it
+	User           string   // effective user (default: current user's name)
+	Port           int      // default 22
+	IdentityFiles  []string // in order, "~" and tokens expanded, absolute paths; "none" entries dropped
+	IdentitiesOnly bool
+	IdentityAgent  string // "" = use SSH_AUTH_SOCK; "none" = no agent; else path
+	ProxyJump      string // "" when not set ("none" is normalised to "")
+	// ProxyCommand is the command ssh would run instead of connecting
+	// (raw: %h %p %r %n %% not yet expanded); "" when not set or "none".
+	ProxyCommand             string
 	UserKnownHostsFiles      []string // expanded, absolute; empty for "none"
 	GlobalKnownHostsFiles    []string // expanded, absolute; empty for "none"
 	StrictHostKeyChecking    string   // "yes", "no", "ask" or "accept-new"

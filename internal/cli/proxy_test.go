@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
+)
+
+// A ProxyCommand in the user's configuration carries the connection, as
+// ssh does it: the check speaks SSH over the command's stdin and stdout,
+// and a command that fails is its own finding, with its status and stderr.
+func TestCheckProxyCommand(t *testing.T) {
+	e := newEnv(t)
+	key := sshdtest.NewKey(t, "ed25519", "")
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}})
+	// The host key is the one of the target as ssh names it: %h:%p.
+	sshdtest.WriteKnownHosts(t, e.knownHosts, srv.Addr, srv.HostKeys...)
+
+	// A working proxy: bash's /dev/tcp, to %h:%p (127.0.0.1 and sshd's port).
+	proxy := `ProxyCommand=bash -c 'exec 3<>/dev/tcp/%h/%p; cat <&3 & exec cat >&3'`
+	r := run(t, "", e.args("-o", proxy, "-i", key.Path, "--exec", "echo via-proxy", target(srv))...)
+	expect(t, r, ExitOK, "")
+	if r.doc.Observations.Session == nil || strings.TrimSpace(r.doc.Observations.Session.Stdout) != "via-proxy" {
+		t.Errorf("session %+v", r.doc.Observations.Session)
+	}
+	sawJump, sawTCP := false, false
+	for _, l := range r.doc.Layers {
+		switch l.Layer {
+		case "jump":
+			sawJump = l.Status == "ok" && strings.Contains(l.Summary, "/dev/tcp/127.0.0.1/") && strings.Contains(l.Summary, "not observed")
+		case "tcp":
+			sawTCP = true
+		}
+	}
+	if !sawJump || sawTCP {
+		t.Errorf("layers %+v: want the proxy layer (expanded command) and no TCP layer of ours", r.doc.Layers)
+	}
+
+	// A proxy that fails: exit status and stderr are the evidence.
+	bad := `ProxyCommand=sh -c 'echo "channel 0: open failed: connect failed: Connection refused" >&2; exit 255'`
+	r = run(t, "", e.args("-o", bad, "-i", key.Path, target(srv))...)
+	expect(t, r, ExitProblem, "proxy.failed")
+	var ev string
+	for _, f := range r.doc.Findings {
+		if f.ID == "proxy.failed" {
+			ev = f.Summary + " " + strings.Join(f.Evidence, " ")
+		}
+	}
+	if !strings.Contains(ev, "status 255") || !strings.Contains(ev, "connect failed: Connection refused") {
+		t.Errorf("proxy.failed says %q", ev)
+	}
+
+	// ProxyCommand none: a direct connection, as ssh.
+	r = run(t, "", e.args("-o", "ProxyCommand=none", "-i", key.Path, target(srv))...)
+	expect(t, r, ExitOK, "")
+}
