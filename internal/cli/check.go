@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,14 +25,16 @@ import (
 type CheckOptions struct {
 	IO *IOStreams
 
-	Target        string
-	Port          int
-	User          string
-	Identities    []string
-	ConfigFile    string
-	ProxyJump     string
-	Options       []string
-	Timeout       time.Duration
+	Target     string
+	Port       int
+	User       string
+	Identities []string
+	ConfigFile string
+	ProxyJump  string
+	Options    []string
+	Timeout    time.Duration
+	// IPv4, IPv6: ssh's -4 and -6.
+	IPv4, IPv6    bool
 	PasswordStdin bool
 	Exec          string
 	NoAuth        bool
@@ -74,8 +78,16 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 			if o.Output != "text" && o.Output != "json" {
 				return usagef("--output must be text or json, not %q", o.Output)
 			}
-			if o.Timeout < 0 {
+			if o.Timeout <= 0 {
 				return usagef("--timeout must be positive")
+			}
+			switch {
+			case o.IPv4 && o.IPv6:
+				return usagef("-4 and -6 exclude each other")
+			case o.IPv4:
+				o.Options = append(o.Options, "AddressFamily=inet")
+			case o.IPv6:
+				o.Options = append(o.Options, "AddressFamily=inet6")
 			}
 			if runF != nil {
 				return runF(o)
@@ -90,7 +102,10 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 	f.StringVarP(&o.ConfigFile, "config", "F", os.Getenv("SSHDOCTOR_SSH_CONFIG"), "ssh client config file (default $SSHDOCTOR_SSH_CONFIG, else ~/.ssh/config); \"none\" for no file")
 	f.StringVarP(&o.ProxyJump, "jump", "J", "", "connect through this jump host, [user@]host[:port], as ssh -J")
 	f.StringArrayVarP(&o.Options, "option", "o", nil, "ssh option Key=Value (repeatable), e.g. HostKeyAlgorithms=+ssh-rsa, StrictHostKeyChecking=accept-new, ConnectTimeout=5")
-	f.DurationVar(&o.Timeout, "timeout", probe.DefaultPhaseTimeout, "limit for each phase (connect, banner, kex, auth, session)")
+	o.Timeout = probe.DefaultPhaseTimeout
+	f.Var((*secondsOrDuration)(&o.Timeout), "timeout", "limit for each phase (connect, banner, kex, auth, session): seconds as ssh's ConnectTimeout (5), or a duration (2s, 500ms)")
+	f.BoolVarP(&o.IPv4, "ipv4", "4", false, "use IPv4 addresses only, as ssh -4 (AddressFamily inet)")
+	f.BoolVarP(&o.IPv6, "ipv6", "6", false, "use IPv6 addresses only, as ssh -6 (AddressFamily inet6)")
 	f.BoolVar(&o.PasswordStdin, "password-stdin", false, "read a password from the first line of standard input and try it if the server allows password auth")
 	f.StringVar(&o.Exec, "exec", "", "after logging in, run this command in a session and report its result")
 	f.BoolVar(&o.NoAuth, "no-auth", false, "stop after learning which auth methods the server allows; offer no key")
@@ -292,4 +307,26 @@ func NewCmdFindings(ios *IOStreams) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "output", "text", "text, markdown (docs/findings.md) or json")
 	return cmd
+}
+
+// secondsOrDuration is --timeout: a bare number is seconds, as ssh's
+// ConnectTimeout; anything else is a Go duration (2s, 500ms, 1m).
+type secondsOrDuration time.Duration
+
+func (d *secondsOrDuration) String() string { return time.Duration(*d).String() }
+func (d *secondsOrDuration) Type() string   { return "seconds|duration" }
+func (d *secondsOrDuration) Set(s string) error {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f <= 0 || f > 86400 {
+			return fmt.Errorf("%q: want a positive number of seconds", s)
+		}
+		*d = secondsOrDuration(time.Duration(f * float64(time.Second)))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("%q: want seconds (5) or a duration (2s, 500ms)", s)
+	}
+	*d = secondsOrDuration(v)
+	return nil
 }

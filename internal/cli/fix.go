@@ -129,7 +129,8 @@ do by hand), 2 bad usage, 3 internal error.`,
 	f.StringArrayVarP(&c.Identities, "identity", "i", nil, "private key file to offer (repeatable), as ssh -i")
 	f.StringVarP(&c.ConfigFile, "config", "F", os.Getenv("SSHDOCTOR_SSH_CONFIG"), "ssh client config file (default $SSHDOCTOR_SSH_CONFIG, else ~/.ssh/config)")
 	f.StringArrayVarP(&c.Options, "option", "o", nil, "ssh option Key=Value (repeatable)")
-	f.DurationVar(&c.Timeout, "timeout", probe.DefaultPhaseTimeout, "limit for each phase of every check")
+	c.Timeout = probe.DefaultPhaseTimeout
+	f.Var((*secondsOrDuration)(&c.Timeout), "timeout", "limit for each phase of every check: seconds (5) or a duration (2s)")
 	f.StringVar(&c.Exec, "exec", "", "also run this command in a session: SSH works only when it runs")
 	f.BoolVar(&c.PasswordStdin, "password-stdin", false, "read your password from the first line of standard input, for a password login")
 	f.StringVar(&c.Output, "output", "text", "output format: text or json")

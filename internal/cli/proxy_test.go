@@ -57,3 +57,22 @@ func TestCheckProxyCommand(t *testing.T) {
 	r = run(t, "", e.args("-o", "ProxyCommand=none", "-i", key.Path, target(srv))...)
 	expect(t, r, ExitOK, "")
 }
+
+// ssh's -4/-6 and a bare --timeout in seconds, as ssh users type them.
+func TestCheckFamilyAndTimeoutFlags(t *testing.T) {
+	e := newEnv(t)
+	key := sshdtest.NewKey(t, "ed25519", "")
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}})
+	sshdtest.WriteKnownHosts(t, e.knownHosts, srv.Addr, srv.HostKeys...)
+
+	r := run(t, "", e.args("-4", "--timeout", "5", "-i", key.Path, target(srv))...)
+	expect(t, r, ExitOK, "")
+	// -6 against an IPv4 literal: said, not attempted.
+	r = run(t, "", e.args("-6", "--timeout", "2s", "-i", key.Path, target(srv))...)
+	expect(t, r, ExitProblem, "dns.no_address")
+	for _, bad := range [][]string{{"-4", "-6"}, {"--timeout", "0"}, {"--timeout", "five"}} {
+		if r := run(t, "", e.args(append(bad, target(srv))...)...); r.code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", bad, r.code, ExitUsage)
+		}
+	}
+}

@@ -94,6 +94,10 @@ func (j *judge) resolve() {
 	}
 	host := j.r.Target.HostName
 	switch {
+	case strings.Contains(res.Error, "AddressFamily"):
+		j.set(findings.LayerResolve, Fail, res.Duration, "%s", res.Error)
+		j.add(findings.New("dns.no_address", "No address of the family you asked for: "+res.Error+".",
+			"Drop -4/-6 (AddressFamily), or connect to an address of that family.", res.Error))
 	case res.Literal:
 		j.set(findings.LayerResolve, OK, res.Duration, "%s (IP address, no lookup)", res.Addresses[0])
 	case res.NotFound:

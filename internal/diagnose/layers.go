@@ -2,7 +2,9 @@ package diagnose
 
 import (
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -390,7 +392,7 @@ func (j *judge) conclude() {
 	case j.v.Works && a.Outcome == probe.AuthNotAttempted:
 		j.v.Diagnosis = fmt.Sprintf("SSH is reachable: %s:%d speaks SSH and allows %s (authentication not attempted).", t.HostName, t.Port, strings.Join(a.AllowedMethods, ","))
 	case j.v.Works:
-		j.v.Diagnosis = fmt.Sprintf("SSH works: %s@%s:%d accepted %s authentication.", t.User, t.HostName, t.Port, a.Method)
+		j.v.Diagnosis = fmt.Sprintf("SSH works: %s@%s accepted %s authentication.", t.User, net.JoinHostPort(strings.Trim(t.HostName, "[]"), strconv.Itoa(t.Port)), a.Method)
 	case j.v.RootCause != nil:
 		j.v.Diagnosis = j.v.RootCause.Summary
 	default:

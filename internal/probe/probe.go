@@ -92,10 +92,15 @@ func resolve(ctx context.Context, o Options, r *Report) []string {
 	res := &ResolveResult{}
 	r.Resolve = res
 	host := o.Settings.HostName
+	family := o.Settings.AddressFamily
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
 		res.Literal = true
 		res.Addresses = []string{ip.String()}
 		res.Duration = since(start)
+		if !familyOK(ip, family) {
+			res.Error = fmt.Sprintf("AddressFamily %s (-4/-6) excludes the address %s", family, ip)
+			return nil
+		}
 		return res.Addresses
 	}
 	resolver := o.Resolver
@@ -114,10 +119,30 @@ func resolve(ctx context.Context, o Options, r *Report) []string {
 		}
 		return nil
 	}
+	var other []string
 	for _, ip := range ips {
-		res.Addresses = append(res.Addresses, ip.IP.String())
+		if familyOK(ip.IP, family) {
+			res.Addresses = append(res.Addresses, ip.IP.String())
+		} else {
+			other = append(other, ip.IP.String())
+		}
+	}
+	if len(res.Addresses) == 0 && len(other) > 0 {
+		res.Error = fmt.Sprintf("%s has only %s, which AddressFamily %s (-4/-6) excludes", host, strings.Join(other, ", "), family)
+		return nil
 	}
 	return res.Addresses
+}
+
+// familyOK: ip is of the address family ssh's AddressFamily allows.
+func familyOK(ip net.IP, family string) bool {
+	switch family {
+	case "inet":
+		return ip.To4() != nil
+	case "inet6":
+		return ip.To4() == nil
+	}
+	return true
 }
 
 func dialTCP(ctx context.Context, o Options, r *Report, addrs []string) net.Conn {

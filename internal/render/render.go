@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,7 +100,8 @@ func (s Style) mark(st diagnose.Status) string {
 func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 	var b strings.Builder
 	user := r.Target.User
-	fmt.Fprintf(&b, "%s %s@%s:%d", s.Paint(Bold, "sshdoctor check"), user, r.Target.HostName, r.Target.Port)
+	// user@[::1]:22 for an IPv6 address, as ssh users write it.
+	fmt.Fprintf(&b, "%s %s@%s", s.Paint(Bold, "sshdoctor check"), user, net.JoinHostPort(strings.Trim(r.Target.HostName, "[]"), strconv.Itoa(r.Target.Port)))
 	if r.Target.ProxyJump == "" && r.Target.ProxyCommand != "" {
 		fmt.Fprintf(&b, " via ProxyCommand")
 	}

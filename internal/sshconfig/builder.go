@@ -14,7 +14,7 @@ import (
 
 // supported are the keywords that end up in Settings.
 var supported = setOf(`hostname port user identityfile identitiesonly identityagent
-	proxyjump proxycommand userknownhostsfile globalknownhostsfile stricthostkeychecking
+	proxyjump proxycommand addressfamily userknownhostsfile globalknownhostsfile stricthostkeychecking
 	hostkeyalias hostkeyalgorithms kexalgorithms ciphers macs
 	pubkeyacceptedalgorithms connecttimeout batchmode`)
 
@@ -75,6 +75,13 @@ func (b *builder) apply(key string, args []string, active bool) error {
 			_, _, _, _, err = ParseJump(arg)
 		}
 		assign(set, &b.s.ProxyJump, arg)
+	case "addressfamily":
+		switch arg = strings.ToLower(arg); arg {
+		case "any", "inet", "inet6":
+		default:
+			err = fmt.Errorf("addressfamily %q: want any, inet or inet6", arg)
+		}
+		assign(set, &b.s.AddressFamily, arg)
 	case "proxycommand":
 		// The rest of the line, as ssh takes it.
 		assign(set, &b.s.ProxyCommand, strings.Join(args, " "))

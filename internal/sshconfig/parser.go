@@ -18,7 +18,7 @@ const systemConfig = "/etc/ssh/ssh_config"
 
 // otherKeywords are valid ssh_config keywords that do not affect Settings.
 // They are accepted in -o so that options valid for ssh are not rejected.
-var otherKeywords = setOf(`addkeystoagent addressfamily bindaddress bindinterface canonicaldomains
+var otherKeywords = setOf(`addkeystoagent bindaddress bindinterface canonicaldomains
 	canonicalizefallbacklocal canonicalizehostname canonicalizemaxdots
 	canonicalizepermittedcnames casignaturealgorithms certificatefile
 	challengeresponseauthentication channeltimeout checkhostip clearallforwardings

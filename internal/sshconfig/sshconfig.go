@@ -44,7 +44,9 @@ type Settings struct {
 	ProxyJump      string // "" when not set ("none" is normalised to "")
 	// ProxyCommand is the command ssh would run instead of connecting
 	// (raw: %h %p %r %n %% not yet expanded); "" when not set or "none".
-	ProxyCommand             string
+	ProxyCommand string
+	// AddressFamily is "any", "inet" (-4) or "inet6" (-6); "" = any.
+	AddressFamily            string
 	UserKnownHostsFiles      []string // expanded, absolute; empty for "none"
 	GlobalKnownHostsFiles    []string // expanded, absolute; empty for "none"
 	StrictHostKeyChecking    string   // "yes", "no", "ask" or "accept-new"
