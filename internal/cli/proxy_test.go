@@ -76,3 +76,25 @@ func TestCheckFamilyAndTimeoutFlags(t *testing.T) {
 		}
 	}
 }
+
+// --exec: exit 0 means the command asked for ran and exited 0. A
+// ForceCommand (or a command= key option) runs something else: said.
+func TestCheckExecMeansTheCommandRan(t *testing.T) {
+	e := newEnv(t)
+	key := sshdtest.NewKey(t, "ed25519", "")
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}})
+	sshdtest.WriteKnownHosts(t, e.knownHosts, srv.Addr, srv.HostKeys...)
+	r := run(t, "", e.args("-i", key.Path, "--exec", "echo out; exit 3", target(srv))...)
+	expect(t, r, ExitProblem, "session.exit_nonzero")
+	if s := r.doc.Observations.Session; s == nil || s.Stdout != "out\n" {
+		t.Errorf("session %+v: the marker must not show in the output", s)
+	}
+
+	forced := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}, Config: []string{"ForceCommand echo forced"}})
+	sshdtest.WriteKnownHosts(t, e.knownHosts, forced.Addr, forced.HostKeys...)
+	r = run(t, "", e.args("-i", key.Path, "--exec", "echo mine", target(forced))...)
+	expect(t, r, ExitProblem, "session.forced_command")
+	if s := r.doc.Observations.Session; s == nil || !strings.Contains(s.Stdout, "forced") {
+		t.Errorf("session %+v", s)
+	}
+}

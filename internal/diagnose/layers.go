@@ -364,8 +364,11 @@ func (j *judge) session() {
 	case s.Error != "":
 		j.set(findings.LayerSession, Fail, s.Duration, "%s", s.Error)
 		j.add(findings.New("session.refused", "The session ended abnormally.", "", append(ev, s.Error)...))
+	case s.NotRun:
+		j.set(findings.LayerSession, Fail, s.Duration, "the server ran something else, not `%s`", s.Command)
+		j.add(findings.New("session.forced_command", fmt.Sprintf("The server ran another command instead of `%s` (a ForceCommand in sshd_config, a command= option on your key, or a restricted shell): yours never ran.", s.Command), "", ev...))
 	case *s.ExitStatus != 0:
-		j.set(findings.LayerSession, Warn, s.Duration, "`%s` exited %d", s.Command, *s.ExitStatus)
+		j.set(findings.LayerSession, Fail, s.Duration, "`%s` exited %d", s.Command, *s.ExitStatus)
 		j.add(findings.New("session.exit_nonzero", fmt.Sprintf("`%s` exited with status %d.", s.Command, *s.ExitStatus), "", ev...))
 	default:
 		j.set(findings.LayerSession, OK, s.Duration, "`%s` exited 0", s.Command)

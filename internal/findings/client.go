@@ -106,7 +106,9 @@ func init() {
 			"On the VM remove /etc/nologin (it is left behind by a shutdown or maintenance), or log in as root."},
 		Def{"session.refused", LayerSession, Error, "The server authenticated the user but refused to open a session.",
 			"See the evidence; check ForceCommand, MaxSessions and the server's log."},
-		Def{"session.exit_nonzero", LayerSession, Warning, "The command ran and exited with a non-zero status.",
+		Def{"session.forced_command", LayerSession, Error, "The server runs another command than the one asked for: a ForceCommand in sshd_config, a command= option on the key, or a restricted shell.",
+			"On the VM, `sshd -T -C user=USER,host=HOST,addr=ADDR | grep -i forcecommand` and the key's line in authorized_keys show which; `sshdoctor guest check --user USER` names it."},
+		Def{"session.exit_nonzero", LayerSession, Error, "The command ran and exited with a non-zero status.",
 			"Read the command's output in the evidence."},
 	)
 }

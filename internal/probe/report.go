@@ -272,4 +272,8 @@ type SessionResult struct {
 	Stderr     string   `json:"stderr"`
 	Error      string   `json:"error,omitempty"`
 	Duration   Duration `json:"duration_ms"`
+	// NotRun: the session ran, but not the command asked for (the marker
+	// printed before it never came: ForceCommand, a command= key option,
+	// a restricted shell).
+	NotRun bool `json:"not_run,omitempty"`
 }

@@ -24,7 +24,20 @@ func runSession(client *ssh.Client, conn net.Conn, o Options) *SessionResult {
 	res.Opened = true
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
-	err = sess.Run(o.Exec)
+	// The marker line, printed by the user's shell just before the
+	// command, shows that the command asked for is what ran: with a
+	// ForceCommand, a command= key option or a restricted shell, the
+	// server runs something else and the marker never comes.
+	err = sess.Run("printf '%s\\n' " + execMarker + "; " + o.Exec)
+	out := stdout.Bytes()
+	if rest, ok := bytes.CutPrefix(out, []byte(execMarker+"\n")); ok {
+		stdout = *bytes.NewBuffer(rest)
+	} else if i := bytes.Index(out, []byte("\n"+execMarker+"\n")); i >= 0 {
+		// A login banner or profile printed first.
+		stdout = *bytes.NewBuffer(append(append([]byte(nil), out[:i+1]...), out[i+len(execMarker)+2:]...))
+	} else {
+		res.NotRun = true
+	}
 	res.Stdout, res.Stderr = trimOutput(&stdout), trimOutput(&stderr)
 	var ee *ssh.ExitError
 	switch {
@@ -39,3 +52,6 @@ func runSession(client *ssh.Client, conn net.Conn, o Options) *SessionResult {
 	}
 	return res
 }
+
+// execMarker is the line printed before the --exec command.
+const execMarker = "sshdoctor-exec-start-7f3a"
