@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,5 +97,19 @@ func TestCheckExecMeansTheCommandRan(t *testing.T) {
 	expect(t, r, ExitProblem, "session.forced_command")
 	if s := r.doc.Observations.Session; s == nil || !strings.Contains(s.Stdout, "forced") {
 		t.Errorf("session %+v", s)
+	}
+}
+
+// -o ConnectionAttempts=N: ssh tries again, a second apart; so does check.
+func TestCheckConnectionAttempts(t *testing.T) {
+	e := newEnv(t)
+	port := sshdtest.FreePort(t)
+	r := run(t, "", e.args("-o", "ConnectionAttempts=2", "-o", "ConnectTimeout=2", "root@127.0.0.1:"+strconv.Itoa(port))...)
+	expect(t, r, ExitProblem, "tcp.refused")
+	if n := len(r.doc.Observations.TCP.Attempts); n != 2 {
+		t.Errorf("%d attempts, want 2: %+v", n, r.doc.Observations.TCP.Attempts)
+	}
+	if r := run(t, "", e.args("-o", "ConnectionAttempts=0", "root@127.0.0.1:"+strconv.Itoa(port))...); r.code != ExitUsage {
+		t.Errorf("ConnectionAttempts=0: exit %d", r.code)
 	}
 }

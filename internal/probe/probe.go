@@ -152,6 +152,25 @@ func dialTCP(ctx context.Context, o Options, r *Report, addrs []string) net.Conn
 	if ct := o.Settings.ConnectTimeout; ct > 0 {
 		timeout = ct
 	}
+	// ConnectionAttempts: ssh tries every address again, a second apart.
+	tries := max(o.Settings.ConnectionAttempts, 1)
+	for try := range tries {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+		}
+		if conn := dialAll(ctx, o, res, addrs, timeout); conn != nil {
+			return conn
+		}
+	}
+	return nil
+}
+
+// dialAll tries each address once, in order.
+func dialAll(ctx context.Context, o Options, res *TCPResult, addrs []string, timeout time.Duration) net.Conn {
 	for _, a := range addrs {
 		hp := net.JoinHostPort(a, strconv.Itoa(o.Settings.Port))
 		start := time.Now()

@@ -16,7 +16,7 @@ import (
 var supported = setOf(`hostname port user identityfile identitiesonly identityagent
 	proxyjump proxycommand addressfamily userknownhostsfile globalknownhostsfile stricthostkeychecking
 	hostkeyalias hostkeyalgorithms kexalgorithms ciphers macs
-	pubkeyacceptedalgorithms connecttimeout batchmode`)
+	pubkeyacceptedalgorithms connecttimeout connectionattempts batchmode`)
 
 // errUnknown marks a keyword that does not affect Settings.
 var errUnknown = errors.New("unknown keyword")
@@ -109,6 +109,12 @@ func (b *builder) apply(key string, args []string, active bool) error {
 		var d time.Duration
 		d, err = parseTime(arg)
 		assign(set, &b.s.ConnectTimeout, d)
+	case "connectionattempts":
+		var n int
+		if n, err = strconv.Atoi(arg); err == nil && (n < 1 || n > 100) {
+			err = fmt.Errorf("connectionattempts %d: want 1-100", n)
+		}
+		assign(set, &b.s.ConnectionAttempts, n)
 	case "userknownhostsfile":
 		assign(set, &b.userKH, args)
 	case "globalknownhostsfile":

@@ -46,7 +46,9 @@ type Settings struct {
 	// (raw: %h %p %r %n %% not yet expanded); "" when not set or "none".
 	ProxyCommand string
 	// AddressFamily is "any", "inet" (-4) or "inet6" (-6); "" = any.
-	AddressFamily            string
+	AddressFamily string
+	// ConnectionAttempts: connect tries, a second apart (ssh's; 0 = 1).
+	ConnectionAttempts       int
 	UserKnownHostsFiles      []string // expanded, absolute; empty for "none"
 	GlobalKnownHostsFiles    []string // expanded, absolute; empty for "none"
 	StrictHostKeyChecking    string   // "yes", "no", "ask" or "accept-new"
