@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -128,10 +129,22 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 			return nil
 		}),
 	}
+	var listOut, statusOut string
 	list := &cobra.Command{
 		Use: "list", Short: "List VMs: name, power state, IP, health, faults", Args: exact(0, "no arguments"),
-		RunE: withLab(false, func(s *lab.State, _ []string) error { listVMs(ios, s); return nil }),
+		RunE: withLab(false, func(s *lab.State, _ []string) error {
+			if listOut == "json" {
+				out := []labVMJSON{}
+				for _, v := range s.VMs {
+					out = append(out, labVM(s, v))
+				}
+				return writeJSONDoc(ios, out)
+			}
+			listVMs(ios, s)
+			return nil
+		}),
 	}
+	outputFlag(list, &listOut)
 	status := &cobra.Command{
 		Use: "status VM", Short: "Show one VM as the control plane sees it", Args: exact(1, "a VM name"),
 		RunE: withLab(false, func(s *lab.State, args []string) error {
@@ -139,12 +152,16 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 			if err != nil {
 				return err
 			}
+			if statusOut == "json" {
+				return writeJSONDoc(ios, labVM(s, v))
+			}
 			h := s.Health(v)
 			fmt.Fprintf(ios.Out, "name:        %s\npower:       %s\nprivate IP:  %s\nhealth:      %s — %s\nNIC NSG:     %s\nfaults:      %s\nboots:       %d\n",
 				v.Name, v.Power, v.IP(), h.State, h.Summary, nsgSummary(v.NSG), orNone(strings.Join(v.Faults, ", ")), v.Boots)
 			return nil
 		}),
 	}
+	outputFlag(status, &statusOut)
 	var execTimeout time.Duration
 	execCmd := &cobra.Command{
 		Use:   "exec VM -- COMMAND...",
@@ -424,18 +441,24 @@ func labCommands(vm string) cloudcheck.Commands {
 
 func newCmdNSG(ios *IOStreams, withLab labRunner, vmArg func(*lab.State, []string) (*lab.VMState, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "nsg", Short: "List, add or remove NIC NSG rules of a VM (Azure's model)"}
-	cmd.AddCommand(&cobra.Command{
+	var nsgOut string
+	nsgList := &cobra.Command{
 		Use: "list VM", Short: "Show the subnet and NIC NSG rules that apply to a VM", Args: cobra.ExactArgs(1),
 		RunE: withLab(false, func(s *lab.State, args []string) error {
 			v, err := vmArg(s, args)
 			if err != nil {
 				return err
 			}
+			if nsgOut == "json" {
+				return writeJSONDoc(ios, map[string]*cloud.NSG{"subnet": s.SubnetNSG, "nic": v.NSG})
+			}
 			printNSG(ios, "subnet", s.SubnetNSG)
 			printNSG(ios, "nic", v.NSG)
 			return nil
 		}),
-	})
+	}
+	outputFlag(nsgList, &nsgOut)
+	cmd.AddCommand(nsgList)
 	var r cloud.SecurityRule
 	var src, port string
 	add := &cobra.Command{
@@ -479,9 +502,17 @@ func newCmdNSG(ios *IOStreams, withLab labRunner, vmArg func(*lab.State, []strin
 
 func newCmdRoute(ios *IOStreams, withLab labRunner) *cobra.Command {
 	cmd := &cobra.Command{Use: "route", Short: "List, add or remove user-defined routes on the VM subnet"}
-	cmd.AddCommand(&cobra.Command{
+	var routeOut string
+	routeList := &cobra.Command{
 		Use: "list", Short: "List user-defined routes", Args: cobra.NoArgs,
 		RunE: withLab(false, func(s *lab.State, _ []string) error {
+			if routeOut == "json" {
+				rs := s.Routes
+				if rs == nil {
+					rs = []cloud.Route{}
+				}
+				return writeJSONDoc(ios, rs)
+			}
 			if len(s.Routes) == 0 {
 				fmt.Fprintln(ios.Out, "no user-defined routes (system routes: VNet local, default to the internet)")
 			}
@@ -490,7 +521,9 @@ func newCmdRoute(ios *IOStreams, withLab labRunner) *cobra.Command {
 			}
 			return nil
 		}),
-	})
+	}
+	outputFlag(routeList, &routeOut)
+	cmd.AddCommand(routeList)
 	var hopIP string
 	add := &cobra.Command{
 		Use: "add NAME PREFIX NEXTHOP", Short: "Add a route; NEXTHOP is None or VirtualAppliance (with --next-hop-ip)", Args: cobra.ExactArgs(3),
@@ -512,6 +545,49 @@ func newCmdRoute(ios *IOStreams, withLab labRunner) *cobra.Command {
 		}),
 	})
 	return cmd
+}
+
+// labVMJSON is a lab VM in `lab list|status --output json`.
+type labVMJSON struct {
+	Name    string     `json:"name"`
+	Power   string     `json:"power"`
+	IP      string     `json:"ip"`
+	Health  string     `json:"health"`
+	Summary string     `json:"health_summary"`
+	NSG     *cloud.NSG `json:"nic_nsg"`
+	Faults  []string   `json:"faults"`
+	Boots   int        `json:"boots"`
+}
+
+func labVM(s *lab.State, v *lab.VMState) labVMJSON {
+	h := s.Health(v)
+	f := v.Faults
+	if f == nil {
+		f = []string{}
+	}
+	return labVMJSON{Name: v.Name, Power: string(v.Power), IP: v.IP(), Health: string(h.State), Summary: h.Summary, NSG: v.NSG, Faults: f, Boots: v.Boots}
+}
+
+// outputFlag adds --output text|json to a command that lists things.
+func outputFlag(c *cobra.Command, out *string) {
+	c.Flags().StringVar(out, "output", "text", "output format: text or json")
+	prev := c.PreRunE
+	c.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if *out != "text" && *out != "json" {
+			return usagef("--output must be text or json, not %q", *out)
+		}
+		if prev != nil {
+			return prev(cmd, args)
+		}
+		return nil
+	}
+}
+
+// writeJSONDoc prints v as indented JSON.
+func writeJSONDoc(ios *IOStreams, v any) error {
+	enc := json.NewEncoder(ios.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func listVMs(ios *IOStreams, s *lab.State) {

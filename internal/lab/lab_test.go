@@ -201,6 +201,21 @@ func TestProviderLifecycle(t *testing.T) {
 			t.Errorf("down: %v", err)
 		}
 	})
+	// The listing commands speak JSON too.
+	for _, args := range [][]string{{"lab", "list"}, {"lab", "status", "app1"}, {"lab", "nsg", "list", "app1"}, {"lab", "route", "list"}} {
+		cmd := exec.Command(bin, append(args, "--output", "json")...)
+		cmd.Env = append(os.Environ(), "SSHDOCTOR_LAB_DIR="+dir)
+		out, err := cmd.Output()
+		var doc any
+		if err != nil || json.Unmarshal(out, &doc) != nil {
+			t.Errorf("%v --output json: %v\n%s", args, err, out)
+		}
+		if args[1] == "list" {
+			if vms, _ := doc.([]any); len(vms) != 2 || vms[0].(map[string]any)["name"] != "app1" {
+				t.Errorf("lab list --output json: %s", out)
+			}
+		}
+	}
 	ctx := context.Background()
 	p := &lab.Provider{Dir: dir}
 	checkCode := func() (int, string) {
