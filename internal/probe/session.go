@@ -30,11 +30,9 @@ func runSession(client *ssh.Client, conn net.Conn, o Options) *SessionResult {
 	// server runs something else and the marker never comes.
 	err = sess.Run("printf '%s\\n' " + execMarker + "; " + o.Exec)
 	out := stdout.Bytes()
-	if rest, ok := bytes.CutPrefix(out, []byte(execMarker+"\n")); ok {
-		stdout = *bytes.NewBuffer(rest)
-	} else if i := bytes.Index(out, []byte("\n"+execMarker+"\n")); i >= 0 {
-		// A login banner or profile printed first.
-		stdout = *bytes.NewBuffer(append(append([]byte(nil), out[:i+1]...), out[i+len(execMarker)+2:]...))
+	if i := bytes.Index(out, []byte(execMarker+"\n")); i >= 0 {
+		// Whatever a shell profile printed before it stays.
+		stdout = *bytes.NewBuffer(append(append([]byte(nil), out[:i]...), out[i+len(execMarker)+1:]...))
 	} else {
 		res.NotRun = true
 	}
