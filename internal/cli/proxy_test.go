@@ -113,3 +113,33 @@ func TestCheckConnectionAttempts(t *testing.T) {
 		t.Errorf("ConnectionAttempts=0: exit %d", r.code)
 	}
 }
+
+// -J with several hops: each hop is reached through the one before, as
+// ssh -J a,b; a hop that fails is named with its place in the chain.
+func TestCheckJumpChain(t *testing.T) {
+	e := newEnv(t)
+	key := sshdtest.NewKey(t, "ed25519", "")
+	var srvs []*sshdtest.Server
+	for range 3 {
+		s := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}})
+		sshdtest.WriteKnownHosts(t, e.knownHosts, s.Addr, s.HostKeys...)
+		srvs = append(srvs, s)
+	}
+	chain := "root@" + srvs[0].Addr + ",root@" + srvs[1].Addr
+	r := run(t, "", e.args("-J", chain, "-i", key.Path, "--exec", "echo through", target(srvs[2]))...)
+	expect(t, r, ExitOK, "")
+	if s := r.doc.Observations.Session; s == nil || strings.TrimSpace(s.Stdout) != "through" {
+		t.Errorf("session %+v", s)
+	}
+	closed := sshdtest.FreePort(t)
+	bad := "root@" + srvs[0].Addr + ",root@127.0.0.1:" + strconv.Itoa(closed)
+	r = run(t, "", e.args("-J", bad, "-i", key.Path, target(srvs[2]))...)
+	expect(t, r, ExitProblem, "jump.failed")
+	ev := ""
+	for _, f := range r.doc.Findings {
+		ev += strings.Join(f.Evidence, " ")
+	}
+	if !strings.Contains(ev, "hop 2 of 2") {
+		t.Errorf("the failing hop is not named: %s", ev)
+	}
+}

@@ -72,7 +72,11 @@ func (b *builder) apply(key string, args []string, active bool) error {
 		assign(set, &b.s.HostKeyAlias, strings.ToLower(arg))
 	case "proxyjump":
 		if arg != "none" {
-			_, _, _, _, err = ParseJump(arg)
+			for _, hop := range strings.Split(arg, ",") {
+				if _, _, _, _, err = ParseJump(hop); err != nil {
+					break
+				}
+			}
 		}
 		assign(set, &b.s.ProxyJump, arg)
 	case "addressfamily":

@@ -14,9 +14,10 @@ func ParseTarget(s string) (user, host string, port int, err error) {
 }
 
 // ParseJump splits a ProxyJump value "[user@]host[:port]" (ssh:// URIs are
-// accepted too). Only the first hop of a comma-separated chain is returned,
-// because that is the host the client dials directly; moreHops reports that
-// later hops were dropped. err is a *UsageError.
+// accepted too). Of a comma-separated chain only the first hop is
+// returned (the host the client dials directly), and moreHops says there
+// are more; callers that follow the chain split it themselves. err is a
+// *UsageError.
 func ParseJump(s string) (user, host string, port int, moreHops bool, err error) {
 	first, _, moreHops := strings.Cut(s, ",")
 	user, host, port, err = parseHostSpec("jump host", first)
