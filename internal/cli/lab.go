@@ -231,9 +231,23 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 	restart := power("restart", "Restart a VM", func(s *lab.State, v *lab.VMState) error { return s.Restart(v, "") })
 	redeploy := power("redeploy", "Redeploy a VM: new address, temporary disk (/mnt) wiped", func(s *lab.State, v *lab.VMState) error { return s.Redeploy(v, "") })
 
+	var faultsOut string
 	faults := &cobra.Command{
 		Use: "faults", Short: "List the fault catalogue", Args: exact(0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
+			if faultsOut == "json" {
+				type faultJSON struct {
+					Name        string `json:"name"`
+					Expect      string `json:"check_shows"`
+					Guest       string `json:"guest_check_shows,omitempty"`
+					Description string `json:"description"`
+				}
+				out := []faultJSON{}
+				for _, f := range lab.Faults {
+					out = append(out, faultJSON{f.Name, f.Expect, f.Guest, f.Description})
+				}
+				return writeJSONDoc(ios, out)
+			}
 			w := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "FAULT\tCHECK SHOWS\tDESCRIPTION")
 			for _, f := range lab.Faults {
@@ -242,6 +256,7 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 			return w.Flush()
 		},
 	}
+	outputFlag(faults, &faultsOut)
 	breakCmd := &cobra.Command{
 		Use: "break VM FAULT", Short: "Inject a fault into a VM (see `lab faults`)", Args: exact(2, "a VM name and a fault"),
 		RunE: withLab(true, func(s *lab.State, args []string) error {
