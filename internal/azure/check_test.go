@@ -177,7 +177,7 @@ func TestCheckNSGDenyAtSubnet(t *testing.T) {
 	}
 	for _, want := range []string{
 		"sshdoctor azure nsg allow-ssh -g rg -n web1 --source-ip 198.51.100.7 --port 22",
-		"az network nsg rule create -g net-rg --nsg-name web-subnet-nsg -n Allow-SSH-from-198-51-100-7 --priority 100 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes 198.51.100.7/32 --source-port-ranges '*' --destination-address-prefixes '*' --destination-port-ranges 22",
+		"az network nsg rule create --resource-group net-rg --nsg-name web-subnet-nsg --name Allow-SSH-from-198-51-100-7 --priority 100 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes 198.51.100.7/32 --source-port-ranges '*' --destination-address-prefixes '*' --destination-port-ranges 22",
 	} {
 		if !strings.Contains(f.Remediation, want) {
 			t.Errorf("remediation lacks %q:\n%s", want, f.Remediation)

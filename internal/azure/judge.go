@@ -7,9 +7,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 
-	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/netpolicy"
 )
 
 // explain judges a call ARM refused: 403 and 404 name the permission or
@@ -84,21 +84,5 @@ func roleFor(action string) string {
 // RuleCreateCommand is the `az network nsg rule create` command that adds
 // the suggested rule; rg is used when the NSG's ID names no resource group.
 func RuleCreateCommand(s cloudcheck.Suggestion, rg string) string {
-	return azRuleCreate(groupOf(s.NSGID, rg), s.NSG, s.Rule)
-}
-
-func azRuleCreate(rg, nsg string, rule cloud.SecurityRule) string {
-	q := func(vals []string) string {
-		out := make([]string, len(vals))
-		for i, v := range vals {
-			out[i] = v
-			if v == "*" {
-				out[i] = "'*'"
-			}
-		}
-		return strings.Join(out, " ")
-	}
-	return fmt.Sprintf("az network nsg rule create -g %s --nsg-name %s -n %s --priority %d --direction %s --access %s --protocol %s --source-address-prefixes %s --source-port-ranges %s --destination-address-prefixes %s --destination-port-ranges %s",
-		rg, nsg, rule.Name, rule.Priority, rule.Direction, rule.Access, rule.Protocol,
-		q(rule.SourceAddressPrefixes), q(rule.SourcePortRanges), q(rule.DestinationAddressPrefixes), q(rule.DestinationPortRanges))
+	return netpolicy.AzRuleCreate(groupOf(s.NSGID, rg), s.NSG, s.Rule)
 }
