@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
+	"github.com/sshdoctor/sshdoctor/internal/netpolicy"
 )
 
 // Target is what an Azure check is about: the provider-neutral target in
@@ -100,8 +102,10 @@ func (p *Provider) commands(vm string) cloudcheck.Commands {
 			if src == "" || src == cloudcheck.InternetProbe.String() {
 				src = "YOUR_PUBLIC_IP"
 			}
-			return fmt.Sprintf("az network nsg create -g %s -n %s && az network nsg rule create -g %s --nsg-name %s -n Allow-SSH --priority 1000 --access Allow --protocol Tcp --direction Inbound --source-address-prefixes %s --destination-port-ranges %d && az network nic update -g %s -n %s --network-security-group %s",
-				p.ResourceGroup, nsg, p.ResourceGroup, nsg, src, port, groupOf(v.NICID, p.ResourceGroup), v.NIC, nsg)
+			rule := cloud.SecurityRule{Name: "Allow-SSH", Priority: 1000, Direction: cloud.Inbound, Access: cloud.Allow, Protocol: "Tcp",
+				SourceAddressPrefixes: []string{src}, SourcePortRanges: []string{"*"}, DestinationAddressPrefixes: []string{"*"}, DestinationPortRanges: []string{strconv.Itoa(port)}}
+			return fmt.Sprintf("az network nsg create -g %s -n %s && %s && az network nic update -g %s -n %s --network-security-group %s",
+				p.ResourceGroup, nsg, netpolicy.AzRuleCreate(p.ResourceGroup, nsg, rule), groupOf(v.NICID, p.ResourceGroup), v.NIC, nsg)
 		},
 		Remedy: map[string]string{
 			"cloud.boot_diagnostics_disabled": fmt.Sprintf("Enable them: `az vm boot-diagnostics enable %s` (managed storage); the log fills from the next boot.", t),
