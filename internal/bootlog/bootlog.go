@@ -589,7 +589,12 @@ func (a *analyzer) bootStart(kind mark) {
 		a.relabelLines = a.relabelLines[:0]
 	}
 	a.boots++
-	a.prev = b.firstError()
+	a.prev = nil
+	if b.multiUser == 0 && b.login == 0 {
+		// Only a boot that did not come up is evidence for the next
+		// one; what a finished boot got past is not.
+		a.prev = b.firstError()
+	}
 	b.reset(a.line, by)
 }
 

@@ -71,3 +71,15 @@ func TestCauses(t *testing.T) {
 		}},
 	})
 }
+
+// The boot before the last is evidence only when it did not come up.
+func TestPreviousBoot(t *testing.T) {
+	mountData := "[FAILED] Failed to mount \x1b[0;1;39m/data\x1b[0m."
+	emergency := "You are in emergency mode. After logging in, type \"journalctl -xb\" to view"
+	runCases(t, []logCase{
+		{name: "the previous boot stopped in emergency mode; the last shows nothing yet",
+			log: join(ubuntuKernel, ubuntuUnits[:2], mountData, emergency, ubuntuKernel[:3]), root: idFstab, sig: "previous_boot"},
+		{name: "the previous boot came up past a failed mount; the last shows nothing yet",
+			log: join(ubuntuKernel, ubuntuUnits, mountData, ubuntuSSHD, ubuntuMulti, ubuntuLogin, ubuntuKernel[:3]), root: idIncomplete},
+	})
+}
