@@ -32,7 +32,7 @@ var otherKeywords = setOf(`addkeystoagent bindaddress bindinterface canonicaldom
 	knownhostscommand localcommand localforward loglevel logverbose
 	nohostauthenticationforlocalhost numberofpasswordprompts obscurekeystroketiming
 	passwordauthentication permitlocalcommand permitremoteopen pkcs11provider
-	preferredauthentications proxycommand proxyusefdpass pubkeyauthentication rekeylimit
+	preferredauthentications proxyusefdpass pubkeyauthentication rekeylimit
 	remotecommand remoteforward requesttty requiredrsasize revokedhostkeys
 	securitykeyprovider sendenv serveralivecountmax serveraliveinterval sessiontype setenv
 	stdinnull streamlocalbindmask streamlocalbindunlink syslogfacility tag tcpkeepalive
