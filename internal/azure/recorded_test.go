@@ -524,9 +524,12 @@ func TestRecordedNetworkWatcher(t *testing.T) {
 	if r.Watcher == nil || r.Watcher.Access == "" || r.Watcher.NextHopType == "" {
 		t.Fatalf("watcher %+v steps %+v", r.Watcher, r.Steps)
 	}
-	// The recorded IP flow verify allows; sshdoctor's evaluation of the
-	// recorded rules denies: the disagreement is reported.
-	if r.Watcher.Access == "Allow" && has(r, "cloud.watcher_disagrees") == nil {
+	// The recorded IP flow verify allows (Rule1); sshdoctor's evaluation
+	// of the recorded rules denies: the disagreement is reported.
+	if r.Watcher.Access != "Allow" || r.Watcher.Rule != "Rule1" || r.Verdict == nil || r.Verdict.Allowed {
+		t.Fatalf("watcher %+v verdict %v", r.Watcher, r.Verdict)
+	}
+	if has(r, "cloud.watcher_disagrees") == nil || r.Watcher.Agrees {
 		t.Errorf("no disagreement reported: %+v", r.Watcher)
 	}
 }

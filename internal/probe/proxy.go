@@ -73,9 +73,15 @@ func (c *cmdConn) Close() error {
 		select {
 		case <-c.done:
 		case <-time.After(time.Second):
-			// ssh, too, kills its ProxyCommand when it is done with it.
+			// ssh, too, kills its ProxyCommand when it is done with it;
+			// one that ignores SIGTERM gets SIGKILL.
 			_ = c.cmd.Process.Signal(syscall.SIGTERM)
-			<-c.done
+			select {
+			case <-c.done:
+			case <-time.After(time.Second):
+				_ = c.cmd.Process.Kill()
+				<-c.done
+			}
 		}
 	})
 	return nil
