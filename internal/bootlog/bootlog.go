@@ -601,7 +601,7 @@ func (a *analyzer) bootStart(kind mark) {
 // prevFailure is the first error of the boot before the last one.
 type prevFailure struct {
 	id, summary string
-	line        int
+	lines       []int
 	ev          []string
 }
 
@@ -614,7 +614,7 @@ func (b *bootState) firstError() *prevFailure {
 			continue
 		}
 		if d, ok := findings.Lookup(id); ok && d.Severity == findings.Error {
-			return &prevFailure{id: id, summary: acc.summary, line: acc.line, ev: append([]string(nil), acc.ev...)}
+			return &prevFailure{id: id, summary: acc.summary, lines: append([]int(nil), acc.lines...), ev: append([]string(nil), acc.ev...)}
 		}
 	}
 	return nil
@@ -823,7 +823,7 @@ func (a *analyzer) report() *Report {
 		// The last boot shows nothing yet (the log was taken while it
 		// ran); the boot before it failed, and that is the evidence.
 		p := a.prev
-		add(p.id, "previous_boot", fmt.Sprintf("The last boot (from line %d) shows no failure yet, but the boot before it did: %s", b.start, p.summary), []int{p.line}, p.ev, 0)
+		add(p.id, "previous_boot", fmt.Sprintf("The last boot (from line %d) shows no failure yet, but the boot before it did: %s", b.start, p.summary), p.lines, p.ev, 0)
 		hasError = true
 	}
 	// An excerpt that shows boot messages and nothing wrong at all is

@@ -79,6 +79,13 @@ func TestPreviousBoot(t *testing.T) {
 	runCases(t, []logCase{
 		{name: "the previous boot stopped in emergency mode; the last shows nothing yet",
 			log: join(ubuntuKernel, ubuntuUnits[:2], mountData, emergency, ubuntuKernel[:3]), root: idFstab, sig: "previous_boot"},
+		{name: "the previous boot's evidence keeps a line number for every line (found by the fuzzer)",
+			log: join(ubuntuKernel, ubuntuUnits[:2], mountData, "[FAILED] Failed to mount /srv.", emergency, ubuntuKernel[:3]), root: idFstab, sig: "previous_boot",
+			check: func(t *testing.T, r *Report) {
+				if f := find(r, idFstab); len(f.Lines) != 2 || len(f.Evidence) != 2 {
+					t.Errorf("lines %v evidence %q", f.Lines, f.Evidence)
+				}
+			}},
 		{name: "the previous boot came up past a failed mount; the last shows nothing yet",
 			log: join(ubuntuKernel, ubuntuUnits, mountData, ubuntuSSHD, ubuntuMulti, ubuntuLogin, ubuntuKernel[:3]), root: idIncomplete},
 	})
