@@ -108,7 +108,7 @@ func Judge(f *Facts, o JudgeOptions) []Problem {
 	if len(f.HostKeys) == 0 {
 		add(Problem{Finding: nf("guest.hostkeys_missing", "No host key can be read; sshd will not start.", f.ConfigError)})
 	}
-	if !f.PrivsepDir && !rePrivsepDirMissing.MatchString(f.ConfigError) { // else said by startupProblems
+	if !f.PrivsepDir && !rePrivsepDirMissing().MatchString(f.ConfigError) { // else said by startupProblems
 		p := Problem{Finding: nf("guest.privsep_dir_missing", orDash(f.PrivsepPath)+" is missing; sshd will not start.", f.ConfigError)}
 		p.Paths = []PathMode{{Path: f.PrivsepPath}}
 		add(p)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +33,7 @@ func RemoteScript(users []string, port int) (string, error) {
 // address from (sshd -T -C addr=); invalid: any Internet client.
 func RemoteScriptFor(users []string, port int, from netip.Addr) (string, error) {
 	for _, u := range users {
-		if !remoteUserName.MatchString(u) {
+		if !remoteUserName().MatchString(u) {
 			return "", fmt.Errorf("%q is not a valid user name", u)
 		}
 	}
@@ -51,7 +50,7 @@ func RemoteScriptFor(users []string, port int, from netip.Addr) (string, error) 
 
 // remoteUserName is what may be put into the script: useradd's default
 // NAME_REGEX, nothing the shell would interpret.
-var remoteUserName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+var remoteUserName = lazyRE(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
 // maxRemoteFacts bounds the decompressed facts.
 const maxRemoteFacts = 1 << 20

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -79,14 +78,14 @@ func RemoteRestoreScript(dir string, port int) (string, error) {
 	if port < 1 || port > 65535 {
 		return "", fmt.Errorf("port %d is out of range", port)
 	}
-	if !backupSetRE.MatchString(dir) {
+	if !backupSetRE().MatchString(dir) {
 		return "", fmt.Errorf("%q is not a backup set of sshdoctor's remote repair (/var/backups/sshdoctor/STAMP-remote)", dir)
 	}
 	return fmt.Sprintf("%sPORT=%d\nsd_restore %s\n", remoteRepairLib, port, shQuote(dir)), nil
 }
 
 // backupSetRE is the name begin_set gives a remote backup set.
-var backupSetRE = regexp.MustCompile(`^/var/backups/sshdoctor/[0-9]{8}T[0-9]{6}Z-remote(-[0-9]+)?$`)
+var backupSetRE = lazyRE(`^/var/backups/sshdoctor/[0-9]{8}T[0-9]{6}Z-remote(-[0-9]+)?$`)
 
 // renderOp is the sd_act arguments that make op.
 func renderOp(op *Op) (string, error) {
@@ -109,7 +108,7 @@ func renderOp(op *Op) (string, error) {
 		return arg(ps...)
 	}
 	user := func() error {
-		if !remoteUserName.MatchString(op.User) {
+		if !remoteUserName().MatchString(op.User) {
 			return fmt.Errorf("%q is not a valid user name", op.User)
 		}
 		return arg(op.User)
@@ -190,21 +189,21 @@ func renderOp(op *Op) (string, error) {
 	case OpStartSSHD:
 		args = append(args, "true")
 	case OpResetFailed:
-		if !unitName.MatchString(op.Unit) {
+		if !unitName().MatchString(op.Unit) {
 			return "", fmt.Errorf("%q is not a systemd unit name", op.Unit)
 		}
 		args = append(args, "sd_reset_failed")
 		err = arg(op.Unit)
 	case OpNftDeleteRule:
 		r := op.Rule
-		if r == nil || !nftName.MatchString(r.Family) || !nftName.MatchString(r.Table) || !nftName.MatchString(r.Chain) || r.Handle <= 0 {
+		if r == nil || !nftName().MatchString(r.Family) || !nftName().MatchString(r.Table) || !nftName().MatchString(r.Chain) || r.Handle <= 0 {
 			return "", fmt.Errorf("nftables rule %+v cannot be named safely", r)
 		}
 		args = append(args, "sd_nft_delete")
 		err = arg(r.Family, r.Table, r.Chain, strconv.Itoa(r.Handle), r.Text)
 	case OpFirewallAllow:
 		r := op.Rule
-		if r == nil || !nftName.MatchString(r.Family) || !nftName.MatchString(r.Table) || !nftName.MatchString(r.Chain) || !nftName.MatchString(r.Frontend) || r.Port < 1 || r.Port > 65535 {
+		if r == nil || !nftName().MatchString(r.Family) || !nftName().MatchString(r.Table) || !nftName().MatchString(r.Chain) || !nftName().MatchString(r.Frontend) || r.Port < 1 || r.Port > 65535 {
 			return "", fmt.Errorf("firewall chain %+v cannot be named safely", r)
 		}
 		args = append(args, "sd_fw_allow")
@@ -297,8 +296,8 @@ func renderOp(op *Op) (string, error) {
 }
 
 var (
-	unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@-]{1,128}$`)
-	nftName  = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+	unitName = lazyRE(`^[A-Za-z0-9:_.@-]{1,128}$`)
+	nftName  = lazyRE(`^[A-Za-z0-9_.@-]{1,64}$`)
 )
 
 // shQuote single-quotes s for sh: inside single quotes nothing is

@@ -264,7 +264,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 				return run("ssh-keygen", "-A")
 			})
 		case "guest.privsep_user_missing":
-			if !remoteUserName.MatchString(p.User) {
+			if !remoteUserName().MatchString(p.User) {
 				skip(p, fmt.Sprintf("%q is not a user name sshdoctor creates", p.User))
 				continue
 			}

@@ -3,13 +3,12 @@ package netpolicy
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
 
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 )
 
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+var tableName = lazyRE(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // NFTInbound renders the inbound rules of nsg (user rules, then Azure's
 // defaults) as a ruleset for `nft -f -`. The text starts with
@@ -34,7 +33,7 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // 168.63.129.16". Application security groups have no members in the
 // lab, so they match no address. A nil nsg filters nothing, as in Azure.
 func NFTInbound(table, hook string, nsg *cloud.NSG, vnet []string, scope string) (string, error) {
-	if !tableName.MatchString(table) {
+	if !tableName().MatchString(table) {
 		return "", fmt.Errorf("netpolicy: bad nft table name %q", table)
 	}
 	if hook != "input" && hook != "forward" {

@@ -61,6 +61,7 @@ type Settings struct {
 	ConnectTimeout           time.Duration // 0 = none
 	BatchMode                bool
 	Source                   string // "ssh -G" or "built-in parser"
+	Cached                   bool   // ssh -G's answer came from the cache (see sshgcache.go)
 }
 
 const (

@@ -33,6 +33,32 @@ func resolveSSH(ctx context.Context, sshPath string, q Query) (*Settings, error)
 	}
 	args = append(args, q.Host)
 
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ssh -G: %w", err)
+	}
+	deps, cacheable := configDeps(sshPath, q)
+	dir, key := "", ""
+	if cacheable {
+		dir, key = cacheDir(), cacheKey(sshPath, args)
+	}
+	out, cached := cacheGet(dir, key, deps)
+	if !cached {
+		var err error
+		if out, err = runSSHG(ctx, sshPath, q.Host, args); err != nil {
+			return nil, err
+		}
+		cachePut(dir, key, deps, out)
+	}
+	s, err := parseSSHG(q.Host, out)
+	if err != nil {
+		return nil, err
+	}
+	s.Cached = cached
+	return s, nil
+}
+
+// runSSHG runs ssh -G and returns what it printed.
+func runSSHG(ctx context.Context, sshPath, host string, args []string) (string, error) {
 	cmd := exec.CommandContext(ctx, sshPath, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -41,23 +67,28 @@ func resolveSSH(ctx context.Context, sshPath string, q Query) (*Settings, error)
 	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("ssh -G: %w", ctxErr)
+		return "", fmt.Errorf("ssh -G: %w", ctxErr)
 	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		// ssh -G only fails on bad options, config files or host names,
 		// all of which the user has to fix.
 		if msg := firstMessage(stderr.String()); msg != "" {
-			return nil, usagef("ssh rejected your options or config: %s", msg)
+			return "", usagef("ssh rejected your options or config: %s", msg)
 		}
-		return nil, fmt.Errorf("%s -G %s: %w", sshPath, q.Host, err)
+		return "", fmt.Errorf("%s -G %s: %w", sshPath, host, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("running %s -G: %w", sshPath, err)
+		return "", fmt.Errorf("running %s -G: %w", sshPath, err)
 	}
 
-	b := newBuilder(q.Host)
-	for _, line := range strings.Split(stdout.String(), "\n") {
+	return stdout.String(), nil
+}
+
+// parseSSHG reads ssh -G's output.
+func parseSSHG(host, out string) (*Settings, error) {
+	b := newBuilder(host)
+	for _, line := range strings.Split(out, "\n") {
 		key, val, _ := strings.Cut(strings.TrimSpace(line), " ")
 		// ssh -G prints values unquoted: only the known hosts lists are
 		// space-separated, everything else is one value (paths may
