@@ -170,7 +170,9 @@ type Report struct {
 	// take (NextHopNone named "(no route)" when none matches); nil when
 	// the routes were not read (the VM does not run).
 	ReturnRoute *cloud.Route `json:"return_route,omitempty"`
-	Problems    []Problem    `json:"problems,omitempty"`
+	// ReturnPath is netpolicy's judgement of that route for SSH.
+	ReturnPath *netpolicy.ReturnPath `json:"return_path,omitempty"`
+	Problems   []Problem             `json:"problems,omitempty"`
 
 	Steps    []Step             `json:"steps"`
 	Findings []findings.Finding `json:"findings"`
@@ -281,7 +283,10 @@ func gather(ctx context.Context, p cloud.Provider, name string, o Options, full 
 			if !o.Source.IsValid() {
 				break
 			}
-			if rt, ok := netpolicy.NextHop(routes, o.Source); ok {
+			rp := netpolicy.ExplainReturnPath(routes, true, o.Source)
+			r.ReturnPath = &rp
+			if rp.Found {
+				rt := rp.Route
 				r.ReturnRoute = &rt
 			} else {
 				r.ReturnRoute = &cloud.Route{Name: "(no route)", NextHopType: cloud.NextHopNone}

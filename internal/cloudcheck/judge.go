@@ -570,15 +570,20 @@ func (j *judgement) route() {
 	}
 	desc += " (" + orUnknown(rt.Source) + ")"
 	ev := []string{"return path to " + t.SourceIP + ": " + desc}
-	switch rt.NextHopType {
-	case cloud.NextHopNone:
+	var rp netpolicy.ReturnPath
+	if r.ReturnPath != nil {
+		rp = *r.ReturnPath
+		ev = append(ev, rp.Explanation)
+	}
+	switch {
+	case rp.Dropped || r.ReturnPath == nil && rt.NextHopType == cloud.NextHopNone:
 		rem := ""
 		if j.c.RemoveRoute != nil && strings.EqualFold(rt.Source, "User") {
 			rem = run("Remove the user route "+rt.Name+": `%s`, or add a more specific route to the client with next hop Internet.", j.c.RemoveRoute(*rt))
 		}
 		j.add(findings.New("cloud.route_none", fmt.Sprintf("Replies from VM %s to %s are dropped: route %s", r.VM.Name, sourceLabel(t), desc), rem, ev...))
 		j.step("route", StatusFail, "replies to %s: %s", t.SourceIP, desc)
-	case cloud.NextHopVirtualAppliance:
+	case rt.NextHopType == cloud.NextHopVirtualAppliance:
 		j.add(findings.New("cloud.route_appliance", fmt.Sprintf("Replies from VM %s to %s go through the appliance at %s", r.VM.Name, sourceLabel(t), orUnknown(rt.NextHopIP)), "", ev...))
 		j.step("route", StatusWarn, "replies to %s: %s", t.SourceIP, desc)
 	default:
