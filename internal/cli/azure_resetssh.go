@@ -26,7 +26,7 @@ const resetSSHLong = `Repairs sshd's configuration on the VM, smallest change fi
 
 --vmaccess skips step 1. Every change is shown and confirmed first (--yes).`
 
-func newCmdAzureResetSSH(o *AzureOptions, vmFlags func(*cobra.Command), run func(func() error, func(context.Context, *AzureOptions, *azure.Provider) error) func(*cobra.Command, []string) error) *cobra.Command {
+func newCmdAzureResetSSH(o *AzureOptions, vmFlags azureVMFlags, run azureRunner) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "reset-ssh -g RG -n VM [--vmaccess | --restore-backup]",
 		Short: "Repair sshd's configuration: the guest repair through run-command, else VMAccess's reset_ssh",
