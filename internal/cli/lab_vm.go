@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/lab"
+)
+
+// up builds `lab up`.
+func (l *labCmds) up() *cobra.Command {
+	var vms int
+	var name, prefix string
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Create the lab: client, router and N VMs with sshd running",
+		Args:  l.exact(0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if err := lab.CheckRoot(); err != nil {
+				return &UsageError{err}
+			}
+			if vms < 1 || vms > 200 {
+				return usagef("--vms must be between 1 and 200")
+			}
+			unlock, err := lab.Lock(lab.Dir())
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			start := time.Now()
+			s, err := lab.Up(lab.Dir(), lab.UpOptions{VMs: vms, Name: name, Prefix: prefix})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(l.ios.Out, "lab up: %d VM(s) in %s\n\n", len(s.VMs), time.Since(start).Round(time.Millisecond))
+			listVMs(l.ios, s)
+			fmt.Fprintf(l.ios.Out, "\nTry:  sshdoctor lab client -- sshdoctor check lab-%s\n      sshdoctor lab faults\n", s.VMs[0].Name)
+			return nil
+		},
+	}
+	up.Flags().IntVar(&vms, "vms", 1, "number of VMs")
+	up.Flags().StringVar(&name, "name", "vm", "VM name prefix (web → web1, web2, …)")
+	up.Flags().StringVar(&prefix, "ns-prefix", "sdlab", "prefix of the lab's network namespace names (to run several labs, each with its own SSHDOCTOR_LAB_DIR)")
+	return up
+}
+
+// down builds `lab down`.
+func (l *labCmds) down() *cobra.Command {
+	down := &cobra.Command{
+		Use: "down", Short: "Remove every namespace, process and file of the lab", Args: l.exact(0, "no arguments"),
+		RunE: l.withLab(true, func(s *lab.State, _ []string) error {
+			if err := lab.Down(s); err != nil {
+				return err
+			}
+			fmt.Fprintln(l.ios.Out, "lab down: removed")
+			return nil
+		}),
+	}
+	return down
+}
+
+// listStatus builds `lab list` and `lab status`.
+func (l *labCmds) listStatus() (*cobra.Command, *cobra.Command) {
+	var listOut, statusOut string
+	list := &cobra.Command{
+		Use: "list", Short: "List VMs: name, power state, IP, health, faults", Args: l.exact(0, "no arguments"),
+		RunE: l.withLab(false, func(s *lab.State, _ []string) error {
+			if listOut == "json" {
+				out := []labVMJSON{}
+				for _, v := range s.VMs {
+					out = append(out, labVM(s, v))
+				}
+				return writeJSONDoc(l.ios, out)
+			}
+			listVMs(l.ios, s)
+			return nil
+		}),
+	}
+	outputFlag(list, &listOut)
+	status := &cobra.Command{
+		Use: "status VM", Short: "Show one VM as the control plane sees it", Args: l.exact(1, "a VM name"),
+		RunE: l.withLab(false, func(s *lab.State, args []string) error {
+			v, err := l.vmArg(s, args)
+			if err != nil {
+				return err
+			}
+			if statusOut == "json" {
+				return writeJSONDoc(l.ios, labVM(s, v))
+			}
+			h := s.Health(v)
+			fmt.Fprintf(l.ios.Out, "name:        %s\npower:       %s\nprivate IP:  %s\nhealth:      %s — %s\nNIC NSG:     %s\nfaults:      %s\nboots:       %d\n",
+				v.Name, v.Power, v.IP(), h.State, h.Summary, nsgSummary(v.NSG), orNone(strings.Join(v.Faults, ", ")), v.Boots)
+			return nil
+		}),
+	}
+	outputFlag(status, &statusOut)
+	return list, status
+}
+
+// exec builds `lab exec`.
+func (l *labCmds) exec() *cobra.Command {
+	var execTimeout time.Duration
+	execCmd := &cobra.Command{
+		Use:   "exec VM -- COMMAND...",
+		Short: "Run a command as root inside a VM (the lab's run-command)",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usagef("lab exec needs a VM and a command: sshdoctor lab exec VM -- CMD")
+			}
+			return nil
+		},
+		RunE: l.withLab(false, func(s *lab.State, args []string) error {
+			v, err := l.vmArg(s, args)
+			if err != nil {
+				return err
+			}
+			res, err := s.Exec(context.Background(), v, shellJoin(args[1:]), execTimeout)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(l.ios.Out, res.Stdout)
+			fmt.Fprint(l.ios.Err, res.Stderr)
+			if res.ExitCode != 0 {
+				return &ExitError{Code: res.ExitCode}
+			}
+			return nil
+		}),
+	}
+	execCmd.Flags().DurationVar(&execTimeout, "timeout", time.Minute, "kill the command after this long")
+	return execCmd
+}
+
+// serial builds `lab serial-log`.
+func (l *labCmds) serial() *cobra.Command {
+	serial := &cobra.Command{
+		Use: "serial-log VM", Short: "Print a VM's serial console log (all boots)", Args: l.exact(1, "a VM name"),
+		RunE: l.withLab(false, func(s *lab.State, args []string) error {
+			v, err := l.vmArg(s, args)
+			if err != nil {
+				return err
+			}
+			b, err := s.SerialLog(v)
+			if err != nil {
+				return err
+			}
+			_, err = l.ios.Out.Write(b)
+			return err
+		}),
+	}
+	return serial
+}
+
+// power builds `lab start|stop|restart|redeploy`.
+func (l *labCmds) power() (*cobra.Command, *cobra.Command, *cobra.Command, *cobra.Command) {
+	power := func(use, short string, f func(s *lab.State, v *lab.VMState) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " VM", Short: short, Args: l.exact(1, "a VM name"),
+			RunE: l.withLab(true, func(s *lab.State, args []string) error {
+				v, err := l.vmArg(s, args)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				err = f(s, v)
+				if serr := s.Save(); err == nil {
+					err = serr
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(l.ios.Out, "%s %s: %s, %s (%s)\n", use, v.Name, v.Power, v.IP(), time.Since(start).Round(time.Millisecond))
+				return nil
+			}),
+		}
+	}
+	start := power("start", "Start a stopped VM", func(s *lab.State, v *lab.VMState) error { return s.Start(v, "") })
+	stop := power("stop", "Stop (deallocate) a VM", func(s *lab.State, v *lab.VMState) error { return s.Stop(v) })
+	restart := power("restart", "Restart a VM", func(s *lab.State, v *lab.VMState) error { return s.Restart(v, "") })
+	redeploy := power("redeploy", "Redeploy a VM: new address, temporary disk (/mnt) wiped", func(s *lab.State, v *lab.VMState) error { return s.Redeploy(v, "") })
+	return start, stop, restart, redeploy
+}
+
+// labVMJSON is a lab VM in `lab list|status --output json`.
+type labVMJSON struct {
+	Name    string     `json:"name"`
+	Power   string     `json:"power"`
+	IP      string     `json:"ip"`
+	Health  string     `json:"health"`
+	Summary string     `json:"health_summary"`
+	NSG     *cloud.NSG `json:"nic_nsg"`
+	Faults  []string   `json:"faults"`
+	Boots   int        `json:"boots"`
+}

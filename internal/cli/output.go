@@ -1,0 +1,28 @@
+package cli
+
+import (
+	"encoding/json"
+
+	"github.com/spf13/cobra"
+)
+
+func outputFlag(c *cobra.Command, out *string) {
+	c.Flags().StringVar(out, "output", "text", "output format: text or json")
+	prev := c.PreRunE
+	c.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if *out != "text" && *out != "json" {
+			return usagef("--output must be text or json, not %q", *out)
+		}
+		if prev != nil {
+			return prev(cmd, args)
+		}
+		return nil
+	}
+}
+
+// writeJSONDoc prints v as indented JSON.
+func writeJSONDoc(ios *IOStreams, v any) error {
+	enc := json.NewEncoder(ios.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
