@@ -27,7 +27,8 @@ const (
 	actWatcherNextHp = "Microsoft.Network/networkWatchers/nextHop/action"
 )
 
-// WatcherResult is what Network Watcher answered for the report's flow.
+// WatcherResult is what Network Watcher answered for the report's flow:
+// observations only; judgeWatcher compares them with sshdoctor's own.
 type WatcherResult struct {
 	Watcher     string `json:"watcher"`          // the regional Network Watcher used
 	Access      string `json:"access,omitempty"` // IP flow verify: Allow or Deny
@@ -35,54 +36,61 @@ type WatcherResult struct {
 	NextHopType string `json:"next_hop_type,omitempty"`
 	NextHopIP   string `json:"next_hop_ip,omitempty"`
 	RouteTable  string `json:"route_table,omitempty"`
-	// Agrees: both answers match sshdoctor's own evaluation.
+	// Skipped says why Network Watcher was not asked (no running VM,
+	// none in the region); Failed is the call that failed and why.
+	Skipped string `json:"skipped,omitempty"`
+	Failed  string `json:"failed,omitempty"`
+	// Agrees: both answers match sshdoctor's own evaluation (set by the
+	// judgement).
 	Agrees bool `json:"agrees"`
 }
 
 // CrossCheckNetworkWatcher asks the VM's regional Network Watcher — IP flow
-// verify for the report's flow and next hop for the replies — and compares
-// with sshdoctor's own evaluation of the effective rules and routes. It
-// adds the "watcher" step, and a cloud.watcher_disagrees finding when the
-// answers differ. Each call is one long-running operation (seconds each).
+// verify for the report's flow and next hop for the replies — then judges
+// its answers against sshdoctor's own evaluation of the effective rules
+// and routes: the "watcher" step, and a cloud.watcher_disagrees finding
+// when the answers differ. Each call is one long-running operation
+// (seconds each).
 func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
-	add := func(st cloudcheck.Status, summary string) {
-		r.Steps = append(r.Steps, cloudcheck.Step{Name: "watcher", Status: st, Summary: summary})
-	}
+	r.Watcher = p.askNetworkWatcher(ctx, r)
+	judgeWatcher(r)
+}
+
+// askNetworkWatcher gathers Network Watcher's answers for r's flow.
+func (p *Provider) askNetworkWatcher(ctx context.Context, r *Report) *WatcherResult {
+	res := &WatcherResult{}
 	if r.VM == nil || r.VM.PrivateIP == "" || r.VM.PowerState != cloud.PowerRunning {
-		add(StatusSkip, "Network Watcher needs a running VM with a private address")
-		return
+		res.Skipped = "Network Watcher needs a running VM with a private address"
+		return res
 	}
 	loc := strings.ToLower(strings.ReplaceAll(r.VM.Location, " ", ""))
-	var watcherID, watcherName string
+	var watcherID string
 	pager := p.watchers.NewListAllPager(nil)
 	for pager.More() && watcherID == "" {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			e := fail(err, "list Network Watchers", actWatcherRead, "/subscriptions/"+p.Subscription)
-			add(StatusWarn, "Network Watcher: "+errLine(e))
-			return
+			res.Failed = "Network Watcher: " + errLine(fail(err, "list Network Watchers", actWatcherRead, "/subscriptions/"+p.Subscription))
+			return res
 		}
 		for _, w := range page.Value {
 			if strings.EqualFold(strings.ReplaceAll(deref(w.Location), " ", ""), loc) {
-				watcherID, watcherName = deref(w.ID), deref(w.Name)
+				watcherID, res.Watcher = deref(w.ID), deref(w.Name)
 				break
 			}
 		}
 	}
 	if watcherID == "" {
-		add(StatusSkip, fmt.Sprintf("no Network Watcher in %s (az network watcher configure -l %s --enabled true)", loc, loc))
-		return
+		res.Skipped = fmt.Sprintf("no Network Watcher in %s (az network watcher configure -l %s --enabled true)", loc, loc)
+		return res
 	}
 	rid, err := arm.ParseResourceID(watcherID)
 	if err != nil {
-		add(StatusWarn, "Network Watcher: "+errLine(err))
-		return
+		res.Failed = "Network Watcher: " + errLine(err)
+		return res
 	}
-	wrg := rid.ResourceGroupName
-	res := &WatcherResult{Watcher: watcherName}
-	r.Watcher = res
+	wrg, name := rid.ResourceGroupName, res.Watcher
 
-	flow, err := p.watchers.BeginVerifyIPFlow(ctx, wrg, watcherName, armnetwork.VerificationIPFlowParameters{
+	flow, err := p.watchers.BeginVerifyIPFlow(ctx, wrg, name, armnetwork.VerificationIPFlowParameters{
 		Direction: to.Ptr(armnetwork.DirectionInbound), Protocol: to.Ptr(armnetwork.IPFlowProtocolTCP),
 		LocalIPAddress: to.Ptr(r.VM.PrivateIP), LocalPort: to.Ptr(fmt.Sprint(r.Target.Port)),
 		RemoteIPAddress: to.Ptr(r.Target.SourceIP), RemotePort: to.Ptr(fmt.Sprint(cloudcheck.ClientPort)),
@@ -90,22 +98,42 @@ func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
 	}, nil)
 	fr, err := await(ctx, p, flow, err)
 	if err != nil {
-		add(StatusWarn, "IP flow verify: "+errLine(fail(err, "verify the IP flow with "+watcherName, actIPFlowVerify, watcherID)))
-		return
+		res.Failed = "IP flow verify: " + errLine(fail(err, "verify the IP flow with "+name, actIPFlowVerify, watcherID))
+		return res
 	}
 	res.Access, res.Rule = string(deref(fr.Access)), deref(fr.RuleName)
 
-	hop, err := p.watchers.BeginGetNextHop(ctx, wrg, watcherName, armnetwork.NextHopParameters{
+	hop, err := p.watchers.BeginGetNextHop(ctx, wrg, name, armnetwork.NextHopParameters{
 		SourceIPAddress: to.Ptr(r.VM.PrivateIP), DestinationIPAddress: to.Ptr(r.Target.SourceIP),
 		TargetResourceID: to.Ptr(p.vmID(r.Target.VM)),
 	}, nil)
 	hr, err := await(ctx, p, hop, err)
 	if err != nil {
-		add(StatusWarn, "next hop: "+errLine(fail(err, "get the next hop from "+watcherName, actWatcherNextHp, watcherID)))
-		return
+		res.Failed = "next hop: " + errLine(fail(err, "get the next hop from "+name, actWatcherNextHp, watcherID))
+		return res
 	}
 	res.NextHopType, res.NextHopIP, res.RouteTable = string(deref(hr.NextHopType)), deref(hr.NextHopIPAddress), deref(hr.RouteTableID)
+	return res
+}
 
+// judgeWatcher compares Network Watcher's answers (r.Watcher) with
+// sshdoctor's verdict and return route: the "watcher" step, and
+// cloud.watcher_disagrees when they differ.
+func judgeWatcher(r *Report) {
+	res := r.Watcher
+	add := func(st cloudcheck.Status, summary string) {
+		r.Steps = append(r.Steps, cloudcheck.Step{Name: "watcher", Status: st, Summary: summary})
+	}
+	switch {
+	case res == nil:
+		return
+	case res.Skipped != "":
+		add(StatusSkip, res.Skipped)
+		return
+	case res.Failed != "":
+		add(StatusWarn, res.Failed)
+		return
+	}
 	var diffs []string
 	if r.Verdict != nil {
 		ours := "Deny"
@@ -120,7 +148,7 @@ func (p *Provider) CrossCheckNetworkWatcher(ctx context.Context, r *Report) {
 		diffs = append(diffs, fmt.Sprintf("next hop says %s %s, the effective routes say %s", res.NextHopType, res.NextHopIP, r.ReturnRoute.NextHopType))
 	}
 	res.Agrees = len(diffs) == 0
-	summary := fmt.Sprintf("%s: IP flow verify %s (%s); next hop %s %s", watcherName, res.Access, orNone(res.Rule), res.NextHopType, res.NextHopIP)
+	summary := fmt.Sprintf("%s: IP flow verify %s (%s); next hop %s %s", res.Watcher, res.Access, orNone(res.Rule), res.NextHopType, res.NextHopIP)
 	if res.Agrees {
 		add(StatusOK, summary+"; agrees")
 		return

@@ -10,6 +10,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
 
 	"github.com/sshdoctor/sshdoctor/internal/azure/azurefake"
+	"github.com/sshdoctor/sshdoctor/internal/cloud"
+	"github.com/sshdoctor/sshdoctor/internal/cloudcheck"
+	"github.com/sshdoctor/sshdoctor/internal/netpolicy"
 )
 
 // watcherWorld answers IP flow verify with access/rule and next hop with
@@ -110,4 +113,36 @@ func hasFinding(r *Report, id string) bool {
 		}
 	}
 	return false
+}
+
+// The judgement works on observations alone: no Azure call.
+func TestJudgeWatcher(t *testing.T) {
+	mk := func(allowed bool, w *WatcherResult) *Report {
+		r := &Report{Report: &cloudcheck.Report{Verdict: &netpolicy.Verdict{Allowed: allowed}, ReturnRoute: &cloud.Route{NextHopType: "Internet"}}, Watcher: w}
+		judgeWatcher(r)
+		return r
+	}
+	step := func(r *Report) cloudcheck.Step {
+		for _, s := range r.Steps {
+			if s.Name == "watcher" {
+				return s
+			}
+		}
+		return cloudcheck.Step{}
+	}
+	if r := mk(true, &WatcherResult{Watcher: "nw", Access: "Allow", NextHopType: "Internet"}); !r.Watcher.Agrees || step(r).Status != StatusOK || hasFinding(r, "cloud.watcher_disagrees") {
+		t.Errorf("agreeing answers: %+v %+v", r.Watcher, r.Steps)
+	}
+	if r := mk(false, &WatcherResult{Watcher: "nw", Access: "Allow", NextHopType: "Internet"}); r.Watcher.Agrees || step(r).Status != StatusWarn || !hasFinding(r, "cloud.watcher_disagrees") {
+		t.Errorf("access differs: %+v %+v", r.Watcher, r.Steps)
+	}
+	if r := mk(true, &WatcherResult{Watcher: "nw", Access: "Allow", NextHopType: "None"}); r.Watcher.Agrees || !hasFinding(r, "cloud.watcher_disagrees") {
+		t.Errorf("next hop differs: %+v", r.Watcher)
+	}
+	if r := mk(false, &WatcherResult{Skipped: "no Network Watcher in westeurope"}); step(r).Status != StatusSkip || hasFinding(r, "cloud.watcher_disagrees") {
+		t.Errorf("skipped: %+v", r.Steps)
+	}
+	if r := mk(false, &WatcherResult{Failed: "IP flow verify: 403"}); step(r).Status != StatusWarn || hasFinding(r, "cloud.watcher_disagrees") {
+		t.Errorf("failed: %+v", r.Steps)
+	}
 }
