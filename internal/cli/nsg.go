@@ -135,6 +135,9 @@ type nsgFixJSON struct {
 	ResourceGroup string             `json:"resource_group,omitempty"`
 	Rule          cloud.SecurityRule `json:"rule"`
 	Az            string             `json:"az"`
+	// Renumber is the deny rule moved one priority down first, so that
+	// Rule can take its place (nothing was free above it).
+	Renumber *cloud.SecurityRule `json:"renumber,omitempty"`
 }
 
 type nsgInputJSON struct {
@@ -342,7 +345,7 @@ func nsgVerifyRun(o *NSGVerifyOptions) error {
 		}
 		for _, fx := range fixes {
 			rg := infos[fx.Level].ResourceGroup
-			doc.Fix = append(doc.Fix, nsgFixJSON{Level: fx.Level, NSG: fx.NSG, ResourceGroup: rg, Rule: fx.Rule, Az: netpolicy.AzRuleCreate(rg, fx.NSG, fx.Rule)})
+			doc.Fix = append(doc.Fix, nsgFixJSON{Level: fx.Level, NSG: fx.NSG, ResourceGroup: rg, Rule: fx.Rule, Az: netpolicy.AzRuleCreate(rg, fx.NSG, fx.Rule), Renumber: fx.Renumber})
 		}
 	}
 
@@ -457,6 +460,9 @@ func nsgWriteText(w io.Writer, d *nsgVerifyJSON) {
 		r := fx.Rule
 		fmt.Fprintf(w, "  %d. NSG %s (%s): %s %s from %s to port %s at priority %d (%s)\n", i+1, fx.NSG, fx.Level, r.Access, r.Protocol,
 			strings.Join(r.SourceAddressPrefixes, ","), strings.Join(r.DestinationPortRanges, ","), r.Priority, r.Direction)
+		if m := fx.Renumber; m != nil {
+			fmt.Fprintf(w, "     first move %s from priority %d to %d (%s)\n", m.Name, m.Priority-1, m.Priority, netpolicy.AzRuleSetPriority(fx.ResourceGroup, fx.NSG, m.Name, m.Priority))
+		}
 		fmt.Fprintf(w, "     %s\n", fx.Az)
 		needRG = needRG || fx.ResourceGroup == ""
 	}

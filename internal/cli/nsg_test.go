@@ -290,9 +290,25 @@ func TestNSGVerifyASG(t *testing.T) {
 }
 
 func TestNSGVerifyNoFreePriority(t *testing.T) {
-	p := nsgWriteTemp(t, "nsg.json", `{"name":"tight","resourceGroup":"rg1","securityRules":[{"name":"DenySSH","priority":100,"direction":"Inbound","access":"Deny","protocol":"Tcp",
-		"sourceAddressPrefix":"*","destinationAddressPrefix":"*","sourcePortRange":"*","destinationPortRange":"22"}]}`)
-	r, doc := nsgVerifyJSONRun(t, "--nsg", p, "--from", "203.0.113.5", "--to", "10.1.0.4")
+	// A deny at 100 leaves no room above it, but 101 is free: the deny
+	// moves there first and the allow rule takes 100.
+	const deny = `{"name":"DenySSH","priority":100,"direction":"Inbound","access":"Deny","protocol":"Tcp",
+		"sourceAddressPrefix":"*","destinationAddressPrefix":"*","sourcePortRange":"*","destinationPortRange":"22"}`
+	m := nsgWriteTemp(t, "nsg.json", `{"name":"tight","resourceGroup":"rg1","securityRules":[`+deny+`]}`)
+	r, doc := nsgVerifyJSONRun(t, "--nsg", m, "--from", "203.0.113.5", "--to", "10.1.0.4")
+	if r.code != ExitProblem || doc.FixError != "" || len(doc.Fix) != 1 || doc.Fix[0].Rule.Priority != 100 ||
+		doc.Fix[0].Renumber == nil || doc.Fix[0].Renumber.Name != "DenySSH" || doc.Fix[0].Renumber.Priority != 101 {
+		t.Errorf("renumber: %+v", doc)
+	}
+	r = nsgVerifyCmd(t, "--nsg", m, "--from", "203.0.113.5", "--to", "10.1.0.4")
+	if !strings.Contains(r.stdout, "     first move DenySSH from priority 100 to 101 (az network nsg rule update --resource-group rg1 --nsg-name tight --name DenySSH --priority 101)\n") ||
+		!strings.Contains(r.stdout, "--name Allow-SSH-from-203-0-113-5 --priority 100 ") {
+		t.Errorf("renumber text:\n%s", r.stdout)
+	}
+	// With 101 taken too, only editing the deny rule is left.
+	p := nsgWriteTemp(t, "nsg.json", `{"name":"tight","resourceGroup":"rg1","securityRules":[`+deny+`,{"name":"Other","priority":101,"direction":"Inbound","access":"Allow","protocol":"Tcp",
+		"sourceAddressPrefix":"10.9.0.0/16","destinationAddressPrefix":"*","sourcePortRange":"*","destinationPortRange":"443"}]}`)
+	r, doc = nsgVerifyJSONRun(t, "--nsg", p, "--from", "203.0.113.5", "--to", "10.1.0.4")
 	if r.code != ExitProblem || len(doc.Fix) != 0 || !strings.Contains(doc.FixError, "no allow rule fits above nic/tight securityRules/DenySSH (priority 100)") {
 		t.Errorf("%+v", doc)
 	}

@@ -365,103 +365,22 @@ func evaluate(r *Report, src netip.Addr) {
 		r.AllowedSources = allowedSources(policy, r.NSGs, f)
 		return
 	}
-	if name := ruleName(v.DecidingRule); strings.HasPrefix(strings.ToLower(name), jitRulePrefix) {
-		// Just-in-time access closes the port on purpose; a standing
-		// allow rule would defeat it.
-		r.JITRule = name
-		return
-	}
 	// Suggest a rule for the deciding NSG; if the other NSG then denies,
-	// one for it too.
-	nsgs := cloneNSGs(r.NSGs)
-	for range 2 {
-		level, _, _ := strings.Cut(v.DecidingNSG, "/")
-		target := nsgs.NIC
-		if level == "subnet" {
-			target = nsgs.Subnet
-		}
-		sug, err := suggest(target, f, v)
-		if err != nil {
-			r.unevaluable("nsg", err)
-			return
-		}
-		r.Suggestions = append(r.Suggestions, sug)
-		if sug.Renumber != nil {
-			for i := range target.Rules {
-				if target.Rules[i].Name == sug.Renumber.Name {
-					target.Rules[i] = *sug.Renumber
-				}
-			}
-		}
-		target.Rules = append(target.Rules, sug.Rule)
-		policy, err := netpolicy.Compile(nsgs)
-		if err != nil {
-			r.unevaluable("nsg", err)
-			return
-		}
-		if v = policy.Evaluate(f); v.Allowed {
-			return
-		}
-		if name := ruleName(v.DecidingRule); strings.HasPrefix(strings.ToLower(name), jitRulePrefix) {
-			// The other NSG's deny is just-in-time access's: no
-			// standing rule around it, whatever the first NSG needs.
-			r.JITRule, r.Suggestions = name, nil
-			return
+	// one for it too. Just-in-time access closes the port on purpose: a
+	// standing allow rule would defeat it, in either NSG.
+	fixes, kept, err := netpolicy.SuggestFixKeep(r.NSGs, f, func(name string) bool {
+		return strings.HasPrefix(strings.ToLower(name), jitRulePrefix)
+	})
+	switch {
+	case err != nil:
+		r.unevaluable("nsg", err)
+	case kept != nil:
+		r.JITRule = kept.Rule
+	default:
+		for _, fx := range fixes {
+			r.Suggestions = append(r.Suggestions, Suggestion{Level: fx.Level, NSG: fx.NSG, NSGID: fx.NSGID, Rule: fx.Rule, Renumber: fx.Renumber})
 		}
 	}
-}
-
-// suggest is an allow rule for f's source alone above the rule that
-// denied it in nsg. When no priority is free above that rule, and it is a
-// user deny rule sshdoctor can write back whose next priority is free, the
-// deny rule moves one down and the allow rule takes its place: for every
-// other flow the NSG decides as before.
-func suggest(nsg *cloud.NSG, f netpolicy.Flow, v netpolicy.Verdict) (Suggestion, error) {
-	level, _, _ := strings.Cut(v.DecidingNSG, "/")
-	s := Suggestion{Level: level, NSG: nsg.Name, NSGID: nsg.ID}
-	prio := decidingPriority(v)
-	rule, err := netpolicy.SuggestAllow(nsg, f, prio)
-	if err == nil {
-		s.Rule = rule
-		return s, nil
-	}
-	name := ruleName(v.DecidingRule)
-	i := slices.IndexFunc(nsg.Rules, func(r cloud.SecurityRule) bool { return r.Name == name && r.Direction == f.Direction })
-	if i < 0 || nsg.Rules[i].Default || nsg.Rules[i].Opaque || nsg.Rules[i].Access != cloud.Deny || prio+1 > 4096 ||
-		slices.ContainsFunc(nsg.Rules, func(r cloud.SecurityRule) bool { return r.Direction == f.Direction && r.Priority == prio+1 }) {
-		return s, err
-	}
-	moved := nsg.Rules[i]
-	moved.Priority = prio + 1
-	others := *nsg
-	others.Rules = slices.Clone(nsg.Rules)
-	others.Rules[i] = moved
-	rule, err2 := netpolicy.SuggestAllow(&others, f, prio+1)
-	if err2 != nil || rule.Priority != prio {
-		return s, err
-	}
-	s.Rule, s.Renumber = rule, &moved
-	return s, nil
-}
-
-// ruleName is a verdict's rule without netpolicy's "securityRules/" or
-// "defaultSecurityRules/" prefix.
-func ruleName(rule string) string {
-	_, name, ok := strings.Cut(rule, "/")
-	if !ok {
-		return rule
-	}
-	return name
-}
-
-// decidingPriority is the priority of the rule that decided v.
-func decidingPriority(v netpolicy.Verdict) int {
-	for _, s := range v.Trace {
-		if s.Matched && s.NSG == v.DecidingNSG && s.Rule == v.DecidingRule {
-			return s.Priority
-		}
-	}
-	return 65500 // DenyAllInBound
 }
 
 // allowedSources lists the sources among the NSGs' inbound allow rules
@@ -504,16 +423,4 @@ func allowedSources(policy *netpolicy.Policy, e *cloud.EffectiveNSGs, f netpolic
 func allowed(p *netpolicy.Policy, f netpolicy.Flow) bool {
 	ok, _ := p.Allowed(f)
 	return ok
-}
-
-func cloneNSGs(e *cloud.EffectiveNSGs) *cloud.EffectiveNSGs {
-	c := *e
-	for _, n := range []**cloud.NSG{&c.Subnet, &c.NIC} {
-		if *n != nil {
-			cp := **n
-			cp.Rules = slices.Clone(cp.Rules)
-			*n = &cp
-		}
-	}
-	return &c
 }

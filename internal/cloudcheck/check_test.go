@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -374,6 +375,23 @@ func TestNSGJustInTime(t *testing.T) {
 	}
 }
 
+// A just-in-time deny in the NIC's NSG, behind a subnet that denies too:
+// no rule for the subnet either, whatever it needs.
+func TestNSGJustInTimeSecondNSG(t *testing.T) {
+	f := healthy()
+	f.nsgs.Subnet.Rules = nil // DenyAllInBound
+	f.nsgs.NIC.Rules = append(f.nsgs.NIC.Rules, rule("SecurityCenter-JITRule_-1105480617_9EF6964FE766478B9EC568B32FB82045", 1000, cloud.Deny, "*", "22"))
+	f.nsgs.NIC.Rules[0].Priority = 1100
+	r := check(t, f, client.String())
+	fd := finding(t, r, "cloud.nsg_denies")
+	if r.JITRule != "SecurityCenter-JITRule_-1105480617_9EF6964FE766478B9EC568B32FB82045" || len(r.Suggestions) != 0 || len(r.Problems) != 0 {
+		t.Fatalf("jit %q suggestions %+v problems %+v", r.JITRule, r.Suggestions, r.Problems)
+	}
+	if strings.Contains(fd.Remediation, "allow-ssh") {
+		t.Errorf("remediation %q", fd.Remediation)
+	}
+}
+
 func TestNSGSourceRestricted(t *testing.T) {
 	f := healthy()
 	f.nsgs.NIC.Rules = []cloud.SecurityRule{rule("Allow-SSH-Office", 150, cloud.Allow, "192.0.2.0/24", "22")}
@@ -557,4 +575,17 @@ func TestNoSource(t *testing.T) {
 	if s := step(t, r, "route"); s.Status != StatusSkip || !strings.Contains(s.Summary, "no client address") {
 		t.Errorf("route step %+v", s)
 	}
+}
+
+// cloneNSGs copies e deeply enough that a check cannot change the fake's.
+func cloneNSGs(e *cloud.EffectiveNSGs) *cloud.EffectiveNSGs {
+	c := *e
+	for _, n := range []**cloud.NSG{&c.Subnet, &c.NIC} {
+		if *n != nil {
+			cp := **n
+			cp.Rules = slices.Clone(cp.Rules)
+			*n = &cp
+		}
+	}
+	return &c
 }

@@ -391,7 +391,7 @@ func (j *judgement) nsg() {
 		j.step("nsg", StatusOK, "%s allowed by %s; rules from %s", r.Flow, decided, source)
 		return
 	}
-	ev := []string{"flow: " + r.Flow, "decided by: " + decided + fmt.Sprintf(" (priority %d)", decidingPriority(*v)), "rules read from " + source}
+	ev := []string{"flow: " + r.Flow, "decided by: " + decided + fmt.Sprintf(" (priority %d)", v.DecidingPriority()), "rules read from " + source}
 	for _, s := range v.Trace {
 		mark := ""
 		if s.Matched {
@@ -452,8 +452,8 @@ func (j *judgement) uncertain(v *netpolicy.Verdict, decided, source string) {
 	ev := []string{"flow: " + r.Flow, fmt.Sprintf("without them: %s by %s", what, orNone(decided)), "rules read from " + source}
 	var names []string
 	for _, u := range v.Uncertain {
-		names = append(names, u.NSG+" "+ruleName(u.Rule))
-		ev = append(ev, fmt.Sprintf("cannot evaluate %s %s (priority %d, %s): %s", u.NSG, ruleName(u.Rule), u.Priority, u.Access, u.Reason))
+		names = append(names, u.NSG+" "+netpolicy.RuleName(u.Rule))
+		ev = append(ev, fmt.Sprintf("cannot evaluate %s %s (priority %d, %s): %s", u.NSG, netpolicy.RuleName(u.Rule), u.Priority, u.Access, u.Reason))
 	}
 	j.add(findings.New("cloud.nsg_uncertain",
 		fmt.Sprintf("Whether the NSGs let TCP port %d from %s through is uncertain: %s cannot be evaluated here", r.Target.Port, sourceLabel(r.Target), strings.Join(names, ", ")),
@@ -494,7 +494,7 @@ func (j *judgement) nsgRemedy() string {
 			r.JITRule, t.SourceIP, t.Port)
 	case len(r.Suggestions) == 0:
 		level, nsg, _ := strings.Cut(r.Verdict.DecidingNSG, "/")
-		rule := ruleName(r.Verdict.DecidingRule)
+		rule := netpolicy.RuleName(r.Verdict.DecidingRule)
 		rem := fmt.Sprintf("The deny rule %s leaves no free priority above it: delete or renumber it", rule)
 		if j.c.RemoveRule != nil {
 			if cmd := j.c.RemoveRule(level, j.nsgID(level), nsg, rule); cmd != "" {

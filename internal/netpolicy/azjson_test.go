@@ -438,8 +438,15 @@ func TestSuggestFix(t *testing.T) {
 	if fx, err := SuggestFix(e, f); err != nil || fx != nil {
 		t.Errorf("allowed flow: %v %v", fx, err)
 	}
-	// A deny at priority 100 leaves no room for an allow rule.
+	// A deny at priority 100 leaves no room for an allow rule: it moves to
+	// 101 and the allow rule takes 100.
 	e2 := &cloud.EffectiveNSGs{NIC: nsg("n", in("DenySSH", 100, cloud.Deny, "Tcp", "*", "22")), VNetPrefixes: vnet}
+	fixes, err = SuggestFix(e2, flow("Tcp", "203.0.113.5", "10.0.0.4", 22))
+	if err != nil || len(fixes) != 1 || fixes[0].Rule.Priority != 100 || fixes[0].Renumber == nil || fixes[0].Renumber.Name != "DenySSH" || fixes[0].Renumber.Priority != 101 {
+		t.Errorf("fixes %+v, err = %v", fixes, err)
+	}
+	// With 101 taken too, only editing the deny rule is left.
+	e2.NIC.Rules = append(e2.NIC.Rules, in("Other", 101, cloud.Allow, "Tcp", "10.9.0.0/16", "443"))
 	if _, err := SuggestFix(e2, flow("Tcp", "203.0.113.5", "10.0.0.4", 22)); err == nil || !strings.Contains(err.Error(), "no free Inbound priority") {
 		t.Errorf("err = %v", err)
 	}
