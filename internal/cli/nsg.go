@@ -3,10 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -267,83 +265,43 @@ func nsgVerifyRun(o *NSGVerifyOptions) error {
 	}
 	doc.Inputs = append([]nsgInputJSON{in}, doc.Inputs...)
 
-	assumed := false
-	switch {
-	case len(o.VNet) > 0:
-		e.VNetPrefixes, doc.VNetSource = o.VNet, "flag"
-	case len(e.VNetPrefixes) > 0:
-		doc.VNetSource = "file"
-	default:
-		e.VNetPrefixes, doc.VNetSource, assumed = netpolicy.DefaultVNetPrefixes, "assumed", true
-	}
-	doc.VNetPrefixes = slices.Clone(e.VNetPrefixes)
-
-	resolved, unresolved := netpolicy.ResolveTags(e, tags)
-	pol, err := netpolicy.Compile(resolved)
+	flow := netpolicy.Flow{Protocol: proto, Source: src, Destination: dst, SourcePort: o.SourcePort, DestinationPort: o.Port, Direction: dir,
+		SourceASGs: o.SourceASGs, DestinationASGs: o.NICASGs}
+	res, err := netpolicy.Verify(netpolicy.VerifyInput{NSGs: e, Tags: tags, VNet: o.VNet, Flow: flow})
 	if err != nil {
 		return usagef("%s", strings.TrimPrefix(err.Error(), "netpolicy: "))
 	}
-	flow := netpolicy.Flow{Protocol: proto, Source: src, Destination: dst, SourcePort: o.SourcePort, DestinationPort: o.Port, Direction: dir,
-		SourceASGs: o.SourceASGs, DestinationASGs: o.NICASGs}
-	v := pol.Evaluate(flow)
+	v := res.Verdict
+	doc.VNetPrefixes, doc.VNetSource = res.VNetPrefixes, res.VNetSource
 	doc.Flow = nsgFlowJSON{Protocol: proto, Source: src.String(), SourcePort: o.SourcePort, Destination: dst.String(), DestinationPort: o.Port, Direction: string(dir),
 		SourceASGs: nsgNonNil(o.SourceASGs), DestinationASGs: nsgNonNil(o.NICASGs)}
-	doc.Allowed, doc.DecidingNSG, doc.DecidingRule = v.Allowed, v.DecidingNSG, v.DecidingRule
+	doc.Allowed, doc.DecidingNSG, doc.DecidingRule, doc.DecidingPriority = v.Allowed, v.DecidingNSG, v.DecidingRule, res.DecidingPriority
 	doc.Verdict, doc.ExitCode = "Allowed", ExitOK
 	if !v.Allowed {
 		doc.Verdict, doc.ExitCode = "Denied", ExitProblem
 	}
-
-	// The trace, and what the reader must know about the rules in it.
-	lastPrio := map[string]int{} // NSG label → priority of its last step
-	usesVNet, asgNotes := false, map[string]bool{}
-	for _, s := range v.Trace {
-		r, _ := netpolicy.RuleFor(resolved, s)
-		decides := s.Matched && s.NSG == v.DecidingNSG && s.Rule == v.DecidingRule
-		doc.Trace = append(doc.Trace, nsgStepJSON{NSG: s.NSG, Rule: s.Rule, Priority: s.Priority, Access: s.Access, Matched: s.Matched, Decides: decides, Summary: nsgRuleSummary(r, proto)})
-		if s.Rule == v.DecidingRule && s.NSG == v.DecidingNSG {
-			doc.DecidingPriority = s.Priority
-		}
-		lastPrio[s.NSG] = s.Priority
-		if netpolicy.UsesTag(r, "VirtualNetwork") || netpolicy.UsesTag(r, "Internet") {
-			usesVNet = true
-		}
-		if s.Matched {
-			continue
-		}
-		for _, side := range []struct {
-			list    []string
-			members []string
-			flag    string
-		}{{r.SourceAddressPrefixes, o.SourceASGs, "--source-asg"}, {r.DestinationAddressPrefixes, o.NICASGs, "--nic-asg"}} {
-			for _, x := range side.list {
-				if netpolicy.IsASG(x) && len(side.members) == 0 && !asgNotes[s.Rule+x] {
-					asgNotes[s.Rule+x] = true
-					warn("%s %s applies to application security group %s: give %s %s if that NIC is a member", s.NSG, s.Rule, netpolicy.ASGName(x), side.flag, netpolicy.ASGName(x))
-				}
-			}
-		}
+	for _, s := range res.Trace {
+		doc.Trace = append(doc.Trace, nsgStepJSON{NSG: s.NSG, Rule: s.Step.Rule, Priority: s.Priority, Access: s.Access, Matched: s.Matched, Decides: s.Decides, Summary: nsgRuleSummary(s.Rule, proto)})
 	}
-	if assumed && usesVNet {
+	// What the answer assumed, in the words of the flags that change it.
+	for _, n := range res.ASGNotes {
+		flag := map[string]string{"source": "--source-asg", "destination": "--nic-asg"}[n.Side]
+		warn("%s %s applies to application security group %s: give %s %s if that NIC is a member", n.NSG, n.Rule, n.ASG, flag, n.ASG)
+	}
+	if res.VNetMatters {
 		warn("VNet address space unknown (no --vnet, and %s does not list it): the VirtualNetwork tag is taken as %s, Azure's default; give --vnet CIDR for an exact answer",
 			o.NSGFile, strings.Join(netpolicy.DefaultVNetPrefixes, ", "))
 	}
-	for _, u := range unresolved {
-		last, reached := lastPrio[u.NSG]
-		if u.Direction != dir || !reached || u.Priority > last {
-			continue
-		}
+	for _, u := range res.Unresolved {
 		doc.Unresolved = append(doc.Unresolved, u)
 		warn("%s %s names service tag %s on its %s side, whose addresses the file does not list: taken to match nothing%s (effective rules list them)",
 			u.NSG, u.Rule, u.Entry, u.Side, map[bool]string{true: ", so the rule was skipped", false: ""}[u.RuleDropped])
 	}
-
 	if !v.Allowed {
-		fixes, err := netpolicy.SuggestFix(resolved, flow)
-		if err != nil {
+		if res.FixErr != nil {
 			doc.FixError = fmt.Sprintf("no allow rule fits above %s %s (priority %d): edit or delete that rule instead", v.DecidingNSG, v.DecidingRule, doc.DecidingPriority)
 		}
-		for _, fx := range fixes {
+		for _, fx := range res.Fixes {
 			rg := infos[fx.Level].ResourceGroup
 			doc.Fix = append(doc.Fix, nsgFixJSON{Level: fx.Level, NSG: fx.NSG, ResourceGroup: rg, Rule: fx.Rule, Az: netpolicy.AzRuleCreate(rg, fx.NSG, fx.Rule), Renumber: fx.Renumber})
 		}
@@ -369,115 +327,4 @@ func nsgNonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// nsgRuleSummary renders a rule's match in one line: "Tcp Internet → *:22".
-func nsgRuleSummary(r cloud.SecurityRule, flowProto string) string {
-	if r.Name == "" {
-		return ""
-	}
-	addrs := func(l []string) string {
-		out := make([]string, len(l))
-		for i, s := range l {
-			if netpolicy.IsASG(s) {
-				s = "asg:" + netpolicy.ASGName(s)
-			}
-			out[i] = s
-		}
-		return strings.Join(out, ",")
-	}
-	ports := strings.Join(r.DestinationPortRanges, ",")
-	s := fmt.Sprintf("%s %s → %s:%s", r.Protocol, addrs(r.SourceAddressPrefixes), addrs(r.DestinationAddressPrefixes), ports)
-	if sp := strings.Join(r.SourcePortRanges, ","); sp != "*" && sp != "0-65535" {
-		s += " (source ports " + sp + ")"
-	}
-	return s
-}
-
-func nsgWriteText(w io.Writer, d *nsgVerifyJSON) {
-	f := d.Flow
-	switch f.Protocol {
-	case "Icmp", "Esp", "Ah": // no ports
-		fmt.Fprintf(w, "%s: %s %s → %s (%s)\n", d.Verdict, f.Protocol, f.Source, f.Destination, strings.ToLower(f.Direction))
-	default:
-		fmt.Fprintf(w, "%s: %s %s:%d → %s:%d (%s)\n", d.Verdict, f.Protocol, f.Source, f.SourcePort, f.Destination, f.DestinationPort, strings.ToLower(f.Direction))
-	}
-	var decider nsgStepJSON
-	for _, s := range d.Trace {
-		if s.Decides {
-			decider = s
-		}
-	}
-	switch {
-	case d.DecidingRule != "":
-		verb := "denied by"
-		if d.Allowed {
-			verb = "allowed by"
-		}
-		fmt.Fprintf(w, "  %s %s %s (priority %d: %s %s)\n", verb, d.DecidingNSG, d.DecidingRule, d.DecidingPriority, decider.Access, decider.Summary)
-	case d.DecidingNSG != "":
-		fmt.Fprintf(w, "  denied by %s: no rule matched\n", d.DecidingNSG)
-	}
-	for _, x := range d.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", x)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "NSGs")
-	for _, in := range d.Inputs {
-		fmt.Fprintf(w, "  %s  from %s: %s\n", strings.Join(in.NSGs, ", "), in.File, in.Shape.Describe())
-	}
-	fmt.Fprintf(w, "  VirtualNetwork = %s (%s)\n", strings.Join(d.VNetPrefixes, ", "), map[string]string{"flag": "--vnet", "file": "from the file", "assumed": "assumed"}[d.VNetSource])
-	if len(f.SourceASGs) > 0 || len(f.DestinationASGs) > 0 {
-		fmt.Fprintf(w, "  ASG memberships: source %s; destination %s\n", nsgASGNames(f.SourceASGs), nsgASGNames(f.DestinationASGs))
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Trace (rules looked at, in order; MATCH = the rule that decided for its NSG)")
-	wn, wr := 0, 0
-	for _, s := range d.Trace {
-		wn, wr = max(wn, len(s.NSG)), max(wr, len(s.Rule))
-	}
-	for _, s := range d.Trace {
-		m, mark := "-", ""
-		if s.Matched {
-			m = "MATCH"
-		}
-		if s.Decides {
-			mark = "   ← decides"
-		}
-		fmt.Fprintf(w, "  %-*s  %5d  %-*s  %-5s  %-5s  %s%s\n", wn, s.NSG, s.Priority, wr, s.Rule, s.Access, m, s.Summary, mark)
-	}
-	if d.Allowed {
-		return
-	}
-	fmt.Fprintln(w)
-	if d.FixError != "" {
-		fmt.Fprintf(w, "Fix: %s\n", d.FixError)
-		return
-	}
-	fmt.Fprintln(w, "Fix: the smallest rule set that lets this flow through")
-	needRG := false
-	for i, fx := range d.Fix {
-		r := fx.Rule
-		fmt.Fprintf(w, "  %d. NSG %s (%s): %s %s from %s to port %s at priority %d (%s)\n", i+1, fx.NSG, fx.Level, r.Access, r.Protocol,
-			strings.Join(r.SourceAddressPrefixes, ","), strings.Join(r.DestinationPortRanges, ","), r.Priority, r.Direction)
-		if m := fx.Renumber; m != nil {
-			fmt.Fprintf(w, "     first move %s from priority %d to %d (%s)\n", m.Name, m.Priority-1, m.Priority, netpolicy.AzRuleSetPriority(fx.ResourceGroup, fx.NSG, m.Name, m.Priority))
-		}
-		fmt.Fprintf(w, "     %s\n", fx.Az)
-		needRG = needRG || fx.ResourceGroup == ""
-	}
-	if needRG {
-		fmt.Fprintln(w, "  (set RESOURCE_GROUP to the NSG's resource group first: the file does not say)")
-	}
-}
-
-func nsgASGNames(l []string) string {
-	if len(l) == 0 {
-		return "none"
-	}
-	out := make([]string, len(l))
-	for i, s := range l {
-		out[i] = netpolicy.ASGName(s)
-	}
-	return strings.Join(out, ", ")
 }
