@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -90,9 +89,7 @@ func printCloudCheck(ios *IOStreams, output, header string, r *cloudcheck.Report
 	}
 	var err error
 	if output == "json" {
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(doc(code))
+		err = writeJSONDoc(ios, doc(code))
 	} else {
 		err = cloudCheckText(ios.Out, header, r)
 	}

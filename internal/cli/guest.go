@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -273,9 +272,7 @@ func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) er
 		failed = res.Error != "" || (res.Remaining != nil && blocking(res.Remaining) && !res.RebootRequired)
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"schema": "sshdoctor.guest/v1", "problems": problems, "repair": res}); err != nil {
+		if err := writeJSONDoc(o.IO, map[string]any{"schema": "sshdoctor.guest/v1", "problems": problems, "repair": res}); err != nil {
 			return err
 		}
 	} else {

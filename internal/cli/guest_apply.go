@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -157,14 +156,12 @@ func guestApplyRun(ctx context.Context, o *GuestApplyOptions) error {
 		return err
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
 		doc := struct {
 			Schema string `json:"schema"`
 			DryRun bool   `json:"dry_run"`
 			*guest.ApplyResult
 		}{"sshdoctor.guest.apply/v1", o.DryRun, res}
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSONDoc(o.IO, doc); err != nil {
 			return err
 		}
 	} else {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -268,15 +267,13 @@ func guestUserApply(o *GuestUserOptions, verb string, plan func() (*guest.UserPl
 		res = p.Apply(context.Background())
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
 		doc := struct {
 			Schema  string `json:"schema"`
 			Command string `json:"command"`
 			DryRun  bool   `json:"dry_run"`
 			*guest.UserResult
 		}{"sshdoctor.guest.user/v1", verb, o.DryRun, res}
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSONDoc(o.IO, doc); err != nil {
 			return err
 		}
 	} else {

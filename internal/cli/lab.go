@@ -89,6 +89,17 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 	return cmd
 }
 
+// withVM is withLab for a verb whose first argument names a VM.
+func (l *labCmds) withVM(mutates bool, f func(s *lab.State, v *lab.VMState, args []string) error) func(*cobra.Command, []string) error {
+	return l.withLab(mutates, func(s *lab.State, args []string) error {
+		v, err := l.vmArg(s, args)
+		if err != nil {
+			return err
+		}
+		return f(s, v, args)
+	})
+}
+
 // labCmds holds what every lab verb shares: the streams and the helpers
 // that load the lab, find a VM and check the arguments.
 type labCmds struct {

@@ -40,11 +40,7 @@ the lab's ssh_config, so "sshdoctor check lab-VM" works there. For plain ssh use
 func (l *labCmds) ssh() *cobra.Command {
 	sshCmd := &cobra.Command{
 		Use: "ssh VM", Short: "Open a shell on a VM over SSH from the client namespace (lab key)", Args: l.exact(1, "a VM name"),
-		RunE: l.withLab(false, func(s *lab.State, args []string) error {
-			v, err := l.vmArg(s, args)
-			if err != nil {
-				return err
-			}
+		RunE: l.withVM(false, func(s *lab.State, v *lab.VMState, args []string) error {
 			return runAttached(l.ios, s.ClientCommand("ssh", "-F", s.ClientConfig(), "lab-"+v.Name))
 		}),
 	}

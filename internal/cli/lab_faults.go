@@ -43,11 +43,7 @@ func (l *labCmds) faults() *cobra.Command {
 func (l *labCmds) breakCmd() *cobra.Command {
 	breakCmd := &cobra.Command{
 		Use: "break VM FAULT", Short: "Inject a fault into a VM (see `lab faults`)", Args: l.exact(2, "a VM name and a fault"),
-		RunE: l.withLab(true, func(s *lab.State, args []string) error {
-			v, err := l.vmArg(s, args)
-			if err != nil {
-				return err
-			}
+		RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
 			f, err := lab.FaultByName(args[1])
 			if err != nil {
 				return &UsageError{err}
@@ -67,11 +63,7 @@ func (l *labCmds) breakCmd() *cobra.Command {
 func (l *labCmds) heal() *cobra.Command {
 	heal := &cobra.Command{
 		Use: "heal VM", Short: "Undo every fault injected into a VM", Args: l.exact(1, "a VM name"),
-		RunE: l.withLab(true, func(s *lab.State, args []string) error {
-			v, err := l.vmArg(s, args)
-			if err != nil {
-				return err
-			}
+		RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
 			if err := s.Heal(v, ""); err != nil {
 				return err
 			}

@@ -83,11 +83,7 @@ func (l *labCmds) listStatus() (*cobra.Command, *cobra.Command) {
 	outputFlag(list, &listOut)
 	status := &cobra.Command{
 		Use: "status VM", Short: "Show one VM as the control plane sees it", Args: l.exact(1, "a VM name"),
-		RunE: l.withLab(false, func(s *lab.State, args []string) error {
-			v, err := l.vmArg(s, args)
-			if err != nil {
-				return err
-			}
+		RunE: l.withVM(false, func(s *lab.State, v *lab.VMState, args []string) error {
 			if statusOut == "json" {
 				return writeJSONDoc(l.ios, labVM(s, v))
 			}
@@ -113,11 +109,7 @@ func (l *labCmds) exec() *cobra.Command {
 			}
 			return nil
 		},
-		RunE: l.withLab(false, func(s *lab.State, args []string) error {
-			v, err := l.vmArg(s, args)
-			if err != nil {
-				return err
-			}
+		RunE: l.withVM(false, func(s *lab.State, v *lab.VMState, args []string) error {
 			res, err := s.Exec(context.Background(), v, shellJoin(args[1:]), execTimeout)
 			if err != nil {
 				return err
@@ -138,11 +130,7 @@ func (l *labCmds) exec() *cobra.Command {
 func (l *labCmds) serial() *cobra.Command {
 	serial := &cobra.Command{
 		Use: "serial-log VM", Short: "Print a VM's serial console log (all boots)", Args: l.exact(1, "a VM name"),
-		RunE: l.withLab(false, func(s *lab.State, args []string) error {
-			v, err := l.vmArg(s, args)
-			if err != nil {
-				return err
-			}
+		RunE: l.withVM(false, func(s *lab.State, v *lab.VMState, args []string) error {
 			b, err := s.SerialLog(v)
 			if err != nil {
 				return err
@@ -159,13 +147,9 @@ func (l *labCmds) power() (*cobra.Command, *cobra.Command, *cobra.Command, *cobr
 	power := func(use, short string, f func(s *lab.State, v *lab.VMState) error) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " VM", Short: short, Args: l.exact(1, "a VM name"),
-			RunE: l.withLab(true, func(s *lab.State, args []string) error {
-				v, err := l.vmArg(s, args)
-				if err != nil {
-					return err
-				}
+			RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
 				start := time.Now()
-				err = f(s, v)
+				err := f(s, v)
 				if serr := s.Save(); err == nil {
 					err = serr
 				}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -308,9 +307,7 @@ func nsgVerifyRun(o *NSGVerifyOptions) error {
 	}
 
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSONDoc(o.IO, doc); err != nil {
 			return err
 		}
 	} else {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -116,9 +115,7 @@ func routeNextHopRun(o *RouteNextHopOptions) error {
 		doc.ExitCode = ExitProblem
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSONDoc(o.IO, doc); err != nil {
 			return err
 		}
 	} else {

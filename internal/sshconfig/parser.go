@@ -152,14 +152,7 @@ func (b *builder) include(args []string, sys bool, depth int, active, never bool
 		return errors.New("include files nested too deeply (an Include loop?)")
 	}
 	for _, a := range args {
-		a = expandTilde(a, b.home)
-		if !filepath.IsAbs(a) {
-			dir := filepath.Join(b.home, ".ssh")
-			if sys {
-				dir = filepath.Dir(systemConfig)
-			}
-			a = filepath.Join(dir, a)
-		}
+		a = includePattern(a, b.home, sys)
 		matches, err := filepath.Glob(a)
 		if err != nil {
 			return fmt.Errorf("bad Include pattern %q: %v", a, err)
@@ -172,6 +165,21 @@ func (b *builder) include(args []string, sys bool, depth int, active, never bool
 		}
 	}
 	return nil
+}
+
+// includePattern is an Include argument as an absolute glob: "~"
+// expanded, relative paths relative to ~/.ssh for user files and /etc/ssh
+// for the system file, as in ssh.
+func includePattern(a, home string, sys bool) string {
+	a = expandTilde(a, home)
+	if filepath.IsAbs(a) {
+		return a
+	}
+	dir := filepath.Join(home, ".ssh")
+	if sys {
+		dir = filepath.Dir(systemConfig)
+	}
+	return filepath.Join(dir, a)
 }
 
 // match evaluates a Match line. Criteria sshdoctor cannot evaluate (exec

@@ -189,14 +189,7 @@ func (w *depWalker) file(path string, sys bool, depth int) {
 					w.ok = false
 					return
 				}
-				a = expandTilde(a, w.home)
-				if !filepath.IsAbs(a) {
-					dir := filepath.Join(w.home, ".ssh")
-					if sys {
-						dir = filepath.Dir(systemConfig)
-					}
-					a = filepath.Join(dir, a)
-				}
+				a = includePattern(a, w.home, sys)
 				dir := filepath.Dir(a)
 				if strings.ContainsAny(dir, "*?[") {
 					w.ok = false
