@@ -37,6 +37,7 @@ type CheckOptions struct {
 	IPv4, IPv6    bool
 	PasswordStdin bool
 	Exec          string
+	NoSession     bool
 	NoAuth        bool
 	Output        string
 	NoColor       bool
@@ -53,7 +54,13 @@ func NewCmdCheck(ios *IOStreams, runF func(*CheckOptions) error) *cobra.Command 
 		Short: "Diagnose an SSH connection from this machine, layer by layer",
 		Long: `Check connects to the host the way ssh would — same ~/.ssh/config, keys, agent
 and known_hosts — and reports each layer: resolve, tcp, banner, kex, hostkey,
-auth and (with --exec) session. It ends with the root cause and the next step.
+auth and session. It ends with the root cause and the next step.
+
+"SSH works" means what ` + "`ssh host true`" + ` would show: after logging in, check
+opens a session and runs ` + "`true`" + ` (or --exec CMD), so a server that accepts
+the key but refuses every session (a nologin shell, an expired password, a
+forced command that fails, MaxSessions 0, an unusable chroot) is caught.
+--no-session stops after authentication: faster, but blind to those.
 
 Everything happens over one TCP connection, so servers that penalise many
 connections (OpenSSH PerSourcePenalties, fail2ban) are not provoked.
@@ -81,6 +88,9 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 			if o.Timeout <= 0 {
 				return usagef("--timeout must be positive")
 			}
+			if o.NoSession && o.Exec != "" {
+				return usagef("--no-session and --exec exclude each other: --exec runs its command in a session")
+			}
 			switch {
 			case o.IPv4 && o.IPv6:
 				return usagef("-4 and -6 exclude each other")
@@ -107,7 +117,8 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 	f.BoolVarP(&o.IPv4, "ipv4", "4", false, "use IPv4 addresses only, as ssh -4 (AddressFamily inet)")
 	f.BoolVarP(&o.IPv6, "ipv6", "6", false, "use IPv6 addresses only, as ssh -6 (AddressFamily inet6)")
 	f.BoolVar(&o.PasswordStdin, "password-stdin", false, "read a password from the first line of standard input and try it if the server allows password auth")
-	f.StringVar(&o.Exec, "exec", "", "after logging in, run this command in a session and report its result")
+	f.StringVar(&o.Exec, "exec", "", "after logging in, run this command in the session (default: true, as ssh host true) and report its result")
+	f.BoolVar(&o.NoSession, "no-session", false, "stop after authentication: open no session (faster; a server that refuses sessions goes unseen)")
 	f.BoolVar(&o.NoAuth, "no-auth", false, "stop after learning which auth methods the server allows; offer no key")
 	f.StringVar(&o.Output, "output", "text", "output format: text or json")
 	f.BoolVar(&o.NoColor, "no-color", false, "no colours even on a terminal (NO_COLOR is honoured too)")
@@ -216,7 +227,7 @@ func newChecker(ctx context.Context, o *CheckOptions) (*checker, error) {
 	c := &checker{
 		po: probe.Options{
 			Input: o.Target, Settings: settings, Explicit: explicit, Password: password,
-			Exec: o.Exec, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agent,
+			Exec: o.Exec, NoSession: o.NoSession, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agent,
 		},
 		jo: diagnose.Options{NoAuth: o.NoAuth},
 	}

@@ -333,7 +333,7 @@ func (j *judge) session() {
 	s := j.r.Session
 	if s == nil {
 		if j.r.Auth != nil && j.r.Auth.Outcome == probe.AuthSuccess {
-			j.set(findings.LayerSession, Skip, 0, "not requested (--exec CMD runs a command)")
+			j.set(findings.LayerSession, Skip, 0, "not opened (--no-session): a server that refuses sessions would go unseen")
 		}
 		return
 	}
@@ -364,6 +364,13 @@ func (j *judge) session() {
 	case s.Error != "":
 		j.set(findings.LayerSession, Fail, s.Duration, "%s", s.Error)
 		j.add(findings.New("session.refused", "The session ended abnormally.", "", append(ev, s.Error)...))
+	case s.NotRun && s.Default && s.ExitStatus != nil && *s.ExitStatus == 0:
+		// ssh host true ends with the forced command's status: 0, in.
+		j.set(findings.LayerSession, OK, s.Duration, "a session opens; the server runs its own command (ForceCommand, a command= key option or a restricted shell), which exited 0")
+	case s.NotRun && s.Default:
+		j.set(findings.LayerSession, Fail, s.Duration, "the session ended with status %s before any command of yours ran", exitText(s.ExitStatus))
+		j.add(findings.New("session.forced_command", fmt.Sprintf("A session opens, but it ends with status %s before any command of yours runs: the account's shell refuses (/bin/false, a restricted shell), or the server forces a command (ForceCommand in sshd_config, a command= option on the key) that fails.", exitText(s.ExitStatus)),
+			fmt.Sprintf("On the VM: `sshdoctor guest check --user %s` names the ForceCommand, the key's command= option or the shell; give the account a login shell or fix the forced command.", j.r.Target.User), ev...))
 	case s.NotRun:
 		j.set(findings.LayerSession, Fail, s.Duration, "the server ran something else, not `%s`", s.Command)
 		j.add(findings.New("session.forced_command", fmt.Sprintf("The server ran another command instead of `%s` (a ForceCommand in sshd_config, a command= option on your key, or a restricted shell): yours never ran.", s.Command), "", ev...))
@@ -432,4 +439,13 @@ func orDash(s string) string {
 
 func roundD(d probe.Duration) string {
 	return time.Duration(d).Round(10 * time.Millisecond).String()
+}
+
+// exitText is an exit status for people: the number, or "unknown" when the
+// server sent none.
+func exitText(st *int) string {
+	if st == nil {
+		return "unknown"
+	}
+	return fmt.Sprint(*st)
 }

@@ -29,7 +29,12 @@ type Options struct {
 	Explicit []string
 	// Password is sent only when set and the host key verified.
 	Password    *string
-	Exec        string        // command for the session layer; "" = no session
+	// Exec is the command for the session layer; "" runs `true`, as
+	// `ssh host true` does, unless NoSession.
+	Exec string
+	// NoSession stops after authentication, with no session (faster;
+	// a server that accepts the key but refuses sessions goes unseen).
+	NoSession   bool
 	NoAuth      bool          // stop after learning the allowed methods
 	Timeout     time.Duration // per phase; 0 = DefaultPhaseTimeout
 	AgentSocket string        // "" = none
@@ -324,7 +329,7 @@ func handshake(ctx context.Context, o Options, r *Report, conn net.Conn, signers
 		kx.Negotiated = negotiated(c)
 	}
 	r.Auth = drv.result(nil, since(authStart))
-	if o.Exec == "" {
+	if o.NoSession && o.Exec == "" {
 		return
 	}
 	client := ssh.NewClient(c, chans, reqs)

@@ -276,4 +276,8 @@ type SessionResult struct {
 	// printed before it never came: ForceCommand, a command= key option,
 	// a restricted shell).
 	NotRun bool `json:"not_run,omitempty"`
+	// Default: no command was asked for; the session ran `true`, as
+	// `ssh host true` does, so a forced command that exits 0 still means
+	// the user gets in.
+	Default bool `json:"default,omitempty"`
 }

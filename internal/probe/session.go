@@ -9,10 +9,14 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// runSession opens one session and runs the --exec command in it.
+// runSession opens one session and runs the --exec command in it, or
+// `true` when none was given (what `ssh host true` asks).
 func runSession(client *ssh.Client, conn net.Conn, o Options) *SessionResult {
 	start := time.Now()
 	res := &SessionResult{Command: o.Exec}
+	if o.Exec == "" {
+		res.Command, res.Default = DefaultSessionCommand, true
+	}
 	_ = conn.SetDeadline(time.Now().Add(o.Timeout))
 	defer func() { res.Duration = since(start) }()
 	sess, err := client.NewSession()
@@ -28,7 +32,7 @@ func runSession(client *ssh.Client, conn net.Conn, o Options) *SessionResult {
 	// command, shows that the command asked for is what ran: with a
 	// ForceCommand, a command= key option or a restricted shell, the
 	// server runs something else and the marker never comes.
-	err = sess.Run("printf '%s\\n' " + execMarker + "; " + o.Exec)
+	err = sess.Run("printf '%s\\n' " + execMarker + "; " + res.Command)
 	out := stdout.Bytes()
 	if i := bytes.Index(out, []byte(execMarker+"\n")); i >= 0 {
 		// Whatever a shell profile printed before it stays.
@@ -50,6 +54,10 @@ func runSession(client *ssh.Client, conn net.Conn, o Options) *SessionResult {
 	}
 	return res
 }
+
+// DefaultSessionCommand is what the session runs when no --exec command
+// was given: the question is whether a session opens and ends well.
+const DefaultSessionCommand = "true"
 
 // execMarker is the line printed before the --exec command.
 const execMarker = "sshdoctor-exec-start-7f3a"
