@@ -28,7 +28,7 @@ type Options struct {
 	// Explicit marks identity files named by -i (a missing one is reported).
 	Explicit []string
 	// Password is sent only when set and the host key verified.
-	Password    *string
+	Password *string
 	// Exec is the command for the session layer; "" runs `true`, as
 	// `ssh host true` does, unless NoSession.
 	Exec string
