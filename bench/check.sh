@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/check.sh — wall-clock benchmark of `sshdoctor check` against OpenSSH's
-# own client, plus time-to-verdict for a closed and a filtered port. An extra,
-# informational scenario (sshdoctor --exec true) runs the same remote session
-# as the ssh baseline.
+# own client (both open a session and run `true`), plus time-to-verdict for a
+# closed and a filtered port. An extra, informational scenario
+# (sshdoctor --no-session) stops after authentication.
 #
 # Usage: bash bench/check.sh [RUNS]     (default 20; must be run as root)
 #
@@ -160,11 +160,11 @@ timed() {
 	[[ $rc -eq 0 ]] || { bad "$name: ${1##*/} exited $rc (want 0):"; cat "$TMP/$name.out" >&2; }
 	[[ $warm -eq 1 ]] || echo $((t1 - t0)) >>"$TMP/$name.us"
 }
-# A: sshdoctor through auth success (no session). B: OpenSSH running `true`.
-# E (informational): sshdoctor --exec true, i.e. the same remote session as B.
+# A: sshdoctor, every layer and a session running `true` (its default).
+# B: OpenSSH running `true`. E (informational): sshdoctor --no-session.
 run_a() { timed a "$@" -- "$SD" "${SD_ARGS[@]}" "root@127.0.0.1:$PORT"; }
 run_b() { timed b "$@" -- ssh "${SSH_ARGS[@]}"; }
-run_e() { timed e "$@" -- "$SD" "${SD_ARGS[@]}" --exec true "root@127.0.0.1:$PORT"; }
+run_e() { timed e "$@" -- "$SD" "${SD_ARGS[@]}" --no-session "root@127.0.0.1:$PORT"; }
 
 # ------------------------------------------------- 4. sshdoctor vs ssh ---
 : >"$TMP/a.us"
@@ -192,7 +192,7 @@ layers() {
 	' "$1"
 }
 "$SD" "${SD_ARGS[@]}" --output json "root@127.0.0.1:$PORT" >"$TMP/a.json" 2>/dev/null || true
-"$SD" "${SD_ARGS[@]}" --exec true --output json "root@127.0.0.1:$PORT" >"$TMP/e.json" 2>/dev/null || true
+"$SD" "${SD_ARGS[@]}" --no-session --output json "root@127.0.0.1:$PORT" >"$TMP/e.json" 2>/dev/null || true
 LAYERS_A=$(layers "$TMP/a.json")
 LAYERS_E=$(layers "$TMP/e.json")
 KEX_SD=$(grep -m1 -o '"kex": "[^"]*"' "$TMP/a.json" | cut -d'"' -f4 || true)
@@ -289,7 +289,7 @@ echo "Machine: nproc=$(nproc), kernel $(uname -r), $(ssh -V 2>&1), $(go version)
 echo
 echo "| scenario | runs | median ms | p90 ms | target | pass/fail |"
 echo "|---|---:|---:|---:|---|---|"
-echo "| A: \`sshdoctor check\` (all layers through auth success) | $RUNS | $A_MED | $A_P90 | — | — |"
+echo "| A: \`sshdoctor check\` (every layer and a session running \`true\`, its default) | $RUNS | $A_MED | $A_P90 | — | — |"
 echo "| B: \`ssh … root@127.0.0.1 true\` (OpenSSH baseline) | $RUNS | $B_MED | $B_P90 | — | — |"
 echo "| ratio A/B (median/median; p90/p90 in the p90 column) | $RUNS | $RATIO | $(ratio "$A_P90" "$B_P90") | ≤ 0.8 | $(pf "$RATIO" 0.8 le) |"
 echo "| closed port → \`tcp.refused\`, exit 1 | $RUNS | $C_MED | $C_P90 | < 50 ms | $(pf "$C_MED" 50 lt) |"
@@ -298,11 +298,11 @@ echo "| ratio closed port sshdoctor/ssh | $RUNS | $(ratio "$C_MED" "$CS_MED") | 
 echo "| \`sshdoctor --version\` (process start-up) | $RUNS | $V_MED | $V_P90 | < 10 ms | $(pf "$V_MED" 10 lt) |"
 echo "| filtered port (\`--timeout $((FILTERED_TIMEOUT_MS / 1000))s\`) → \`tcp.timeout\`, exit 1 | $FILTERED_RUNS | $F_MED | $F_P90 | ≤ $FILTERED_TARGET ms | $(pf "$F_MED" "$FILTERED_TARGET" le) |"
 echo
-echo "Informational, no target — the same remote session as B (\`--exec true\`):"
+echo "Informational, no target — no session (\`--no-session\`: stops after authentication):"
 echo
 echo "| scenario | runs | median ms | p90 ms |"
 echo "|---|---:|---:|---:|"
-echo "| E: \`sshdoctor check --exec true\` | $RUNS | $E_MED | $E_P90 |"
+echo "| E: \`sshdoctor check --no-session\` | $RUNS | $E_MED | $E_P90 |"
 echo "| ratio E/B | $RUNS | $(ratio "$E_MED" "$B_MED") | $(ratio "$E_P90" "$B_P90") |"
 echo "| closed port, ssh -G cache off (\`SSHDOCTOR_CACHE=off\`: the first check after a config change) | $RUNS | $CC_MED | $CC_P90 |"
 echo "| ratio closed port, cache off, sshdoctor/ssh | $RUNS | $(ratio "$CC_MED" "$CS_MED") | $(ratio "$CC_P90" "$CS_P90") |"
