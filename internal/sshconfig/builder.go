@@ -16,7 +16,8 @@ import (
 var supported = setOf(`hostname port user identityfile identitiesonly identityagent
 	proxyjump proxycommand addressfamily userknownhostsfile globalknownhostsfile stricthostkeychecking
 	hostkeyalias hostkeyalgorithms kexalgorithms ciphers macs
-	pubkeyacceptedalgorithms connecttimeout connectionattempts batchmode`)
+	pubkeyacceptedalgorithms connecttimeout connectionattempts batchmode
+	canonicalizehostname canonicaldomains canonicalizemaxdots canonicalizefallbacklocal`)
 
 // errUnknown marks a keyword that does not affect Settings.
 var errUnknown = errors.New("unknown keyword")
@@ -51,7 +52,7 @@ func (b *builder) apply(key string, args []string, active bool) error {
 	if !supported[key] {
 		return errUnknown
 	}
-	multi := key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "proxycommand"
+	multi := key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "proxycommand" || key == "canonicaldomains"
 	if len(args) == 0 {
 		return fmt.Errorf("%s needs a value", key)
 	}
@@ -119,6 +120,36 @@ func (b *builder) apply(key string, args []string, active bool) error {
 			err = fmt.Errorf("connectionattempts %d: want 1-100", n)
 		}
 		assign(set, &b.s.ConnectionAttempts, n)
+	case "canonicalizehostname":
+		var v string
+		switch strings.ToLower(arg) {
+		case "yes", "true":
+			v = "yes"
+		case "no", "false":
+			v = "no"
+		case "always":
+			v = "always"
+		default:
+			err = fmt.Errorf("canonicalizehostname %q: want yes, no or always", arg)
+		}
+		assign(set, &b.s.CanonicalizeHostname, v)
+	case "canonicaldomains":
+		if len(args) == 1 && strings.EqualFold(arg, "none") {
+			args = nil
+		}
+		assign(set, &b.s.CanonicalDomains, args)
+	case "canonicalizemaxdots":
+		var n int
+		if n, err = strconv.Atoi(arg); err == nil && n < 0 {
+			err = fmt.Errorf("canonicalizemaxdots %d is negative", n)
+		}
+		assign(set, &b.s.CanonicalizeMaxDots, n)
+		b.seen["canonicalizemaxdots-set"] = b.seen["canonicalizemaxdots-set"] || set
+	case "canonicalizefallbacklocal":
+		var v bool
+		v, err = parseFlag(arg)
+		assign(set, &b.s.CanonicalizeFallbackLocal, v)
+		b.seen["canonicalizefallbacklocal-set"] = b.seen["canonicalizefallbacklocal-set"] || set
 	case "userknownhostsfile":
 		assign(set, &b.userKH, args)
 	case "globalknownhostsfile":
@@ -210,6 +241,15 @@ func (b *builder) finish(source string) *Settings {
 	}
 	if s.ProxyJump == "none" {
 		s.ProxyJump = ""
+	}
+	if s.CanonicalizeHostname == "" {
+		s.CanonicalizeHostname = "no"
+	}
+	if !b.seen["canonicalizemaxdots-set"] {
+		s.CanonicalizeMaxDots = 1
+	}
+	if !b.seen["canonicalizefallbacklocal-set"] {
+		s.CanonicalizeFallbackLocal = true
 	}
 	if s.ProxyCommand == "none" {
 		s.ProxyCommand = ""

@@ -30,6 +30,9 @@ type Query struct {
 	ProxyJump  string   // -J; "" = not given
 	Options    []string // -o values exactly as typed, "Key=Value" or "Key Value"
 	SSHPath    string   // ssh binary for `ssh -G`; "" = look up "ssh" in PATH; "-" = never use ssh, force the built-in parser
+	// LookupHost resolves names for the built-in parser's
+	// CanonicalizeHostname; nil = the system resolver.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // Settings are the effective client settings for one host.
@@ -60,8 +63,19 @@ type Settings struct {
 	PubkeyAcceptedAlgorithms []string
 	ConnectTimeout           time.Duration // 0 = none
 	BatchMode                bool
-	Source                   string // "ssh -G" or "built-in parser"
-	Cached                   bool   // ssh -G's answer came from the cache (see sshgcache.go)
+	// CanonicalizeHostname is "no", "yes" or "always"; CanonicalDomains,
+	// CanonicalizeMaxDots (default 1) and CanonicalizeFallbackLocal
+	// (default yes) go with it. ssh -G has applied them to HostName
+	// already; with the built-in parser Resolve applies them as ssh does.
+	CanonicalizeHostname      string
+	CanonicalDomains          []string
+	CanonicalizeMaxDots       int
+	CanonicalizeFallbackLocal bool
+	// CanonicalFrom is the name as typed when canonicalisation changed
+	// HostName.
+	CanonicalFrom string
+	Source        string // "ssh -G" or "built-in parser"
+	Cached        bool   // ssh -G's answer came from the cache (see sshgcache.go)
 }
 
 const (
@@ -105,10 +119,23 @@ func Resolve(ctx context.Context, q Query) (*Settings, error) {
 			sshPath = p
 		}
 	}
-	if sshPath == "-" {
-		return resolveBuiltin(q)
+	if sshPath != "-" {
+		// ssh -G applies CanonicalizeHostname itself (and fails as ssh
+		// does when no name resolves and there is no fallback).
+		return resolveSSH(ctx, sshPath, q)
 	}
-	return resolveSSH(ctx, sshPath, q)
+	s, err := resolveBuiltin(q)
+	if err != nil {
+		return nil, err
+	}
+	lookup := q.LookupHost
+	if lookup == nil {
+		lookup = defaultLookup
+	}
+	if err := canonicalize(ctx, s, lookup); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // homeDir prefers $HOME, like most tools the user runs, and falls back to

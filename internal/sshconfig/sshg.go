@@ -94,7 +94,7 @@ func parseSSHG(host, out string) (*Settings, error) {
 		// space-separated, everything else is one value (paths may
 		// contain spaces).
 		vals := []string{val}
-		if key == "userknownhostsfile" || key == "globalknownhostsfile" {
+		if key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "canonicaldomains" {
 			vals = strings.Fields(val)
 		}
 		if err := b.apply(key, vals, true); err != nil && err != errUnknown {
