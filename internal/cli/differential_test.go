@@ -65,6 +65,8 @@ func diffUsers() []sshdtest.User {
 		{Name: "sdd-false", UID: 61001, Shell: "/bin/false"},
 		{Name: "sdd-nologin", UID: 61002, Shell: "/usr/sbin/nologin"},
 		{Name: "sdd-sh", UID: 61003, Shell: "/bin/sh", Home: "/"},
+		{Name: "sdd-pwexpired", UID: 61004, Shell: "/bin/sh", Home: "/", Password: "old-secret", PasswordChanged: "0"},
+		{Name: "sdd-expired", UID: 61005, Shell: "/bin/sh", Home: "/", Expires: "1"},
 	}
 }
 
@@ -125,6 +127,8 @@ func diffCases() []diffCase {
 		{name: "shell /bin/false", users: diffUsers(), user: "sdd-false", finding: "session.forced_command"},
 		{name: "shell nologin", users: diffUsers(), user: "sdd-nologin", finding: "session.nologin"},
 		{name: "a user with a working shell", users: diffUsers(), user: "sdd-sh", works: true},
+		{name: "password expired (sshd without PAM still runs a command: only a shell must change it)", users: diffUsers(), user: "sdd-pwexpired", works: true},
+		{name: "account expired", users: diffUsers(), user: "sdd-expired"},
 		{name: "ForceCommand /bin/true", config: []string{"ForceCommand /bin/true"}, works: true},
 		{name: "ForceCommand /bin/false", config: []string{"ForceCommand /bin/false"}, finding: "session.forced_command"},
 		{name: "ForceCommand echo (prints, exits 0)", config: []string{"ForceCommand echo maintenance"}, works: true},

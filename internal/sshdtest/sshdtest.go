@@ -160,6 +160,13 @@ type User struct {
 	// and written as is; anything else is plain text, hashed with
 	// `openssl passwd -6` (SHA-512 crypt).
 	Password string
+	// PasswordChanged is the shadow "last change" day: "" writes 19000
+	// (in the past, no ageing); "0" makes the password expired, to be
+	// changed at the next login.
+	PasswordChanged string
+	// Expires is the shadow account expiry day: "" none; "1" expired
+	// in 1970.
+	Expires string
 }
 
 // Options configures Start.
@@ -339,7 +346,11 @@ func usersNamespace(t testing.TB, dir string, users []User, args []string) []str
 			hash = strings.TrimSpace(string(out))
 		}
 		files["passwd"] += fmt.Sprintf("%s:x:%d:%d:sshdtest user:%s:%s\n", u.Name, u.UID, u.UID, home, shell)
-		files["shadow"] += fmt.Sprintf("%s:%s:19000:0:99999:7:::\n", u.Name, hash)
+		changed := u.PasswordChanged
+		if changed == "" {
+			changed = "19000"
+		}
+		files["shadow"] += fmt.Sprintf("%s:%s:%s:0:99999:7::%s:\n", u.Name, hash, changed, u.Expires)
 		files["group"] += fmt.Sprintf("%s:x:%d:\n", u.Name, u.UID)
 	}
 	script := "set -e\n"
