@@ -107,6 +107,19 @@ func renderOp(op *Op) (string, error) {
 		}
 		return arg(ps...)
 	}
+	// homePaths passes the user's home and paths inside it (none may
+	// leave it).
+	homePaths := func() error {
+		if err := paths(op.Home); err != nil {
+			return err
+		}
+		for _, p := range op.Paths {
+			if p != op.Home && !strings.HasPrefix(p, op.Home+"/") {
+				return fmt.Errorf("%s is outside %s's home %s", p, op.User, op.Home)
+			}
+		}
+		return paths(op.Paths...)
+	}
 	user := func() error {
 		if !remoteUserName().MatchString(op.User) {
 			return fmt.Errorf("%q is not a valid user name", op.User)
@@ -233,15 +246,7 @@ func renderOp(op *Op) (string, error) {
 			err = arg(strconv.Itoa(op.UID))
 		}
 		if err == nil {
-			err = paths(op.Home)
-		}
-		for _, p := range op.Paths {
-			if err == nil && p != op.Home && !strings.HasPrefix(p, op.Home+"/") {
-				err = fmt.Errorf("%s is outside %s's home %s", p, op.User, op.Home)
-			}
-		}
-		if err == nil {
-			err = paths(op.Paths...)
+			err = homePaths()
 		}
 	case OpUserAccess:
 		args = append(args, "sd_user_access")
@@ -249,15 +254,7 @@ func renderOp(op *Op) (string, error) {
 			err = arg(strconv.Itoa(op.UID), strconv.Itoa(op.GID))
 		}
 		if err == nil {
-			err = paths(op.Home)
-		}
-		for _, p := range op.Paths {
-			if err == nil && p != op.Home && !strings.HasPrefix(p, op.Home+"/") {
-				err = fmt.Errorf("%s is outside %s's home %s", p, op.User, op.Home)
-			}
-		}
-		if err == nil {
-			err = paths(op.Paths...)
+			err = homePaths()
 		}
 	case OpRestorecon:
 		args = append(args, "sd_restorecon")

@@ -225,15 +225,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 		}
 		switch p.ID {
 		case "guest.hostkeys_missing":
-			add(p, "generate missing host keys (ssh-keygen -A)", true, &Op{Kind: OpKeygenHostkeys}, func(b *Backup) error {
-				for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
-					k := "/etc/ssh/ssh_host_" + t + "_key"
-					if err := saveAll(b, k, k+".pub"); err != nil {
-						return err
-					}
-				}
-				return run("ssh-keygen", "-A")
-			})
+			add(p, "generate missing host keys (ssh-keygen -A)", true, &Op{Kind: OpKeygenHostkeys}, keygenHostkeys)
 		case "guest.hostkey_perms":
 			for _, pm := range p.Paths {
 				k := pm.Path
@@ -254,15 +246,7 @@ func Plan(f *Facts, ps []Problem, o RepairOptions) []Action {
 					return os.Remove(k)
 				})
 			}
-			add(p, "generate the missing host keys (ssh-keygen -A): clients will see a new host key", true, &Op{Kind: OpKeygenHostkeys}, func(b *Backup) error {
-				for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
-					k := "/etc/ssh/ssh_host_" + t + "_key"
-					if err := saveAll(b, k, k+".pub"); err != nil {
-						return err
-					}
-				}
-				return run("ssh-keygen", "-A")
-			})
+			add(p, "generate the missing host keys (ssh-keygen -A): clients will see a new host key", true, &Op{Kind: OpKeygenHostkeys}, keygenHostkeys)
 		case "guest.privsep_user_missing":
 			if !remoteUserName().MatchString(p.User) {
 				skip(p, fmt.Sprintf("%q is not a user name sshdoctor creates", p.User))
@@ -1133,4 +1117,16 @@ func nologinShell() string {
 		}
 	}
 	return "/bin/false"
+}
+
+// keygenHostkeys backs up the default host keys and runs ssh-keygen -A,
+// which generates those that are missing.
+func keygenHostkeys(b *Backup) error {
+	for _, t := range []string{"rsa", "ecdsa", "ed25519"} {
+		k := "/etc/ssh/ssh_host_" + t + "_key"
+		if err := saveAll(b, k, k+".pub"); err != nil {
+			return err
+		}
+	}
+	return run("ssh-keygen", "-A")
 }
