@@ -142,14 +142,40 @@ func (j *judge) hostKey() {
 		return
 	}
 	key := fmt.Sprintf("%s %s", h.Type, h.Fingerprint)
+	c := h.Cert
+	if c != nil && c.Problem == "" && h.Verdict == probe.HostKeyMatch && h.CA != nil {
+		j.set(findings.LayerHostKey, OK, h.Duration, "%s: certificate signed by CA %s (%s:%d)", key, c.CA, h.CA.File, h.CA.Line)
+		return
+	}
+	// A certificate ssh did not accept: ssh went on with the plain key,
+	// whose verdict follows; the certificate's problem blocks only when
+	// the plain key does not let ssh connect either.
+	certBlocks := h.Verdict != probe.HostKeyMatch && h.Verdict != probe.HostKeyAcceptedNew &&
+		(h.Verdict != probe.HostKeyUnknown || h.Strict != "no")
+	certFinding, certReported := j.hostCertFinding(h, certBlocks)
+	defer func() {
+		if certReported {
+			j.add(certFinding)
+		}
+	}()
 	switch h.Verdict {
 	case probe.HostKeyMatch:
+		if certReported {
+			j.set(findings.LayerHostKey, Warn, h.Duration, "%s matches known_hosts; its certificate was not accepted (%s)", key, c.Problem)
+			return
+		}
 		j.set(findings.LayerHostKey, OK, h.Duration, "%s matches known_hosts", key)
 	case probe.HostKeyAcceptedNew:
 		j.set(findings.LayerHostKey, OK, h.Duration, "%s added to %s (accept-new)", key, orDash(first(h.Files)))
 		j.add(findings.New("hostkey.accepted_new", "The host key was new and has been recorded.", "", key))
 	case probe.HostKeyUnknown:
 		ev := []string{key, "looked up as " + h.LookupName + " in: " + orDash(strings.Join(h.Files, " "))}
+		if certReported && certBlocks {
+			// The certificate was the way this host is trusted; its
+			// finding is the cause, not an unknown key.
+			j.set(findings.LayerHostKey, Fail, h.Duration, "host certificate not accepted (%s) and the plain key %s is not in known_hosts", c.Problem, h.Fingerprint)
+			return
+		}
 		if h.Strict == "yes" {
 			j.set(findings.LayerHostKey, Fail, h.Duration, "%s unknown; StrictHostKeyChecking=yes refuses it", key)
 			j.add(findings.New("hostkey.strict_unknown", "The server's host key is not in known_hosts and strict checking refuses unknown keys.", "", ev...))
@@ -177,13 +203,107 @@ func (j *judge) hostKey() {
 			fmt.Sprintf("Do not log in yet. Verify the new fingerprint %s on the VM's console (`ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub`). If it matches (VM rebuilt or IP reused), remove the old entry: `%s`.",
 				h.Fingerprint, hostKeyFileType(h.Type), strings.Join(rm, " && ")), ev...))
 	case probe.HostKeyRevoked:
-		j.set(findings.LayerHostKey, Fail, h.Duration, "%s is @revoked", key)
 		ev := []string{key}
 		for _, k := range h.Known {
-			ev = append(ev, fmt.Sprintf("revoked at %s:%d", k.File, k.Line))
+			ev = append(ev, fmt.Sprintf("revoked at %s:%d: %s %s", k.File, k.Line, k.Type, k.Fingerprint))
 		}
+		if c != nil && c.Problem == probe.CertRevoked {
+			ev = append(ev, certEvidence(h)...)
+			j.set(findings.LayerHostKey, Fail, h.Duration, "host certificate refused: %s", c.Detail)
+			j.add(findings.New("hostkey.revoked", fmt.Sprintf("The server's host certificate is refused: %s in known_hosts; ssh does not fall back to the plain key.", c.Detail),
+				"Do not connect; the key or CA was revoked on purpose. Have the server's host key re-signed by a CA that is not revoked, or remove the @revoked line if it is a mistake.", ev...))
+			return
+		}
+		j.set(findings.LayerHostKey, Fail, h.Duration, "%s is @revoked", key)
 		j.add(findings.New("hostkey.revoked", "The server presents a host key marked @revoked.", "", ev...))
 	}
+}
+
+// hostCertFinding words why a host certificate was not accepted; ok is
+// false when there is nothing to say (no certificate, accepted, revoked, or
+// no @cert-authority line for the host: then ssh quietly uses the plain key).
+func (j *judge) hostCertFinding(h *probe.HostKeyResult, blocks bool) (f findings.Finding, ok bool) {
+	c := h.Cert
+	if c == nil || c.Problem == "" || c.Problem == probe.CertRevoked || c.Problem == probe.CertNoAuthority {
+		return f, false
+	}
+	ev := certEvidence(h)
+	then := "ssh falls back to the plain host key, which matches known_hosts."
+	if blocks {
+		then = "ssh falls back to the plain host key, which known_hosts does not trust, so the connection fails."
+	}
+	var id, what, rem string
+	switch c.Problem {
+	case probe.CertExpired:
+		id, what = "hostkey.cert_expired", "has expired ("+c.Detail+")"
+		rem = fmt.Sprintf("Re-sign the server's host key (`ssh-keygen -s CA_KEY -h -I %s -n %s -V +52w /etc/ssh/ssh_host_%s_key.pub`), install the certificate and restart sshd; check the server's clock.",
+			orDash(c.KeyID), principalsOr(c, h), hostKeyFileType(h.Type))
+	case probe.CertNotYetValid:
+		id, what = "hostkey.cert_not_yet_valid", "is "+c.Detail
+		rem = "Check the clocks of this machine and the server (`date -u` on both); re-sign the host key with a validity that starts now (`ssh-keygen -s CA_KEY -h -V -5m:+52w ...`)."
+	case probe.CertWrongPrincipal:
+		id, what = "hostkey.cert_wrong_principal", "does not name the host: "+c.Detail
+		rem = fmt.Sprintf("Connect with a name the certificate lists (%s), or set `HostKeyAlias %s` for this host in ~/.ssh/config, or re-sign the host key with the name added (`ssh-keygen -s CA_KEY -h -n %s,... `).",
+			strings.Join(c.Principals, ", "), first(c.Principals), strings.Trim(strings.TrimSuffix(h.LookupName, portSuffix(h.LookupName)), "[]"))
+	case probe.CertUntrustedCA:
+		id, what = "hostkey.cert_untrusted_ca", "is "+c.Detail
+		rem = fmt.Sprintf("If %s is your organisation's host CA, add `@cert-authority PATTERN <its public key>` to ~/.ssh/known_hosts; otherwise the server is not signed by the CA you trust for it: do not log in.", c.CA)
+	default:
+		id, what = "hostkey.cert_invalid", "is not usable: "+c.Detail
+		rem = ""
+	}
+	f = findings.New(id, fmt.Sprintf("The host certificate of %s %s; %s", h.LookupName, what, then), rem, ev...)
+	if !blocks {
+		f.Severity = findings.Warning
+	}
+	return f, true
+}
+
+// certEvidence lists a host certificate's facts and the CA lines for the host.
+func certEvidence(h *probe.HostKeyResult) []string {
+	ev := describeCert(h.Cert)
+	for _, a := range h.Authorities {
+		ev = append(ev, fmt.Sprintf("@cert-authority for %s at %s:%d: %s %s", h.LookupName, a.File, a.Line, a.Type, a.Fingerprint))
+	}
+	return ev
+}
+
+// describeCert is what ssh-keygen -L would show of a certificate.
+func describeCert(c *probe.CertInfo) []string {
+	valid := "forever"
+	switch {
+	case c.ValidAfter != nil && c.ValidBefore != nil:
+		valid = "from " + c.ValidAfter.Format(time.RFC3339) + " to " + c.ValidBefore.Format(time.RFC3339)
+	case c.ValidAfter != nil:
+		valid = "from " + c.ValidAfter.Format(time.RFC3339)
+	case c.ValidBefore != nil:
+		valid = "until " + c.ValidBefore.Format(time.RFC3339)
+	}
+	principals := "(none: any)"
+	if len(c.Principals) > 0 {
+		principals = strings.Join(c.Principals, ",")
+	}
+	return []string{
+		fmt.Sprintf("%s certificate: key ID %q, serial %d, principals %s, valid %s", c.Kind, c.KeyID, c.Serial, principals, valid),
+		fmt.Sprintf("signed by CA %s %s", c.CAType, c.CA),
+	}
+}
+
+func principalsOr(c *probe.CertInfo, h *probe.HostKeyResult) string {
+	if len(c.Principals) > 0 {
+		return strings.Join(c.Principals, ",")
+	}
+	return h.LookupName
+}
+
+// portSuffix is the ":port" of a known_hosts "[host]:port" name, or "".
+func portSuffix(name string) string {
+	if strings.HasPrefix(name, "[") {
+		if i := strings.LastIndex(name, "]:"); i >= 0 {
+			return name[i+1:]
+		}
+	}
+	return ""
 }
 
 func hostKeyFileType(t string) string {

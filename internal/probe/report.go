@@ -196,17 +196,58 @@ type KnownEntry struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
+// CertProblem says why a certificate cannot be accepted.
+type CertProblem string
+
+// Certificate problems, in the order OpenSSH checks them.
+const (
+	CertRevoked        CertProblem = "revoked"         // the key or its CA is @revoked in known_hosts
+	CertNoAuthority    CertProblem = "no_authority"    // no @cert-authority line matches the host: ssh quietly uses the plain key
+	CertUntrustedCA    CertProblem = "untrusted_ca"    // @cert-authority lines match the host, none names the signing CA
+	CertWrongType      CertProblem = "wrong_type"      // a user certificate presented as a host key, or the reverse
+	CertNotYetValid    CertProblem = "not_yet_valid"   // now is before ValidAfter
+	CertExpired        CertProblem = "expired"         // now is at or after ValidBefore
+	CertWrongPrincipal CertProblem = "wrong_principal" // the host or user name is not among the principals
+	CertInvalid        CertProblem = "invalid"         // bad CA signature or an unsupported critical option
+)
+
+// CertInfo describes an OpenSSH certificate (ssh-keygen -L shows the same).
+type CertInfo struct {
+	Kind        string     `json:"kind"` // "host" or "user"
+	KeyID       string     `json:"key_id"`
+	Serial      uint64     `json:"serial"`
+	Principals  []string   `json:"principals"`             // empty: any name, as far as the certificate goes
+	ValidAfter  *time.Time `json:"valid_after,omitempty"`  // nil: no lower bound
+	ValidBefore *time.Time `json:"valid_before,omitempty"` // nil: forever
+	CAType      string     `json:"ca_type"`
+	CA          string     `json:"ca_fingerprint"` // SHA256:... of the signing CA key
+	// Problem is why the certificate cannot be accepted, as far as the
+	// client can tell when it is checked; "" = none seen.
+	Problem CertProblem `json:"problem,omitempty"`
+	Detail  string      `json:"detail,omitempty"`
+}
+
 // HostKeyResult records the server's host key and the known_hosts verdict.
+// When the server presents a certificate that ssh would not accept, ssh
+// falls back to the plain key inside it, and so do Type and Verdict; Cert
+// keeps the certificate and why it was not accepted.
 type HostKeyResult struct {
 	Type        string         `json:"type"`
-	Fingerprint string         `json:"fingerprint"` // SHA256:...
+	Fingerprint string         `json:"fingerprint"` // SHA256:... (of the plain key, for a certificate)
 	Verdict     HostKeyVerdict `json:"verdict"`
-	LookupName  string         `json:"lookup_name"`     // the name looked up in known_hosts ([host]:port)
-	Files       []string       `json:"files"`           // known_hosts files read
-	Known       []KnownEntry   `json:"known,omitempty"` // recorded keys for the host (changed) or the revoked line
-	Strict      string         `json:"strict"`          // StrictHostKeyChecking in force
-	Error       string         `json:"error,omitempty"`
-	Duration    Duration       `json:"duration_ms"`
+	// Cert is the host certificate the server presented, if any.
+	Cert *CertInfo `json:"cert,omitempty"`
+	// CA is the @cert-authority line that trusts Cert (set when the
+	// certificate decided the verdict, or named its CA).
+	CA *KnownEntry `json:"ca,omitempty"`
+	// Authorities are the @cert-authority lines that match the host.
+	Authorities []KnownEntry `json:"authorities,omitempty"`
+	LookupName  string       `json:"lookup_name"`     // the name looked up in known_hosts ([host]:port)
+	Files       []string     `json:"files"`           // known_hosts files read
+	Known       []KnownEntry `json:"known,omitempty"` // recorded keys for the host (changed) or the revoked line
+	Strict      string       `json:"strict"`          // StrictHostKeyChecking in force
+	Error       string       `json:"error,omitempty"`
+	Duration    Duration     `json:"duration_ms"`
 }
 
 // AuthOutcome is how authentication ended.
@@ -245,6 +286,9 @@ type Identity struct {
 	Mode        string    `json:"mode,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
 	Result      KeyResult `json:"result,omitempty"` // set for keys offered to the server
+	// Cert is set when the identity is a user certificate (KEY-cert.pub,
+	// CertificateFile or an agent's certificate).
+	Cert *CertInfo `json:"cert,omitempty"`
 }
 
 // AuthResult records authentication.

@@ -187,6 +187,9 @@ type Options struct {
 	// /etc/shadow and /etc/group with these users appended are bind-mounted
 	// over the originals. The host files are never written.
 	Users []User
+	// HostCert, when set, certifies the first host key: the certificate is
+	// written to <hostkey>-cert.pub and named by HostCertificate.
+	HostCert *HostCert
 }
 
 // Server is a running sshd.
@@ -196,6 +199,8 @@ type Server struct {
 	Dir      string          // temp dir with sshd_config, keys, authorized_keys, sshd.log
 	HostKeys []ssh.PublicKey // public halves of the host keys, in HostKeyTypes order
 	PID      int             // sshd's listener process
+	// HostCert is the host certificate sshd presents (Options.HostCert).
+	HostCert *ssh.Certificate
 }
 
 // Log returns what sshd wrote to stderr so far (-e sends its log there);
@@ -234,6 +239,11 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		s.HostKeys = append(s.HostKeys, pub)
 		hostKeyLines = append(hostKeyLines, "HostKey "+path)
+		if i == 0 && opts.HostCert != nil {
+			s.HostCert = opts.HostCert.CA.Sign(t, pub, ssh.HostCert, opts.HostCert.Spec)
+			WriteCert(t, path+"-cert.pub", s.HostCert)
+			hostKeyLines = append(hostKeyLines, "HostCertificate "+path+"-cert.pub")
+		}
 	}
 	var ak []byte
 	for _, k := range opts.AuthorizedKeys {
