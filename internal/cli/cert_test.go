@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sshdoctor/sshdoctor/internal/findings"
+	"github.com/sshdoctor/sshdoctor/internal/probe"
 	"github.com/sshdoctor/sshdoctor/internal/sshdtest"
 )
 
@@ -167,4 +169,84 @@ func findingByID(r checkResult, id string) findings.Finding {
 		}
 	}
 	return findings.Finding{}
+}
+
+func TestCertUser(t *testing.T) {
+	ca, other := sshdtest.NewCA(t), sshdtest.NewCA(t)
+	hour := time.Hour
+	root := []string{"root"}
+	cases := []struct {
+		name string
+		spec sshdtest.CertSpec
+		// trust is the CA the server trusts (TrustedUserCAKeys).
+		trust      sshdtest.CA
+		revoke     bool // list the key in RevokedKeys
+		certFile   bool // name the certificate with CertificateFile instead of KEY-cert.pub
+		authorized bool // the plain key is in authorized_keys too
+		wantOK     bool
+		id, sev    string
+	}{
+		{name: "valid through TrustedUserCAKeys", spec: sshdtest.CertSpec{KeyID: "alice@corp", Serial: 42, Principals: root}, trust: ca, wantOK: true},
+		{name: "expired", spec: sshdtest.CertSpec{Principals: root, ValidBefore: time.Now().Add(-hour)}, trust: ca, id: "auth.cert_expired", sev: "error"},
+		{name: "not yet valid", spec: sshdtest.CertSpec{Principals: root, ValidAfter: time.Now().Add(hour)}, trust: ca, id: "auth.cert_not_yet_valid", sev: "error"},
+		{name: "wrong principal", spec: sshdtest.CertSpec{Principals: []string{"alice"}}, trust: ca, id: "auth.cert_wrong_principal", sev: "error"},
+		{name: "CA not trusted by the server", spec: sshdtest.CertSpec{Principals: root}, trust: other, id: "auth.cert_rejected", sev: "error"},
+		{name: "key revoked", spec: sshdtest.CertSpec{Principals: root}, trust: ca, revoke: true, id: "auth.cert_rejected", sev: "error"},
+		{name: "CertificateFile elsewhere", spec: sshdtest.CertSpec{Principals: root}, trust: ca, certFile: true, wantOK: true},
+		{name: "expired CertificateFile, plain key authorized", spec: sshdtest.CertSpec{Principals: root, ValidBefore: time.Now().Add(-hour)}, trust: ca,
+			certFile: true, authorized: true, wantOK: true, id: "auth.cert_expired", sev: "warning"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			key := sshdtest.NewKey(t, "ed25519", "")
+			args := []string{"-i", key.Path}
+			certPath := key.Path + "-cert.pub"
+			if tc.certFile {
+				certPath = filepath.Join(t.TempDir(), "issued-cert.pub")
+				sshdtest.WriteCert(t, certPath, ca.Sign(t, key.Public, ssh.UserCert, tc.spec))
+				args = append(args, "-o", "CertificateFile="+certPath)
+			} else {
+				ca.SignUserKey(t, key, tc.spec)
+			}
+			cfg := []string{"TrustedUserCAKeys " + tc.trust.PubPath}
+			if tc.revoke {
+				revoked := filepath.Join(t.TempDir(), "revoked_keys")
+				writeFile(t, revoked, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key.Public))))
+				cfg = append(cfg, "RevokedKeys "+revoked)
+			}
+			opts := sshdtest.Options{Config: cfg}
+			if tc.authorized {
+				opts.AuthorizedKeys = []ssh.PublicKey{key.Public}
+			}
+			srv := sshdtest.Start(t, opts)
+			sshdtest.WriteKnownHosts(t, e.knownHosts, srv.Addr, srv.HostKeys...)
+
+			r := agree(t, e, srv, "root", args, args, tc.wantOK, tc.id, tc.sev)
+			var cert *probe.Identity
+			for i, id := range r.doc.Observations.Identities {
+				if id.Cert != nil {
+					cert = &r.doc.Observations.Identities[i]
+				}
+			}
+			if cert == nil || cert.Path != certPath || cert.Cert.Serial != tc.spec.Serial || cert.Cert.KeyID != tc.spec.KeyID ||
+				cert.Cert.CA != ssh.FingerprintSHA256(ca.Public) || cert.Type != ssh.CertAlgoED25519v01 {
+				t.Fatalf("certificate identity %+v, want %s with serial %d", cert, certPath, tc.spec.Serial)
+			}
+			wantResult := "rejected"
+			if tc.wantOK && !tc.authorized {
+				wantResult = "accepted"
+			}
+			if string(cert.Result) != wantResult {
+				t.Errorf("certificate result %q, want %q", cert.Result, wantResult)
+			}
+			if tc.id == "" {
+				for _, f := range r.doc.Findings {
+					if f.Layer == "auth" {
+						t.Errorf("unexpected auth finding %+v", f)
+					}
+				}
+			}
+		})
+	}
 }

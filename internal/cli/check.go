@@ -222,7 +222,7 @@ func newChecker(ctx context.Context, o *CheckOptions) (*checker, error) {
 	agent := agentSocket(settings)
 	if optionIs(opts, "PubkeyAuthentication", "no") {
 		// As ssh -o PubkeyAuthentication=no: offer no key at all.
-		settings.IdentityFiles, agent = nil, ""
+		settings.IdentityFiles, settings.CertificateFiles, agent = nil, nil, ""
 	}
 	c := &checker{
 		po: probe.Options{

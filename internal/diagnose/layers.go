@@ -358,6 +358,7 @@ func (j *judge) auth() {
 			how = "publickey " + describeKey(*accepted)
 		}
 		j.set(findings.LayerAuth, OK, a.Duration, "%s accepted for %s", how, user)
+		j.userCerts(false)
 		return
 	case probe.AuthNotAttempted:
 		j.set(findings.LayerAuth, OK, a.Duration, "server allows %s for %s (not attempted: --no-auth)", orDash(allowed), user)
@@ -405,6 +406,9 @@ func (j *judge) auth() {
 		if j.clientKeyProblems() {
 			return
 		}
+		if j.userCerts(true) {
+			return
+		}
 		if len(offered) == 0 {
 			j.add(findings.New("auth.no_keys", "The server accepts public keys, but no usable key was found to offer.", "", ev...))
 			return
@@ -420,6 +424,46 @@ func (j *judge) auth() {
 		return
 	}
 	j.add(findings.New("auth.no_allowed_method", fmt.Sprintf("The server allows only %s, which sshdoctor cannot use.", orDash(allowed)), "", ev...))
+}
+
+// userCerts reports the user certificates the server refused, with the
+// reason the client can see or the server-side candidates; failed says the
+// login failed (the findings are errors then, warnings otherwise). It
+// returns true when it reported one.
+func (j *judge) userCerts(failed bool) bool {
+	user := j.r.Target.User
+	found := false
+	for _, id := range j.r.Identities {
+		c := id.Cert
+		if c == nil || (id.Result != probe.KeyRejected && id.Result != probe.KeySignatureRejected) {
+			continue
+		}
+		ev := append([]string{fmt.Sprintf("%s: %s", describeKey(id), id.Result)}, describeCert(c)...)
+		var f findings.Finding
+		switch c.Problem {
+		case probe.CertExpired:
+			f = findings.New("auth.cert_expired", fmt.Sprintf("The certificate %s has %s; the server refused it.", id.Path, c.Detail),
+				fmt.Sprintf("Get a fresh certificate from your CA (`ssh-keygen -s CA_KEY -I %s -n %s -V +1d %s`, or your CA service's login).", orDash(c.KeyID), strings.Join(c.Principals, ","), strings.TrimSuffix(id.Path, "-cert.pub")+".pub"), ev...)
+		case probe.CertNotYetValid:
+			f = findings.New("auth.cert_not_yet_valid", fmt.Sprintf("The certificate %s is %s; the server refused it.", id.Path, c.Detail), "", ev...)
+		case probe.CertWrongPrincipal:
+			f = findings.New("auth.cert_wrong_principal", fmt.Sprintf("The certificate %s does not name %s: %s.", id.Path, user, c.Detail),
+				fmt.Sprintf("Log in as one of %s, or have the CA sign the key with principal %s (`-n %s`); a server with AuthorizedPrincipalsFile may map other names.", strings.Join(c.Principals, ", "), user, user), ev...)
+		default:
+			why := "the server does not trust CA " + c.CA + " (TrustedUserCAKeys, or a cert-authority line in authorized_keys), the key or certificate is in RevokedKeys, or an AuthorizedPrincipalsFile lists none of its principals"
+			if len(c.Principals) == 0 {
+				why += "; it has no principals, which TrustedUserCAKeys refuses"
+			}
+			f = findings.New("auth.cert_rejected", fmt.Sprintf("The server refused the certificate %s for %s, which looks valid from here: %s.", id.Path, user, why),
+				fmt.Sprintf("On the server, `sshd -T | grep -i -e trustedusercakeys -e revokedkeys -e authorizedprincipals` shows the settings, and its auth log (journalctl -u ssh) says which refused the certificate (serial %d, key ID %q).", c.Serial, c.KeyID), ev...)
+		}
+		if !failed {
+			f.Severity = findings.Warning
+		}
+		j.add(f)
+		found = true
+	}
+	return found
 }
 
 // clientKeyProblems reports local key files ssh would not use; it returns

@@ -51,8 +51,10 @@ func (r recordingSigner) SignWithAlgorithm(rand io.Reader, data []byte, algorith
 	return r.AlgorithmSigner.SignWithAlgorithm(rand, data, algorithm)
 }
 
-// loadIdentities collects agent keys, then identity files, in the order ssh
-// offers them, and inspects each file the way ssh would before using it.
+// loadIdentities collects the keys in the order ssh offers them
+// (pubkey_prepare): certificates named by CertificateFile, agent keys, then
+// identity files, each followed by its KEY-cert.pub. It inspects each file
+// the way ssh would before using it.
 func loadIdentities(o Options) ([]Identity, []keySigner) {
 	var ids []Identity
 	var signers []keySigner
@@ -64,6 +66,12 @@ func loadIdentities(o Options) ([]Identity, []keySigner) {
 		}
 		seen[fp] = true
 		id.Type, id.Fingerprint = s.PublicKey().Type(), fp
+		if c, ok := s.PublicKey().(*ssh.Certificate); ok {
+			id.Fingerprint = ssh.FingerprintSHA256(c.Key)
+			if id.Cert == nil {
+				id.Cert = userCertInfo(c, o.Settings.User)
+			}
+		}
 		ids = append(ids, id)
 		signers = append(signers, keySigner{signer: s, id: len(ids) - 1})
 	}
@@ -72,8 +80,9 @@ func loadIdentities(o Options) ([]Identity, []keySigner) {
 		id     Identity
 		signer ssh.Signer
 		pub    ssh.PublicKey
+		cert   *ssh.Certificate // a certificate, signed with the key it certifies
 	}
-	var files []fileKey
+	var files, certFiles []fileKey
 	for _, path := range o.Settings.IdentityFiles {
 		fk := fileKey{id: Identity{Source: "file", Path: path, Explicit: slices.Contains(o.Explicit, path)}}
 		fk.signer, fk.pub, fk.id.Problem, fk.id.Mode, fk.id.Detail = readKeyFile(path)
@@ -81,6 +90,20 @@ func loadIdentities(o Options) ([]Identity, []keySigner) {
 			continue // ssh silently skips default identity files that do not exist
 		}
 		files = append(files, fk)
+		// ssh looks for KEY-cert.pub only when no CertificateFile is set.
+		if len(o.Settings.CertificateFiles) == 0 {
+			if c, err := readCert(path + "-cert.pub"); err == nil {
+				files = append(files, fileKey{id: Identity{Source: "file", Path: path + "-cert.pub", Explicit: fk.id.Explicit}, cert: c})
+			}
+		}
+	}
+	for _, path := range o.Settings.CertificateFiles {
+		fk := fileKey{id: Identity{Source: "file", Path: path, Explicit: true}}
+		var err error
+		if fk.cert, err = readCert(path); err != nil {
+			fk.id.Problem, fk.id.Detail = "unreadable", err.Error()
+		}
+		certFiles = append(certFiles, fk)
 	}
 	filePubs := map[string]bool{}
 	for _, f := range files {
@@ -89,33 +112,110 @@ func loadIdentities(o Options) ([]Identity, []keySigner) {
 		}
 	}
 
+	var agentSigners []ssh.Signer
+	var agentKeyList []*agent.Key
 	if o.AgentSocket != "" {
-		keys, agentSigners, err := agentKeys(o.AgentSocket)
+		var err error
+		agentKeyList, agentSigners, err = agentKeys(o.AgentSocket)
 		if err != nil {
 			ids = append(ids, Identity{Source: "agent", Path: o.AgentSocket, Problem: "unreachable", Detail: err.Error()})
 		}
-		for i, s := range agentSigners {
-			id := Identity{Source: "agent", Comment: keys[i].Comment}
-			if o.Settings.IdentitiesOnly && !filePubs[ssh.FingerprintSHA256(s.PublicKey())] {
-				continue // IdentitiesOnly: agent keys only when also named as an identity file
+	}
+	// A certificate is signed with the private key it certifies, from an
+	// identity file or the agent (ssh's identity_sign does the same).
+	privateFor := func(pub ssh.PublicKey) ssh.Signer {
+		for _, f := range files {
+			if f.signer != nil && bytes.Equal(f.signer.PublicKey().Marshal(), pub.Marshal()) {
+				return f.signer
 			}
-			add(id, s)
 		}
+		for _, s := range agentSigners {
+			if bytes.Equal(s.PublicKey().Marshal(), pub.Marshal()) {
+				return s
+			}
+		}
+		return nil
+	}
+	addCert := func(f fileKey) {
+		if f.cert == nil {
+			ids = append(ids, f.id)
+			return
+		}
+		f.id.Cert = userCertInfo(f.cert, o.Settings.User)
+		f.id.Type, f.id.Fingerprint = f.cert.Type(), ssh.FingerprintSHA256(f.cert.Key)
+		if f.cert.CertType != ssh.UserCert {
+			f.id.Problem, f.id.Detail = "not_user_cert", "ssh ignores it: not a user certificate"
+			ids = append(ids, f.id)
+			return
+		}
+		priv := privateFor(f.cert.Key)
+		if priv == nil {
+			f.id.Problem = "no_private_key"
+			f.id.Detail = "no identity file or agent key holds the private key of " + f.id.Fingerprint
+			ids = append(ids, f.id)
+			return
+		}
+		s, err := ssh.NewCertSigner(f.cert, priv)
+		if err != nil {
+			f.id.Problem, f.id.Detail = "unreadable", err.Error()
+			ids = append(ids, f.id)
+			return
+		}
+		add(f.id, s)
+	}
+
+	for _, f := range certFiles {
+		addCert(f)
+	}
+	for i, s := range agentSigners {
+		id := Identity{Source: "agent", Comment: agentKeyList[i].Comment}
+		if o.Settings.IdentitiesOnly && !filePubs[ssh.FingerprintSHA256(s.PublicKey())] {
+			continue // IdentitiesOnly: agent keys only when also named as an identity file
+		}
+		add(id, s)
 	}
 	for _, f := range files {
-		if f.signer != nil {
+		switch {
+		case f.cert != nil:
+			addCert(f)
+			continue
+		case f.signer != nil:
 			add(f.id, f.signer)
 			continue
-		}
-		if f.id.Problem == "encrypted" && f.pub != nil && seen[ssh.FingerprintSHA256(f.pub)] {
+		case f.id.Problem == "encrypted" && f.pub != nil && seen[ssh.FingerprintSHA256(f.pub)]:
 			continue // its agent copy is offered instead
-		}
-		if f.pub != nil {
+		case f.pub != nil:
 			f.id.Type, f.id.Fingerprint = f.pub.Type(), ssh.FingerprintSHA256(f.pub)
 		}
 		ids = append(ids, f.id)
 	}
 	return ids, restrictAlgorithms(o, ids, signers)
+}
+
+// readCert reads an OpenSSH certificate (KEY-cert.pub, CertificateFile).
+func readCert(path string) (*ssh.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	c, ok := pub.(*ssh.Certificate)
+	if !ok {
+		return nil, fmt.Errorf("%s holds a %s key, not a certificate", path, pub.Type())
+	}
+	return c, nil
+}
+
+// userCertInfo records a user certificate and judges it as sshd will for
+// user: its type, validity now and principals (sshd may map principals
+// through AuthorizedPrincipalsFile, which the client cannot see).
+func userCertInfo(c *ssh.Certificate, user string) *CertInfo {
+	ci := certInfo(c)
+	ci.Problem, ci.Detail = checkAuthority(c, ssh.UserCert, user, time.Now())
+	return ci
 }
 
 // restrictAlgorithms limits each key's signature algorithms to the client's

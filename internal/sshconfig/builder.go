@@ -13,7 +13,7 @@ import (
 )
 
 // supported are the keywords that end up in Settings.
-var supported = setOf(`hostname port user identityfile identitiesonly identityagent
+var supported = setOf(`hostname port user identityfile certificatefile identitiesonly identityagent
 	proxyjump proxycommand addressfamily userknownhostsfile globalknownhostsfile stricthostkeychecking
 	hostkeyalias hostkeyalgorithms kexalgorithms ciphers macs
 	pubkeyacceptedalgorithms connecttimeout connectionattempts batchmode
@@ -28,6 +28,7 @@ type builder struct {
 	s                Settings
 	seen             map[string]bool
 	ids              []string          // raw IdentityFile values
+	certs            []string          // raw CertificateFile values
 	userKH, globalKH []string          // raw; nil = default
 	algs             map[string]string // raw algorithm lists by keyword
 	home, local      string
@@ -97,6 +98,10 @@ func (b *builder) apply(key string, args []string, active bool) error {
 	case "identityfile": // accumulates instead of first-wins
 		if active && !slices.Contains(b.ids, arg) {
 			b.ids = append(b.ids, arg)
+		}
+	case "certificatefile": // accumulates too
+		if active && !slices.Contains(b.certs, arg) {
+			b.certs = append(b.certs, arg)
 		}
 	case "identitiesonly", "batchmode":
 		dst := &b.s.IdentitiesOnly
@@ -269,6 +274,7 @@ func (b *builder) finish(source string) *Settings {
 	}
 	s.IdentityFiles = paths(b.ids, "~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk",
 		"~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa")
+	s.CertificateFiles = paths(b.certs)
 	s.UserKnownHostsFiles = paths(b.userKH, "~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 	s.GlobalKnownHostsFiles = paths(b.globalKH, "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 	switch a := s.IdentityAgent; {

@@ -377,3 +377,16 @@ Host direct
 		}
 	}
 }
+
+func TestBuiltinCertificateFiles(t *testing.T) {
+	home := fakeHome(t)
+	s := builtin(t, Query{Host: "vm", User: "bob", ConfigFile: "none",
+		Options: []string{"CertificateFile=~/.ssh/id_ed25519-cert.pub", "CertificateFile=/etc/ssh/certs/%r.pub", "CertificateFile=~/.ssh/id_ed25519-cert.pub"}})
+	want := []string{filepath.Join(home, ".ssh", "id_ed25519-cert.pub"), "/etc/ssh/certs/bob.pub"}
+	if !slices.Equal(s.CertificateFiles, want) {
+		t.Errorf("CertificateFiles = %q, want %q", s.CertificateFiles, want)
+	}
+	if d := builtin(t, Query{Host: "vm", ConfigFile: "none"}); len(d.CertificateFiles) != 0 {
+		t.Errorf("no CertificateFile: got %q", d.CertificateFiles)
+	}
+}

@@ -45,6 +45,9 @@ type Settings struct {
 	IdentitiesOnly bool
 	IdentityAgent  string // "" = use SSH_AUTH_SOCK; "none" = no agent; else path
 	ProxyJump      string // "" when not set ("none" is normalised to "")
+	// CertificateFiles are the CertificateFile values, expanded like
+	// IdentityFiles. When there are any, ssh does not look for KEY-cert.pub.
+	CertificateFiles []string
 	// ProxyCommand is the command ssh would run instead of connecting
 	// (raw: %h %p %r %n %% not yet expanded); "" when not set or "none".
 	ProxyCommand string

@@ -37,6 +37,7 @@ func TestSSHAgreesWithBuiltin(t *testing.T) {
 		{Host: "other"},
 		{Host: "web", User: "bob", Port: 2022},
 		{Host: "web", Options: []string{"Port=1234", "User alice", "IdentityFile=/opt/k"}},
+		{Host: "web", User: "bob", Options: []string{"CertificateFile=/opt/%r-cert.pub", "CertificateFile=/opt/ca/%h.pub"}},
 	}
 	for _, q := range queries {
 		q.ConfigFile = cfg
@@ -51,6 +52,7 @@ func TestSSHAgreesWithBuiltin(t *testing.T) {
 		want := builtin(t, q)
 		if got.HostName != want.HostName || got.Port != want.Port || got.User != want.User ||
 			!slices.Equal(got.IdentityFiles, want.IdentityFiles) ||
+			!slices.Equal(got.CertificateFiles, want.CertificateFiles) ||
 			got.IdentitiesOnly != want.IdentitiesOnly ||
 			got.StrictHostKeyChecking != want.StrictHostKeyChecking {
 			t.Errorf("%+v:\n ssh -G   %+v\n built-in %+v", q, got, want)
