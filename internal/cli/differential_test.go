@@ -70,7 +70,7 @@ func diffUsers() []sshdtest.User {
 	}
 }
 
-func writeFile(t *testing.T, path, s string, mode os.FileMode) {
+func writeMode(t *testing.T, path, s string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), mode); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func (e *diffEnv) authorize(options string) {
 	if options != "" {
 		line = options + " " + line
 	}
-	writeFile(e.t, filepath.Join(e.srv.Dir, "authorized_keys"), line+"\n", 0o644)
+	writeMode(e.t, filepath.Join(e.srv.Dir, "authorized_keys"), line+"\n", 0o644)
 }
 
 func (e *diffEnv) knownHostsLine(marker string, keys ...ssh.PublicKey) string {
@@ -104,11 +104,11 @@ func diffCases() []diffCase {
 		{name: "healthy", works: true},
 		{name: "healthy, RSA host key only", hostKeyTypes: []string{"rsa"}, works: true},
 		{name: "healthy, ECDSA and ed25519 host keys, only ECDSA known", hostKeyTypes: []string{"ed25519", "ecdsa"},
-			setup: func(e *diffEnv) { writeFile(e.t, e.kh, e.knownHostsLine("", e.srv.HostKeys[1]), 0o644) }, works: true},
+			setup: func(e *diffEnv) { writeMode(e.t, e.kh, e.knownHostsLine("", e.srv.HostKeys[1]), 0o644) }, works: true},
 		{name: "a login banner", config: []string{"Banner /etc/issue.net"}, works: true},
 
 		// --- authentication refused by the server
-		{name: "key not authorized", setup: func(e *diffEnv) { writeFile(e.t, filepath.Join(e.srv.Dir, "authorized_keys"), "", 0o644) },
+		{name: "key not authorized", setup: func(e *diffEnv) { writeMode(e.t, filepath.Join(e.srv.Dir, "authorized_keys"), "", 0o644) },
 			finding: "auth.publickey_rejected"},
 		{name: "PubkeyAuthentication no", config: []string{"PubkeyAuthentication no"}},
 		{name: "AuthenticationMethods publickey,password (a second factor BatchMode cannot give)", config: []string{"AuthenticationMethods publickey,password", "PasswordAuthentication yes"}},
@@ -147,38 +147,82 @@ func diffCases() []diffCase {
 		{name: "client PubkeyAcceptedAlgorithms without the key's type", opts: []string{"PubkeyAcceptedAlgorithms=rsa-sha2-512"}},
 
 		// --- host keys and known_hosts
-		{name: "unknown host, StrictHostKeyChecking yes", setup: func(e *diffEnv) { writeFile(e.t, e.kh, "", 0o644) },
+		{name: "unknown host, StrictHostKeyChecking yes", setup: func(e *diffEnv) { writeMode(e.t, e.kh, "", 0o644) },
 			opts: []string{"StrictHostKeyChecking=yes"}, finding: "hostkey.strict_unknown"},
-		{name: "unknown host, accept-new", setup: func(e *diffEnv) { writeFile(e.t, e.kh, "", 0o644) },
+		{name: "unknown host, accept-new", setup: func(e *diffEnv) { writeMode(e.t, e.kh, "", 0o644) },
 			opts: []string{"StrictHostKeyChecking=accept-new"}, works: true},
-		{name: "changed host key", setup: func(e *diffEnv) { writeFile(e.t, e.kh, e.knownHostsLine("", otherKey(e)), 0o644) },
+		{name: "changed host key", setup: func(e *diffEnv) { writeMode(e.t, e.kh, e.knownHostsLine("", otherKey(e)), 0o644) },
 			finding: "hostkey.changed"},
 		{name: "changed host key, StrictHostKeyChecking no (ssh still logs in with a key)",
-			setup: func(e *diffEnv) { writeFile(e.t, e.kh, e.knownHostsLine("", otherKey(e)), 0o644) },
+			setup: func(e *diffEnv) { writeMode(e.t, e.kh, e.knownHostsLine("", otherKey(e)), 0o644) },
 			opts:  []string{"StrictHostKeyChecking=no"}, works: true, finding: "hostkey.changed",
 			deliberate: "ssh logs in (it only disables password and keyboard-interactive auth); check will not call a connection whose host key changed working: it may be a man-in-the-middle"},
-		{name: "host key @revoked", setup: func(e *diffEnv) { writeFile(e.t, e.kh, e.knownHostsLine("@revoked", e.srv.HostKeys[0]), 0o644) }},
+		{name: "host key @revoked", setup: func(e *diffEnv) { writeMode(e.t, e.kh, e.knownHostsLine("@revoked", e.srv.HostKeys[0]), 0o644) }},
 		{name: "known under a HostKeyAlias", setup: func(e *diffEnv) {
-			writeFile(e.t, e.kh, knownhosts.Line([]string{"myalias"}, e.srv.HostKeys[0])+"\n", 0o644)
+			writeMode(e.t, e.kh, knownhosts.Line([]string{"myalias"}, e.srv.HostKeys[0])+"\n", 0o644)
 		}, opts: []string{"HostKeyAlias=myalias"}, works: true},
 		{name: "HostKeyAlias not in known_hosts (the address is)", opts: []string{"HostKeyAlias=otheralias", "StrictHostKeyChecking=yes"}, finding: "hostkey.strict_unknown"},
 		{name: "hashed known_hosts entry", setup: func(e *diffEnv) {
-			writeFile(e.t, e.kh, knownhosts.Line([]string{knownhosts.HashHostname(knownhosts.Normalize(e.srv.Addr))}, e.srv.HostKeys[0])+"\n", 0o644)
+			writeMode(e.t, e.kh, knownhosts.Line([]string{knownhosts.HashHostname(knownhosts.Normalize(e.srv.Addr))}, e.srv.HostKeys[0])+"\n", 0o644)
 		}, works: true},
 		{name: "wildcard known_hosts pattern", setup: func(e *diffEnv) {
-			writeFile(e.t, e.kh, knownhosts.Line([]string{"*"}, e.srv.HostKeys[0])+"\n", 0o644)
+			writeMode(e.t, e.kh, knownhosts.Line([]string{"*"}, e.srv.HostKeys[0])+"\n", 0o644)
 		}, works: true},
 		{name: "key in the second UserKnownHostsFile", setup: func(e *diffEnv) {
 			first := filepath.Join(e.dir, "kh-empty")
-			writeFile(e.t, first, "", 0o644)
+			writeMode(e.t, first, "", 0o644)
 			e.opts = append(e.opts, "UserKnownHostsFile="+first+" "+e.kh)
 		}, works: true},
 		{name: "key only in GlobalKnownHostsFile", setup: func(e *diffEnv) {
 			global := filepath.Join(e.dir, "global_known_hosts")
-			writeFile(e.t, global, e.knownHostsLine("", e.srv.HostKeys...), 0o644)
-			writeFile(e.t, e.kh, "", 0o644)
+			writeMode(e.t, global, e.knownHostsLine("", e.srv.HostKeys...), 0o644)
+			writeMode(e.t, e.kh, "", 0o644)
 			e.opts = append(e.opts, "GlobalKnownHostsFile="+global)
 		}, works: true},
+
+		// --- CheckHostIP: the address's entry is checked too
+		// ssh turns CheckHostIP off for a loopback address, so on
+		// 127.0.0.1 both log in (probe's TestCheckHostIP covers a mismatch).
+		{name: "CheckHostIP on loopback, the address has another key, strict", setup: func(e *diffEnv) {
+			e.target = "localhost"
+			writeMode(e.t, e.kh, knownhosts.Line([]string{fmt.Sprintf("[localhost]:%d", e.srv.Port)}, e.srv.HostKeys[0])+"\n"+
+				knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr)}, otherKey(e))+"\n", 0o644)
+		}, opts: []string{"CheckHostIP=yes", "StrictHostKeyChecking=yes"}, works: true},
+		{name: "CheckHostIP, the address has another key, not strict", setup: func(e *diffEnv) {
+			e.target = "localhost"
+			writeMode(e.t, e.kh, knownhosts.Line([]string{fmt.Sprintf("[localhost]:%d", e.srv.Port)}, e.srv.HostKeys[0])+"\n"+
+				knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr)}, otherKey(e))+"\n", 0o644)
+		}, opts: []string{"CheckHostIP=yes", "StrictHostKeyChecking=no"}, works: true},
+		{name: "CheckHostIP off (the default): the address's other key is not looked at", setup: func(e *diffEnv) {
+			e.target = "localhost"
+			writeMode(e.t, e.kh, knownhosts.Line([]string{fmt.Sprintf("[localhost]:%d", e.srv.Port)}, e.srv.HostKeys[0])+"\n"+
+				knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr)}, otherKey(e))+"\n", 0o644)
+		}, opts: []string{"StrictHostKeyChecking=yes"}, works: true},
+
+		// --- KnownHostsCommand: more known_hosts lines from a command
+		{name: "KnownHostsCommand prints the key (known_hosts empty, strict)", setup: func(e *diffEnv) {
+			src := filepath.Join(e.dir, "kh-from-command")
+			writeMode(e.t, src, e.knownHostsLine("", e.srv.HostKeys...), 0o644)
+			writeMode(e.t, e.kh, "", 0o644)
+			e.opts = append(e.opts, "KnownHostsCommand=/bin/cat "+src)
+		}, opts: []string{"StrictHostKeyChecking=yes"}, works: true},
+		{name: "KnownHostsCommand with the key's tokens %t %K", setup: func(e *diffEnv) {
+			writeMode(e.t, e.kh, "", 0o644)
+			e.opts = append(e.opts, "KnownHostsCommand=/bin/echo "+knownhosts.Normalize(e.srv.Addr)+" %t %K")
+		}, opts: []string{"StrictHostKeyChecking=yes"}, works: true},
+		{name: "KnownHostsCommand with a token ssh does not know", setup: func(e *diffEnv) {
+			e.opts = append(e.opts, "KnownHostsCommand=/bin/echo %Z")
+		}},
+		{name: "KnownHostsCommand prints another key", setup: func(e *diffEnv) {
+			src := filepath.Join(e.dir, "kh-from-command")
+			writeMode(e.t, src, e.knownHostsLine("", otherKey(e)), 0o644)
+			writeMode(e.t, e.kh, "", 0o644)
+			e.opts = append(e.opts, "KnownHostsCommand=/bin/cat "+src)
+		}, finding: "hostkey.changed"},
+		{name: "KnownHostsCommand fails (strict: the key stays unknown)", setup: func(e *diffEnv) {
+			writeMode(e.t, e.kh, "", 0o644)
+			e.opts = append(e.opts, "KnownHostsCommand=/bin/false")
+		}, opts: []string{"StrictHostKeyChecking=yes"}, finding: "hostkey.strict_unknown"},
 
 		// --- client identities
 		{name: "identity file readable by others", setup: func(e *diffEnv) {
@@ -210,7 +254,7 @@ func diffCases() []diffCase {
 			// ssh runs the jump hop as `ssh -W` with the config file but
 			// not the -o options: the settings go in a config file.
 			e.config = filepath.Join(e.dir, "ssh_config")
-			writeFile(e.t, e.config, fmt.Sprintf("Host *\n  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n  IdentityFile %s\n  IdentitiesOnly yes\n  BatchMode yes\n", e.kh, e.key.Path), 0o644)
+			writeMode(e.t, e.config, fmt.Sprintf("Host *\n  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n  IdentityFile %s\n  IdentitiesOnly yes\n  BatchMode yes\n", e.kh, e.key.Path), 0o644)
 			// ssh refuses a jump to the very host name it goes to: the
 			// hop is "localhost", the target 127.0.0.1.
 			hop := fmt.Sprintf("[localhost]:%d", e.srv.Port)
@@ -264,7 +308,7 @@ func TestDifferentialAgainstSSH(t *testing.T) {
 			e.srv = sshdtest.Start(t, sshdtest.Options{Config: c.config, Users: c.users, HostKeyTypes: c.hostKeyTypes,
 				AuthorizedKeys: []ssh.PublicKey{e.key.Public}})
 			e.kh = filepath.Join(e.dir, "known_hosts")
-			writeFile(t, e.kh, e.knownHostsLine("", e.srv.HostKeys...), 0o644)
+			writeMode(t, e.kh, e.knownHostsLine("", e.srv.HostKeys...), 0o644)
 			if c.user != "" {
 				e.user = c.user
 			}
@@ -310,7 +354,7 @@ func TestDifferentialAgainstSSH(t *testing.T) {
 			if sshWorks != c.works {
 				t.Fatalf("the case is not what it claims: ssh %q exit %d (works=%v, want %v)\n%s\nsshd log:\n%s", cmd.Args, sshCode, sshWorks, c.works, out, e.srv.Log())
 			}
-			writeFile(t, e.kh, string(khCopy), 0o644)
+			writeMode(t, e.kh, string(khCopy), 0o644)
 
 			r := run(t, "", append(append([]string{"check", "--output", "json", "--timeout", "5"}, common...), dest)...)
 			checkWorks := r.code == ExitOK
@@ -327,6 +371,14 @@ func TestDifferentialAgainstSSH(t *testing.T) {
 			}
 			if !checkWorks && c.finding != "" && !hasFinding(r, c.finding) {
 				t.Errorf("no %s finding; root cause %q, findings %+v", c.finding, r.doc.RootCause, r.doc.Findings)
+			}
+			if r.code == ExitUsage {
+				// Refused before connecting, as ssh refuses the option:
+				// one line that names it.
+				if !strings.Contains(r.stderr, "KnownHostsCommand") && !strings.Contains(r.stderr, "option") && !strings.Contains(r.stderr, "config") {
+					t.Errorf("usage error does not name the option: %s", r.stderr)
+				}
+				return
 			}
 			if !checkWorks && r.doc.RootCause == "" {
 				t.Errorf("check failed with no root cause:\n%s", r.stdout)

@@ -142,6 +142,21 @@ func (j *judge) hostKey() {
 		return
 	}
 	key := fmt.Sprintf("%s %s", h.Type, h.Fingerprint)
+	if len(h.IPMismatch) > 0 {
+		ev := []string{"server presents: " + key, "looked up as " + h.IPName + " (CheckHostIP)"}
+		for _, k := range h.IPMismatch {
+			ev = append(ev, fmt.Sprintf("known_hosts has for the address: %s:%d %s %s", k.File, k.Line, k.Type, k.Fingerprint))
+		}
+		f := findings.New("hostkey.ip_mismatch", fmt.Sprintf("known_hosts records another key for the address %s than the server presents (CheckHostIP).", h.IPName),
+			fmt.Sprintf("Verify %s on the VM's console; if it is right (the address was reused), remove the address's old entry: `ssh-keygen -R '%s' -f %s`.", h.Fingerprint, h.IPName, h.IPMismatch[0].File), ev...)
+		if h.Strict == "yes" || h.Strict == "ask" {
+			j.set(findings.LayerHostKey, Fail, h.Duration, "%s: the address %s has another key in known_hosts (CheckHostIP, StrictHostKeyChecking=%s)", key, h.IPName, h.Strict)
+			j.add(f)
+			return
+		}
+		f.Severity = findings.Warning
+		defer j.add(f)
+	}
 	c := h.Cert
 	if c != nil && c.Problem == "" && h.Verdict == probe.HostKeyMatch && h.CA != nil {
 		j.set(findings.LayerHostKey, OK, h.Duration, "%s: certificate signed by CA %s (%s:%d)", key, c.CA, h.CA.File, h.CA.Line)

@@ -73,6 +73,8 @@ func init() {
 			"If the signing CA is your organisation's, add `@cert-authority PATTERN CA_PUBLIC_KEY` to known_hosts; otherwise do not trust the host."},
 		Def{"hostkey.cert_invalid", LayerHostKey, Error, "The server's host certificate is unusable: not a host certificate, critical options, or a CA signature that does not verify (a warning when the plain host key is in known_hosts).",
 			"Re-sign the server's host key as a host certificate (`ssh-keygen -s CA_KEY -h ...`) and restart sshd."},
+		Def{"hostkey.ip_mismatch", LayerHostKey, Error, "With CheckHostIP, known_hosts records a different key for the server's address than the one it presents (a warning when StrictHostKeyChecking is no or accept-new, where ssh goes on).",
+			"An address reused by another VM, or DNS pointing somewhere else: verify the fingerprint on the VM's console, then remove the address's old entry (`ssh-keygen -R ADDRESS`)."},
 		Def{"hostkey.accepted_new", LayerHostKey, Info, "The unknown host key was added to known_hosts (StrictHostKeyChecking=accept-new).",
 			"Nothing to do."},
 

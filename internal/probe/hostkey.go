@@ -34,6 +34,11 @@ type knownHosts struct {
 	strict   string
 	cb       ssh.HostKeyCallback
 	loadErr  error
+	// KnownHostsCommand and CheckHostIP (khcommand.go).
+	settings    *sshconfig.Settings
+	cmdErr      error
+	cmdFile     bool
+	checkHostIP bool
 }
 
 func newKnownHosts(s *sshconfig.Settings) *knownHosts {
@@ -64,6 +69,10 @@ func newKnownHosts(s *sshconfig.Settings) *knownHosts {
 	for _, f := range k.files {
 		k.markers = append(k.markers, readMarkers(f, k.name)...)
 	}
+	k.settings = s
+	// ssh turns CheckHostIP off when a proxy makes the connection.
+	k.checkHostIP = s.CheckHostIP && s.ProxyCommand == "" && s.ProxyJump == ""
+	k.withCommandLines("ORDER", nil)
 	return k
 }
 
@@ -300,8 +309,29 @@ type errHostKey struct{ verdict HostKeyVerdict }
 func (e *errHostKey) Error() string { return "host key " + string(e.verdict) }
 
 // check records the key and the verdict in hk and returns an error when the
-// connection must not continue (as ssh would refuse it).
-func (k *knownHosts) check(hk *HostKeyResult, key ssh.PublicKey) error {
+// connection must not continue (as ssh would refuse it): the host name's
+// entries (files, then KnownHostsCommand's lines), then with CheckHostIP the
+// address's.
+func (k *knownHosts) check(hk *HostKeyResult, key ssh.PublicKey, remote net.Addr) error {
+	k.withCommandLines("HOSTNAME", key)
+	err := k.checkHost(hk, key)
+	if k.cmdFile {
+		hk.Files = append(slices.Clone(hk.Files), "KnownHostsCommand")
+	}
+	if k.cmdErr != nil {
+		hk.Error = strings.TrimPrefix(hk.Error+"; "+k.cmdErr.Error(), "; ")
+	}
+	if err != nil || hk.Verdict == HostKeyChanged {
+		return err
+	}
+	plain := key
+	if c, ok := key.(*ssh.Certificate); ok {
+		plain = c.Key
+	}
+	return k.checkIP(hk, remote, plain)
+}
+
+func (k *knownHosts) checkHost(hk *HostKeyResult, key ssh.PublicKey) error {
 	hk.LookupName = k.name
 	hk.Files = k.files
 	if k.loadErr != nil {

@@ -3,11 +3,13 @@ package probe
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/sshdoctor/sshdoctor/internal/sshconfig"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -85,4 +87,46 @@ func mustEd25519(t *testing.T) ed25519.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// CheckHostIP: the address the connection reached is looked up too.
+func TestCheckHostIP(t *testing.T) {
+	dir := t.TempDir()
+	right, other := newTestKey(t), newTestKey(t)
+	kh := filepath.Join(dir, "known_hosts")
+	lines := knownhosts.Line([]string{"[web]:2222"}, right) + "\n" + knownhosts.Line([]string{"[192.0.2.5]:2222"}, other) + "\n"
+	if err := os.WriteFile(kh, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := &net.TCPAddr{IP: net.ParseIP("192.0.2.5"), Port: 2222}
+	for _, c := range []struct {
+		strict  string
+		checkIP bool
+		remote  net.Addr
+		refused bool
+		noted   bool
+	}{
+		{"yes", true, remote, true, true},
+		{"ask", true, remote, true, true},
+		{"no", true, remote, false, true},
+		{"accept-new", true, remote, false, true},
+		{"yes", false, remote, false, false},
+		{"yes", true, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 2222}, false, false},
+	} {
+		s := &sshconfig.Settings{HostName: "web", Port: 2222, StrictHostKeyChecking: c.strict, CheckHostIP: c.checkIP, UserKnownHostsFiles: []string{kh}}
+		hk := &HostKeyResult{}
+		err := newKnownHosts(s).check(hk, right, c.remote)
+		if (err != nil) != c.refused || (len(hk.IPMismatch) > 0) != c.noted || hk.Verdict != HostKeyMatch {
+			t.Errorf("strict %s checkIP %v remote %v: err %v mismatch %+v verdict %s", c.strict, c.checkIP, c.remote, err, hk.IPMismatch, hk.Verdict)
+		}
+	}
+}
+
+func newTestKey(t *testing.T) ssh.PublicKey {
+	t.Helper()
+	pub, err := ssh.NewPublicKey(mustEd25519(t).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }

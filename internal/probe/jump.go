@@ -85,7 +85,7 @@ func dialViaJump(ctx context.Context, o Options, r *Report) (net.Conn, func()) {
 		drv := &authDriver{opts: jo, keys: signers, ids: jr.Identities, hostKey: hk}
 		cfg := &ssh.ClientConfig{
 			User:            js.User,
-			HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error { return kh.check(hk, key) },
+			HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error { return kh.check(hk, key, remote) },
 			AuthCallback:    drv.next,
 			Timeout:         jo.Timeout,
 		}

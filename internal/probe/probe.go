@@ -283,7 +283,7 @@ func handshake(ctx context.Context, o Options, r *Report, conn net.Conn, signers
 			kx.Completed = true
 			ph = phaseHostKey
 			hkStart := time.Now()
-			err := kh.check(hk, key)
+			err := kh.check(hk, key, remote)
 			hk.Duration = since(hkStart)
 			r.HostKey = hk
 			if err != nil {

@@ -246,8 +246,12 @@ type HostKeyResult struct {
 	Files       []string     `json:"files"`           // known_hosts files read
 	Known       []KnownEntry `json:"known,omitempty"` // recorded keys for the host (changed) or the revoked line
 	Strict      string       `json:"strict"`          // StrictHostKeyChecking in force
-	Error       string       `json:"error,omitempty"`
-	Duration    Duration     `json:"duration_ms"`
+	// IPName and IPMismatch: with CheckHostIP, the address as looked up
+	// ([ip]:port) and the different keys known_hosts records for it.
+	IPName     string       `json:"ip_name,omitempty"`
+	IPMismatch []KnownEntry `json:"ip_mismatch,omitempty"`
+	Error      string       `json:"error,omitempty"`
+	Duration   Duration     `json:"duration_ms"`
 }
 
 // AuthOutcome is how authentication ended.

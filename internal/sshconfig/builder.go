@@ -17,7 +17,7 @@ var supported = setOf(`hostname port user identityfile certificatefile identitie
 	proxyjump proxycommand addressfamily userknownhostsfile globalknownhostsfile stricthostkeychecking
 	hostkeyalias hostkeyalgorithms kexalgorithms ciphers macs
 	pubkeyacceptedalgorithms connecttimeout connectionattempts batchmode
-	canonicalizehostname canonicaldomains canonicalizemaxdots canonicalizefallbacklocal`)
+	canonicalizehostname canonicaldomains canonicalizemaxdots canonicalizefallbacklocal checkhostip knownhostscommand`)
 
 // errUnknown marks a keyword that does not affect Settings.
 var errUnknown = errors.New("unknown keyword")
@@ -53,7 +53,7 @@ func (b *builder) apply(key string, args []string, active bool) error {
 	if !supported[key] {
 		return errUnknown
 	}
-	multi := key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "proxycommand" || key == "canonicaldomains"
+	multi := key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "proxycommand" || key == "canonicaldomains" || key == "knownhostscommand"
 	if len(args) == 0 {
 		return fmt.Errorf("%s needs a value", key)
 	}
@@ -91,6 +91,19 @@ func (b *builder) apply(key string, args []string, active bool) error {
 	case "proxycommand":
 		// The rest of the line, as ssh takes it.
 		assign(set, &b.s.ProxyCommand, strings.Join(args, " "))
+	case "knownhostscommand":
+		v := strings.Join(args, " ")
+		if v == "none" {
+			v = ""
+		}
+		if terr := checkTokens(v, "%CdfHhIiKkLlnprtu"); terr != nil {
+			err = usagef("KnownHostsCommand: %v (ssh refuses it when it runs the command)", terr)
+		}
+		assign(set, &b.s.KnownHostsCommand, v)
+	case "checkhostip":
+		var v bool
+		v, err = parseFlag(arg)
+		assign(set, &b.s.CheckHostIP, v)
 	case "port":
 		var p int
 		p, err = parsePort(arg)
@@ -331,4 +344,22 @@ func assemble(def []string, spec string) []string {
 		return appendNew(appendNew(nil, items), def)
 	}
 	return slices.DeleteFunc(strings.Split(spec, ","), func(s string) bool { return s == "" })
+}
+
+// checkTokens refuses %-tokens outside allowed, as ssh does when it
+// expands the value.
+func checkTokens(v, allowed string) error {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			continue
+		}
+		if i+1 == len(v) {
+			return fmt.Errorf("%q ends with a lone %%", v)
+		}
+		i++
+		if !strings.ContainsRune(allowed, rune(v[i])) {
+			return fmt.Errorf("unknown token %%%c in %q", v[i], v)
+		}
+	}
+	return nil
 }

@@ -66,6 +66,12 @@ type Settings struct {
 	PubkeyAcceptedAlgorithms []string
 	ConnectTimeout           time.Duration // 0 = none
 	BatchMode                bool
+	// CheckHostIP: ssh also looks the server's address up in known_hosts
+	// and refuses (strict) or warns about a different key there.
+	CheckHostIP bool
+	// KnownHostsCommand prints more known_hosts lines (raw: tokens not
+	// expanded); "" when not set.
+	KnownHostsCommand string
 	// CanonicalizeHostname is "no", "yes" or "always"; CanonicalDomains,
 	// CanonicalizeMaxDots (default 1) and CanonicalizeFallbackLocal
 	// (default yes) go with it. ssh -G has applied them to HostName

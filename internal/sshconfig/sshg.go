@@ -97,7 +97,12 @@ func parseSSHG(host, out string) (*Settings, error) {
 		if key == "userknownhostsfile" || key == "globalknownhostsfile" || key == "canonicaldomains" {
 			vals = strings.Fields(val)
 		}
-		if err := b.apply(key, vals, true); err != nil && err != errUnknown {
+		err := b.apply(key, vals, true)
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		if err != nil && err != errUnknown {
 			return nil, fmt.Errorf("unexpected ssh -G output %q: %w", line, err)
 		}
 	}
