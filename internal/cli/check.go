@@ -229,7 +229,7 @@ func newChecker(ctx context.Context, o *CheckOptions) (*checker, error) {
 			Input: o.Target, Settings: settings, Explicit: explicit, Password: password,
 			Exec: o.Exec, NoSession: o.NoSession, NoAuth: o.NoAuth, Timeout: o.Timeout, AgentSocket: agent,
 		},
-		jo: diagnose.Options{NoAuth: o.NoAuth},
+		jo: diagnose.Options{NoAuth: o.NoAuth, Commands: commandsFor(settings)},
 	}
 	if settings.Source == "ssh -G" {
 		c.jo.ClientSupports = sshQuery(ctx, o.SSHPath)
@@ -340,4 +340,16 @@ func (d *secondsOrDuration) Set(s string) error {
 	}
 	*d = secondsOrDuration(v)
 	return nil
+}
+
+// commandsFor is where check runs, for the commands it prints: in the
+// lab's client namespace (`lab client` sets SSHDOCTOR_LAB_CLIENT) a target
+// lab-VM is that lab VM.
+func commandsFor(s *sshconfig.Settings) diagnose.Commands {
+	if os.Getenv("SSHDOCTOR_LAB_CLIENT") != "" {
+		if vm, ok := strings.CutPrefix(s.Alias, "lab-"); ok && vm != "" {
+			return diagnose.Commands{LabVM: vm}
+		}
+	}
+	return diagnose.Commands{}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,6 +30,8 @@ type GuestOptions struct {
 	AllowSSHRSA  bool
 	From         string   // --from: the client's address
 	Fingerprints []string // --key-fingerprint values
+	// planOnly: repair ran without --yes or --dry-run, so it only plans.
+	planOnly bool
 }
 
 // NewCmdGuest builds `sshdoctor guest`.
@@ -201,7 +204,9 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 		}
 	}
 	if repair && !o.Yes && !o.DryRun {
-		return usagef("guest repair changes the VM: pass --yes to apply, or --dry-run to see the plan")
+		// Without --yes, repair shows its plan and changes nothing: the
+		// command as printed in a remedy is always safe to paste.
+		o.DryRun, o.planOnly = true, true
 	}
 	var from netip.Addr
 	if o.From != "" {
@@ -292,7 +297,10 @@ func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) er
 		if res != nil {
 			printRepair(w, res, o.DryRun)
 		} else if failed {
-			fmt.Fprintln(w, "\nNext: sshdoctor guest repair --dry-run   (then --yes)")
+			fmt.Fprintf(w, "\nNext: %s   (shows the plan; add --yes to apply it)\n", guestRepairCommand(o))
+		}
+		if res != nil && o.planOnly {
+			fmt.Fprintf(w, "\nNothing was changed. To apply: %s --yes\n", guestRepairCommand(o))
 		}
 	}
 	if failed {
@@ -333,4 +341,29 @@ func printRepair(w io.Writer, res *guest.Result, dryRun bool) {
 			}
 		}
 	}
+}
+
+// guestRepairCommand is `sshdoctor guest repair` with the flags this run
+// was given that change what it judges (users, keys, port, client address).
+func guestRepairCommand(o *GuestOptions) string {
+	args := []string{"sshdoctor", "guest", "repair"}
+	for _, u := range o.Users {
+		args = append(args, "--user", u)
+	}
+	if o.Port != 0 && o.Port != 22 {
+		args = append(args, "--port", strconv.Itoa(o.Port))
+	}
+	for _, k := range o.Keys {
+		args = append(args, "--ssh-key", k)
+	}
+	for _, f := range o.KeyFiles {
+		args = append(args, "--ssh-key-file", f)
+	}
+	for _, fp := range o.Fingerprints {
+		args = append(args, "--key-fingerprint", fp)
+	}
+	if o.From != "" {
+		args = append(args, "--from", o.From)
+	}
+	return shellJoin(args)
 }

@@ -51,6 +51,8 @@ type Options struct {
 	// used to suggest an -o fix it will accept. Nil: no suggestion filter.
 	ClientSupports func(kind string) []string
 	NoAuth         bool
+	// Commands: where check ran, for the commands remediations print.
+	Commands Commands
 }
 
 type judge struct {
@@ -85,7 +87,10 @@ func (j *judge) set(l findings.Layer, st Status, d probe.Duration, format string
 	j.lay[l] = &LayerStatus{Layer: l, Status: st, Summary: fmt.Sprintf(format, a...), Duration: d}
 }
 
-func (j *judge) add(f findings.Finding) { j.v.Findings = append(j.v.Findings, f) }
+func (j *judge) add(f findings.Finding) {
+	f.Remediation = j.contextualize(f.Remediation)
+	j.v.Findings = append(j.v.Findings, f)
+}
 
 func (j *judge) resolve() {
 	res := j.r.Resolve
@@ -201,11 +206,11 @@ func (j *judge) tcp() {
 	case probe.TCPRefused:
 		j.set(findings.LayerTCP, Fail, total, "%s refused (RST)%s", last.Address, via)
 		j.add(findings.New("tcp.refused", fmt.Sprintf("Nothing accepts connections on TCP/%d: the host answered with a reset.", port),
-			fmt.Sprintf("sshd is not running or not listening on port %d. If you know sshd's port, pass it with -p. On the VM (serial console or run-command) run `sshdoctor guest check`; to restart sshd there: `sshdoctor guest repair`.", port), ev...))
+			fmt.Sprintf("sshd is not running or not listening on port %d. If you know sshd's port, pass it with -p. On the VM (its serial console, or run-command), see why with %s and start sshd again, repaired, with %s.", port, j.guestCheck(), j.guestRepair(false)), ev...))
 	case probe.TCPTimeout:
 		j.set(findings.LayerTCP, Fail, total, "%s timed out: no reply (filtered)%s", last.Address, via)
 		j.add(findings.New("tcp.timeout", fmt.Sprintf("TCP/%d gets no answer at all: packets are dropped on the way, or the VM is off.", port),
-			fmt.Sprintf("A cloud firewall (NSG) or a guest firewall drops TCP/%d from your address, a route black-holes it, or the VM is stopped: run `sshdoctor azure check -g RG -n VM --port %d`, or `sshdoctor guest check` on the VM's console.", port, port), ev...))
+			fmt.Sprintf("A cloud firewall (NSG) or a guest firewall drops TCP/%d from your address, a route black-holes it, or the VM is stopped: run %s, or %s on the VM's console.", port, j.cloudCheck(), j.guestCheck()), ev...))
 	case probe.TCPUnreachable:
 		j.set(findings.LayerTCP, Fail, total, "%s unreachable%s", last.Address, via)
 		j.add(findings.New("tcp.unreachable", fmt.Sprintf("%s cannot be reached: host or network unreachable.", last.Address), "", ev...))
@@ -235,7 +240,7 @@ func (j *judge) banner() {
 	case probe.BannerNotSSH:
 		j.set(findings.LayerBanner, Fail, b.Duration, "not SSH: %q", first(b.PreBanner))
 		j.add(findings.New("ssh.not_ssh", fmt.Sprintf("Port %d answers, but not with SSH: %s.", port, guessService(b.PreBanner)),
-			fmt.Sprintf("Port %d belongs to another service. Find sshd's port on the VM (`sshdoctor guest check` shows it) and pass it with -p.", port), b.PreBanner...))
+			fmt.Sprintf("Port %d belongs to another service. Find sshd's port with %s on the VM and pass it with -p.", port, j.guestCheck()), b.PreBanner...))
 	case probe.BannerTimeout:
 		j.set(findings.LayerBanner, Fail, b.Duration, "no identification string within %s", roundD(b.Duration))
 		j.add(findings.New("ssh.banner_timeout", "The server accepted the TCP connection but never sent an SSH identification.", "", "connected, then silence for "+roundD(b.Duration)))
@@ -255,7 +260,7 @@ func (j *judge) banner() {
 		rem := ""
 		if d := time.Duration(b.Duration); d > 4900*time.Millisecond && d < 6*time.Second {
 			// libwrap's refuse() sleeps 5 s before closing: a fingerprint.
-			rem = "The 5-second pause before the close is the signature of TCP wrappers: /etc/hosts.deny (or a missing /etc/hosts.allow entry) refuses your address. On the VM check /etc/hosts.deny and /etc/hosts.allow (`sshdoctor guest check`)."
+			rem = "The 5-second pause before the close is the signature of TCP wrappers: /etc/hosts.deny (or a missing /etc/hosts.allow entry) refuses your address. See which line with " + j.guestCheck() + " on the VM."
 		}
 		j.add(findings.New("ssh.closed_before_banner", fmt.Sprintf("The server accepted TCP/%d, then %s the connection without a word after %s.", port, how, roundD(b.Duration)), rem, orDash(b.Error)))
 	default:

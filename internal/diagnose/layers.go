@@ -430,7 +430,7 @@ func (j *judge) auth() {
 		}
 		j.add(findings.New("auth.publickey_rejected",
 			fmt.Sprintf("The server does not accept any of your %d key(s) for user %s.", len(offered), user),
-			fmt.Sprintf("The VM does not have your public key for %s (or %s is the wrong user for this image: azureuser, ubuntu, ec2-user, debian…). Install the key: `az vm user update -g RG -n VM -u %s --ssh-key-value ~/.ssh/id_ed25519.pub`, or on the VM `sshdoctor guest repair`.", user, user, user),
+			fmt.Sprintf("The VM does not have your public key for %s (or %s is the wrong user for this image: azureuser, ubuntu, ec2-user, debian…). Install the key you offered, on the VM: %s, or from Azure `az vm user update -g RESOURCE_GROUP -n VM_NAME -u %s --ssh-key-value PUBLIC_KEY_FILE`.", user, user, j.guestRepair(true), shellQuote(user)),
 			ev...))
 		return
 	}
@@ -531,7 +531,7 @@ func (j *judge) session() {
 	case strings.Contains(out, "This account is currently not available"):
 		j.set(findings.LayerSession, Fail, s.Duration, "account has a nologin shell")
 		j.add(findings.New("session.nologin", fmt.Sprintf("%s logs in, but the shell refuses: the account's shell is nologin.", j.r.Target.User),
-			fmt.Sprintf("On the VM give %s a login shell: `usermod -s /bin/bash %s` (or `sshdoctor guest repair --user %s`).", j.r.Target.User, j.r.Target.User, j.r.Target.User), ev...))
+			fmt.Sprintf("Give %s a login shell on the VM: %s (or `usermod -s /bin/bash %s`).", j.r.Target.User, j.guestRepair(false), shellQuote(j.r.Target.User)), ev...))
 	case strings.Contains(out, "password has expired") || strings.Contains(out, "required to change your password"):
 		j.set(findings.LayerSession, Fail, s.Duration, "password expired: the server demands a change")
 		j.add(findings.New("session.password_expired", "The account's password has expired.", "", ev...))
@@ -549,7 +549,7 @@ func (j *judge) session() {
 	case s.NotRun && s.Default:
 		j.set(findings.LayerSession, Fail, s.Duration, "the session ended with status %s before any command of yours ran", exitText(s.ExitStatus))
 		j.add(findings.New("session.forced_command", fmt.Sprintf("A session opens, but it ends with status %s before any command of yours runs: the account's shell refuses (/bin/false, a restricted shell), or the server forces a command (ForceCommand in sshd_config, a command= option on the key) that fails.", exitText(s.ExitStatus)),
-			fmt.Sprintf("On the VM: `sshdoctor guest check --user %s` names the ForceCommand, the key's command= option or the shell; give the account a login shell or fix the forced command.", j.r.Target.User), ev...))
+			fmt.Sprintf("On the VM, %s names the ForceCommand, the key's command= option or the shell; give the account a login shell or fix the forced command.", j.guestCheck()), ev...))
 	case s.NotRun:
 		j.set(findings.LayerSession, Fail, s.Duration, "the server ran something else, not `%s`", s.Command)
 		j.add(findings.New("session.forced_command", fmt.Sprintf("The server ran another command instead of `%s` (a ForceCommand in sshd_config, a command= option on your key, or a restricted shell): yours never ran.", s.Command), "", ev...))

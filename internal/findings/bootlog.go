@@ -58,6 +58,6 @@ func init() {
 		Def{"boot.incomplete", LayerBoot, Warning, "The last boot shows no failure but never reached multi-user or a login prompt: it is still booting, hangs silently, or the log is cut short.",
 			"Wait and fetch the serial log again; if it does not move, restart the VM and watch the serial console (boot without `quiet` to see more)."},
 		Def{"boot.ok", LayerBoot, Info, "The last boot came up: it reached multi-user or a login prompt, and nothing in the log stops SSH.",
-			"The guest booted fine; look at the network path (NSGs, routes: `sshdoctor check` from the client) or at sshd's configuration (`sshdoctor guest check` via run-command)."},
+			"The guest booted fine; look at the network path (NSGs, routes: `sshdoctor check USER@HOST` from the client) or at sshd's configuration (`sshdoctor guest check` via run-command)."},
 	)
 }

@@ -14,7 +14,7 @@ func init() {
 			"Check /etc/resolv.conf and the network; connect by IP address meanwhile."},
 
 		Def{"jump.failed", LayerJump, Error, "The ProxyJump host could not be used.",
-			"Run `sshdoctor check` against the jump host itself to see why."},
+			"Run `sshdoctor check JUMP_HOST` against the jump host itself to see why."},
 		Def{"proxy.failed", LayerJump, Error, "The ProxyCommand from your ssh configuration failed before the server's SSH identification came through it.",
 			"Run the command in the evidence by hand to see its error (a bastion, a tunnel such as IAP, SSM or cloudflared, or nc through a jump box); fix it, or bypass it with `-o ProxyCommand=none`."},
 

@@ -65,6 +65,6 @@ func init() {
 		Def{"guest.password_auth_disabled", LayerGuest, Warning, "The user has a password, but PasswordAuthentication is off.", "Use a key, or `sshdoctor guest repair --password-auth` to allow passwords."},
 		Def{"guest.rsa_sha1_refused", LayerGuest, Warning, "The user has RSA keys, and sshd refuses ssh-rsa (SHA-1) signatures: old clients cannot log in.", "Update the client, use an Ed25519 key, or `sshdoctor guest repair --allow-ssh-rsa`."},
 		Def{"guest.sshd_log", LayerGuest, Info, "sshd logged refusals or errors recently (auth.log, secure or the journal).", "Read them next to the findings above: they name the user, the source address and sshd's reason."},
-		Def{"guest.ok", LayerGuest, Info, "Nothing inside the guest stops SSH.", "If clients still fail, look at the network: run `sshdoctor check` from the client, and the cloud's NSGs and routes."},
+		Def{"guest.ok", LayerGuest, Info, "Nothing inside the guest stops SSH.", "If clients still fail, look at the network: run `sshdoctor check USER@HOST` from the client, and the cloud's NSGs and routes."},
 	)
 }

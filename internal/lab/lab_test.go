@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshdoctor/sshdoctor/internal/cli"
 	"github.com/sshdoctor/sshdoctor/internal/cloud"
 	"github.com/sshdoctor/sshdoctor/internal/findings"
 	"github.com/sshdoctor/sshdoctor/internal/guest"
@@ -123,6 +124,16 @@ func TestFaultCatalogue(t *testing.T) {
 			code, doc := labCheck(t, s, bin, v, f)
 			if f.Name == "boot-fstab-error" {
 				bootlogOfLab(t, bin, dir, v.Name, "boot.fstab", "Timed out waiting for device")
+			}
+			// Every command printed for the fault is complete and
+			// accepted as written, and it is the lab's.
+			for _, cmd := range printedCommands(doc) {
+				if err := cli.ValidateCommandLine(cmd); err != nil {
+					t.Errorf("printed command `%s`: %v", cmd, err)
+				}
+				if strings.Contains(cmd, "guest ") && !strings.HasPrefix(cmd, "sshdoctor lab exec "+v.Name+" -- ") {
+					t.Errorf("printed command `%s` is not the lab's (lab exec %s)", cmd, v.Name)
+				}
 			}
 			if code != 1 || doc.RootCause != f.Expect {
 				log, _ := s.SerialLog(v)
@@ -722,4 +733,16 @@ func effectiveT(t *testing.T, s *lab.State, v *lab.VMState) map[string][]string 
 var optInWidens = map[string][]string{
 	"--allow-ssh-rsa": {"pubkeyacceptedalgorithms"},
 	"--password-auth": {"passwordauthentication", "kbdinteractiveauthentication"},
+}
+
+// printedCommands are the sshdoctor command lines a check report prints.
+func printedCommands(doc render.CheckJSON) []string {
+	var out []string
+	for _, f := range doc.Findings {
+		out = append(out, cli.PrintedCommands(f.Remediation)...)
+	}
+	for _, s := range doc.NextSteps {
+		out = append(out, cli.PrintedCommands(s)...)
+	}
+	return out
 }

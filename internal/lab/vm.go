@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,7 @@ func (s *State) boot(v *VMState, self string, provision bool) error {
 		return err
 	}
 	defer console.Close()
+	bootStart, _ := console.Seek(0, io.SeekEnd)
 	// unshare --kill-child: when the unshare process is killed, its child
 	// (the VM's PID 1) dies, and with it every process of the VM.
 	cmd := exec.Command("ip", "netns", "exec", s.nsVM(v), "unshare", "--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child",
@@ -220,10 +222,31 @@ func (s *State) boot(v *VMState, self string, provision bool) error {
 			return err
 		}
 	}
-	if s.bootFault(v) || s.hasFault(v, "sshd-stopped") {
+	if s.hasFault(v, "sshd-stopped") {
 		return nil
 	}
+	if s.bootFault(v) {
+		// The init decides at boot whether the fault still blocks it (a
+		// repair may have fixed fstab): wait for sshd or for emergency
+		// mode on the console, whichever comes.
+		return s.waitSSHDOrEmergency(v, filepath.Join(d, "console.log"), bootStart, deadline)
+	}
 	return s.waitSSHD(v, deadline)
+}
+
+// waitSSHDOrEmergency waits until sshd listens in the VM, or its console
+// (from offset on: this boot) shows emergency mode.
+func (s *State) waitSSHDOrEmergency(v *VMState, console string, offset int64, deadline time.Time) error {
+	for time.Now().Before(deadline) {
+		if s.sshdListening(v) {
+			return nil
+		}
+		if b, err := os.ReadFile(console); err == nil && int64(len(b)) > offset && strings.Contains(string(b[offset:]), "You are in emergency mode") {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: neither sshd nor emergency mode after %s (see `sshdoctor lab serial-log %s`)", v.Name, bootTimeout, v.Name)
 }
 
 // initPID finds the VM's PID 1 (as the host sees it): the unshare's child.
@@ -253,10 +276,16 @@ func (s *State) waitAgent(v *VMState, deadline time.Time) error {
 	return fmt.Errorf("%s: init did not come up (see %s)", v.Name, filepath.Join(s.vmDir(v.Name), "console.log"))
 }
 
+// sshdListening: something listens on TCP/22 in the VM's namespace.
+func (s *State) sshdListening(v *VMState) bool {
+	out, err := output(nil, "ip", "netns", "exec", s.nsVM(v), "ss", "-Hltn", "sport", "= :22")
+	return err == nil && strings.TrimSpace(out) != ""
+}
+
 // waitSSHD waits until something listens on TCP/22 in the VM's namespace.
 func (s *State) waitSSHD(v *VMState, deadline time.Time) error {
 	for time.Now().Before(deadline) {
-		if out, err := output(nil, "ip", "netns", "exec", s.nsVM(v), "ss", "-Hltn", "sport", "= :22"); err == nil && strings.TrimSpace(out) != "" {
+		if s.sshdListening(v) {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -426,7 +455,9 @@ func (s *State) writeKnownHosts() error {
 // with the lab's ssh_config as sshdoctor's default (SSHDOCTOR_SSH_CONFIG).
 func (s *State) ClientCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", s.nsClient()}, args...)...)
-	cmd.Env = append(os.Environ(), "SSHDOCTOR_SSH_CONFIG="+s.ClientConfig(), "SSH_AUTH_SOCK=")
+	// SSHDOCTOR_LAB_CLIENT tells check it runs in the lab: the commands
+	// it prints are the lab's (lab exec, lab check).
+	cmd.Env = append(os.Environ(), "SSHDOCTOR_SSH_CONFIG="+s.ClientConfig(), "SSH_AUTH_SOCK=", "SSHDOCTOR_LAB_CLIENT=1")
 	return cmd
 }
 

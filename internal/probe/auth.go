@@ -65,7 +65,7 @@ func loadIdentities(o Options) ([]Identity, []keySigner) {
 			return
 		}
 		seen[fp] = true
-		id.Type, id.Fingerprint = s.PublicKey().Type(), fp
+		id.Type, id.Fingerprint, id.PublicKey = s.PublicKey().Type(), fp, authorizedLine(s.PublicKey())
 		if c, ok := s.PublicKey().(*ssh.Certificate); ok {
 			id.Fingerprint = ssh.FingerprintSHA256(c.Key)
 			if id.Cert == nil {
@@ -185,7 +185,7 @@ func loadIdentities(o Options) ([]Identity, []keySigner) {
 		case f.id.Problem == "encrypted" && f.pub != nil && seen[ssh.FingerprintSHA256(f.pub)]:
 			continue // its agent copy is offered instead
 		case f.pub != nil:
-			f.id.Type, f.id.Fingerprint = f.pub.Type(), ssh.FingerprintSHA256(f.pub)
+			f.id.Type, f.id.Fingerprint, f.id.PublicKey = f.pub.Type(), ssh.FingerprintSHA256(f.pub), authorizedLine(f.pub)
 		}
 		ids = append(ids, f.id)
 	}
@@ -493,4 +493,13 @@ func trimOutput(b *bytes.Buffer) string {
 func ownedByUs(st os.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	return !ok || int(sys.Uid) == os.Getuid()
+}
+
+// authorizedLine is key as an authorized_keys line without a comment; a
+// certificate's plain key, which is what a user would authorize.
+func authorizedLine(key ssh.PublicKey) string {
+	if c, ok := key.(*ssh.Certificate); ok {
+		key = c.Key
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
 }

@@ -280,16 +280,19 @@ const (
 
 // Identity is one key source the client would use.
 type Identity struct {
-	Source      string    `json:"source"` // "agent" or "file"
-	Path        string    `json:"path,omitempty"`
-	Type        string    `json:"type,omitempty"`
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	Comment     string    `json:"comment,omitempty"`
-	Explicit    bool      `json:"explicit"`          // named with -i or IdentityFile, not a default path
-	Problem     string    `json:"problem,omitempty"` // "too_open", "encrypted", "unreadable", "missing", "filtered"
-	Mode        string    `json:"mode,omitempty"`
-	Detail      string    `json:"detail,omitempty"`
-	Result      KeyResult `json:"result,omitempty"` // set for keys offered to the server
+	Source      string `json:"source"` // "agent" or "file"
+	Path        string `json:"path,omitempty"`
+	Type        string `json:"type,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// PublicKey is the public half as an authorized_keys line (no
+	// comment): what a repair on the VM must authorize.
+	PublicKey string    `json:"public_key,omitempty"`
+	Comment   string    `json:"comment,omitempty"`
+	Explicit  bool      `json:"explicit"`          // named with -i or IdentityFile, not a default path
+	Problem   string    `json:"problem,omitempty"` // "too_open", "encrypted", "unreadable", "missing", "filtered"
+	Mode      string    `json:"mode,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	Result    KeyResult `json:"result,omitempty"` // set for keys offered to the server
 	// Cert is set when the identity is a user certificate (KEY-cert.pub,
 	// CertificateFile or an agent's certificate).
 	Cert *CertInfo `json:"cert,omitempty"`
