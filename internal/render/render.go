@@ -140,6 +140,12 @@ func Text(w io.Writer, r *probe.Report, v *diagnose.Verdict, s Style) error {
 			fmt.Fprintf(&b, "  %s %s %s\n", severityMark(s, f.Severity), f.Summary, s.Paint(Dim, "["+f.ID+"]"))
 		}
 	}
+	if lines := clientFileLines(r); len(lines) > 0 {
+		b.WriteString("\nYour keys and files:\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "  %s %s\n", s.Paint(Yellow, "!"), l)
+		}
+	}
 	if len(v.NextSteps) > 0 {
 		b.WriteString("\nNext steps:\n")
 		for i, n := range v.NextSteps {
@@ -168,4 +174,48 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 	}
 	return d.Round(10 * time.Millisecond).String()
+}
+
+// identityProblems words probe.Identity.Problem for people.
+var identityProblems = map[string]string{
+	"too_open":       "readable by others: ssh refuses to use it (chmod 600)",
+	"encrypted":      "protected by a passphrase and not in an agent: not offered (ssh-add it)",
+	"unreadable":     "cannot be read",
+	"missing":        "does not exist",
+	"filtered":       "its type is not in PubkeyAcceptedAlgorithms: not offered",
+	"unreachable":    "the agent cannot be reached",
+	"no_private_key": "a certificate without its private key: not offered",
+	"not_user_cert":  "not a user certificate: not offered",
+}
+
+// clientFileLines are what the JSON report knows about the client's own
+// keys and known_hosts that the layers do not show: a key that could not
+// be offered, a known_hosts that could not be read.
+func clientFileLines(r *probe.Report) []string {
+	var out []string
+	for _, id := range r.Identities {
+		if id.Problem == "" {
+			continue
+		}
+		what, ok := identityProblems[id.Problem]
+		if !ok {
+			what = id.Problem
+		}
+		name := id.Path
+		if name == "" {
+			name = id.Source
+		}
+		line := name + ": " + what
+		if id.Mode != "" {
+			line += " (mode " + id.Mode + ")"
+		}
+		if id.Detail != "" && id.Problem != "too_open" {
+			line += " — " + id.Detail
+		}
+		out = append(out, line)
+	}
+	if r.HostKey != nil && r.HostKey.Error != "" {
+		out = append(out, "known_hosts: "+r.HostKey.Error)
+	}
+	return out
 }
