@@ -4,13 +4,32 @@ SHELL := /bin/bash
 GO    ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN   := bin/sshdoctor
 STATICCHECK_VERSION := v0.8.2
+# `make install` puts the binary in $(PREFIX)/bin and the man pages in
+# $(PREFIX)/share/man/man1; DESTDIR stages both for a package.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+# The version `sshdoctor version` prints: the nearest tag and the commit.
+# The commit and its time also come from Go's VCS stamping (-buildvcs),
+# which needs a plain git checkout (not a linked worktree).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build deps test test-go fuzz lint bench demo docs fix-table clean
+.PHONY: all build deps test test-go fuzz lint bench demo docs man install fix-table clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/sshdoctor
+	$(GO) build -buildvcs=auto -ldflags "-X github.com/sshdoctor/sshdoctor/internal/cli.Version=$(VERSION)" -o $(BIN) ./cmd/sshdoctor
+
+# Man pages, one per command (sshdoctor.1, sshdoctor-check.1, …), from the
+# command tree's own help.
+man: build
+	rm -rf bin/man1
+	$(BIN) gen-man bin/man1
+
+install: build man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sshdoctor
+	install -m 0644 bin/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 deps:
 	@bash scripts/deps.sh >/dev/null

@@ -70,7 +70,7 @@ func newCmdAzureRedeploy(o *AzureOptions, vmFlags azureVMFlags, run azureRunner)
 	}
 	vmFlags(redeploy)
 	recheckFlags(redeploy, o)
-	redeploy.Flags().BoolVar(&o.Yes, "yes", false, "confirm: the temporary disk is lost and a dynamic IP changes")
+	redeploy.Flags().BoolVar(&o.Yes, "yes", false, "required (it never asks): confirm that the temporary disk is lost and a dynamic IP changes; without it nothing changes and it exits 2")
 
 	return redeploy
 }

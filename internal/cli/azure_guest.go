@@ -76,5 +76,5 @@ func azureGuestCheck(ctx context.Context, o *AzureOptions, p *azure.Provider, us
 		return &ExitError{Code: ExitProblem}
 	}
 	gout.Port = o.Port
-	return printGuest(gout, guest.Judge(facts, guest.JudgeOptions{}), nil)
+	return printGuest(gout, &guestAccounts{Users: facts.Users, Named: len(users) > 0}, guest.Judge(facts, guest.JudgeOptions{}), nil)
 }

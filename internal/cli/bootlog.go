@@ -25,10 +25,6 @@ func NewCmdBootlog(ios *IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bootlog",
 		Short: "Read a VM's serial console log and say why it did not come up for SSH",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return usagef("bootlog needs a subcommand: sshdoctor bootlog analyze FILE|- (see 'sshdoctor bootlog --help')")
-		},
 	}
 	cmd.AddCommand(newCmdBootlogAnalyze(ios))
 	return cmd

@@ -301,25 +301,6 @@ func sshQuery(ctx context.Context, sshPath string) func(kind string) []string {
 	}
 }
 
-// NewCmdFindings lists the findings catalogue.
-func NewCmdFindings(ios *IOStreams) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "findings",
-		Short: "List every finding ID sshdoctor can report, with its meaning and remedy",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch format {
-			case "text", "markdown", "json":
-				return render.Catalogue(ios.Out, format)
-			}
-			return usagef("--output must be text, markdown or json, not %q", format)
-		},
-	}
-	cmd.Flags().StringVar(&format, "output", "text", "text, markdown (docs/findings.md) or json")
-	return cmd
-}
-
 // secondsOrDuration is --timeout: a bare number is seconds, as ssh's
 // ConnectTimeout; anything else is a Go duration (2s, 500ms, 1m).
 type secondsOrDuration time.Duration

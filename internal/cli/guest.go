@@ -47,7 +47,7 @@ manager and rolls everything back if sshd does not come back.`,
 	}
 	o := &GuestOptions{IO: ios}
 	flags := func(c *cobra.Command) {
-		c.Flags().StringArrayVar(&o.Users, "user", nil, "check this user (repeatable; default: every user with a login shell and a home); repair changes an account's policy (lock, expiry, shell, Allow/Deny, keys) only for users named here")
+		c.Flags().StringArrayVar(&o.Users, "user", nil, "check this user (repeatable; default: every regular account, UID_MIN and up, with an authorized key or a usable password); repair changes an account's policy (lock, expiry, shell, Allow/Deny, keys) only for users named here")
 		c.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 		c.Flags().StringVar(&o.Output, "output", "text", "text or json")
 		c.Flags().StringArrayVar(&o.Keys, "ssh-key", nil, "a public key (one line) the users must be able to log in with (repeatable)")
@@ -65,7 +65,7 @@ manager and rolls everything back if sshd does not come back.`,
 		RunE: func(c *cobra.Command, _ []string) error { return guestRun(c.Context(), o, true) },
 	}
 	flags(repair)
-	repair.Flags().BoolVar(&o.Yes, "yes", false, "apply without asking")
+	repair.Flags().BoolVar(&o.Yes, "yes", false, "apply the repairs (it never asks: without --yes or --dry-run it changes nothing and exits 2)")
 	repair.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	repair.Flags().BoolVar(&o.PasswordAuth, "password-auth", false, "also re-enable PasswordAuthentication where it was turned off")
 	repair.Flags().BoolVar(&o.AllowSSHRSA, "allow-ssh-rsa", false, "also accept ssh-rsa (SHA-1) signatures again")
@@ -121,7 +121,7 @@ and verified; on failure everything is rolled back.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {
-				return usagef("sshdoctor guest must run as root on the VM")
+				return usagef("guest reset-ssh must run as root on the VM")
 			}
 			if !o.Yes && !o.DryRun {
 				return usagef("guest reset-ssh changes the VM: pass --yes to apply, or --dry-run to see the plan")
@@ -141,10 +141,10 @@ and verified; on failure everything is rolled back.`,
 			if !o.DryRun {
 				res.Remaining = guest.Judge(guest.Gather(ctx, guest.Options{Port: o.Port}), guest.JudgeOptions{})
 			}
-			return printGuest(o, nil, res)
+			return printGuest(o, nil, nil, res)
 		},
 	}
-	reset.Flags().BoolVar(&o.Yes, "yes", false, "apply without asking")
+	reset.Flags().BoolVar(&o.Yes, "yes", false, "apply the reset (it never asks: without --yes or --dry-run it changes nothing and exits 2)")
 	reset.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	reset.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 	reset.Flags().StringVar(&o.Output, "output", "text", "text or json")
@@ -181,7 +181,7 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 		ctx = context.Background()
 	}
 	if os.Geteuid() != 0 {
-		return usagef("sshdoctor guest must run as root on the VM (it reads /etc/shadow and sshd's configuration)")
+		return usagef("guest check and guest repair must run as root on the VM (they read /etc/shadow and sshd's configuration)")
 	}
 	if o.Output != "text" && o.Output != "json" {
 		return usagef("--output must be text or json, not %q", o.Output)
@@ -220,8 +220,9 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 	facts := guest.Gather(ctx, gopts)
 	jopts := guest.JudgeOptions{Keys: keys, From: from, Fingerprints: o.Fingerprints}
 	problems := guest.Judge(facts, jopts)
+	accounts := &guestAccounts{Users: facts.Users, Named: len(o.Users) > 0}
 	if !repair {
-		return printGuest(o, problems, nil)
+		return printGuest(o, accounts, problems, nil)
 	}
 	unlock, err := guest.Lock("/")
 	if err != nil {
@@ -234,7 +235,7 @@ func guestRun(ctx context.Context, o *GuestOptions, repair bool) error {
 		after := guest.Gather(ctx, gopts)
 		res.Remaining = guest.Judge(after, jopts)
 	}
-	return printGuest(o, problems, res)
+	return printGuest(o, accounts, problems, res)
 }
 
 // validFingerprint is OpenSSH's SHA256 fingerprint: "SHA256:" and the
@@ -271,17 +272,65 @@ func blocking(ps []guest.Problem) bool {
 	return false
 }
 
-func printGuest(o *GuestOptions, problems []guest.Problem, res *guest.Result) error {
+// guestAccounts are the accounts a guest check judged.
+type guestAccounts struct {
+	Users []guest.UserFacts
+	Named bool // named with --user; else every login account found
+}
+
+// names are the accounts' names, never nil (JSON: an array).
+func (a *guestAccounts) names() []string {
+	out := []string{}
+	for _, u := range a.Users {
+		out = append(out, u.Name)
+	}
+	return out
+}
+
+// line says which accounts were checked, so a clean result is not read as
+// "every account is fine" when the one that fails was not looked at.
+func (a *guestAccounts) line() string {
+	var names []string
+	for _, u := range a.Users {
+		n := u.Name
+		if !u.Exists {
+			n += " (does not exist)"
+		}
+		names = append(names, n)
+	}
+	switch {
+	case a.Named && len(names) == 1:
+		return "Checked account (--user): " + names[0]
+	case a.Named:
+		return "Checked accounts (--user): " + strings.Join(names, ", ")
+	case len(names) == 0:
+		return "Checked accounts: none (no regular account has an authorized key or a usable password; --user names one)"
+	}
+	return "Checked accounts: " + strings.Join(names, ", ") + " (every regular account with an authorized key or a usable password; --user names others)"
+}
+
+// printGuest writes a guest check's problems and, for a repair, its plan
+// and outcome. accounts is nil for commands that judge no accounts
+// (reset-ssh). It returns ExitError 1 when SSH is still blocked: a problem
+// found, a repair that failed, or one that left something wrong.
+func printGuest(o *GuestOptions, accounts *guestAccounts, problems []guest.Problem, res *guest.Result) error {
 	failed := blocking(problems)
 	if res != nil {
 		failed = res.Error != "" || (res.Remaining != nil && blocking(res.Remaining) && !res.RebootRequired)
 	}
 	if o.Output == "json" {
-		if err := writeJSONDoc(o.IO, map[string]any{"schema": "sshdoctor.guest/v1", "problems": problems, "repair": res}); err != nil {
+		doc := map[string]any{"schema": "sshdoctor.guest/v1", "problems": problems, "repair": res}
+		if accounts != nil {
+			doc["checked_users"] = accounts.names()
+		}
+		if err := writeJSONDoc(o.IO, doc); err != nil {
 			return err
 		}
 	} else {
 		w := o.IO.Out
+		if accounts != nil {
+			fmt.Fprintln(w, accounts.line())
+		}
 		for _, p := range problems {
 			mark := map[findings.Severity]string{findings.Error: "✗", findings.Warning: "!", findings.Info: "✓"}[p.Severity]
 			if p.Severity == findings.Info && p.ID != "guest.ok" {
@@ -334,7 +383,12 @@ func printRepair(w io.Writer, res *guest.Result, dryRun bool) {
 		fmt.Fprintln(w, "Reboot the VM for the repair to take effect (the current boot stopped before sshd).")
 	}
 	if len(res.Remaining) > 0 && blocking(res.Remaining) {
-		fmt.Fprintln(w, "Still wrong:")
+		if res.RebootRequired {
+			// Expected until the reboot, so not a failed repair (exit 0).
+			fmt.Fprintln(w, "Until the reboot, guest check still reports:")
+		} else {
+			fmt.Fprintln(w, "Still wrong:")
+		}
 		for _, p := range res.Remaining {
 			if p.Severity == findings.Error {
 				fmt.Fprintf(w, "  ✗ %s [%s]\n", p.Summary, p.ID)

@@ -96,7 +96,7 @@ func readSettings(flag, src string, in io.Reader, inline bool) ([]byte, error) {
 
 func guestApplyRun(ctx context.Context, o *GuestApplyOptions) error {
 	if os.Geteuid() != 0 {
-		return usagef("sshdoctor guest apply must run as root on the VM")
+		return usagef("guest apply must run as root on the VM")
 	}
 	if o.Output != "text" && o.Output != "json" {
 		return usagef("--output must be text or json, not %q", o.Output)

@@ -121,7 +121,7 @@ not exist is not an error: there is nothing to change.`,
 }
 
 func guestUserCommonFlags(c *cobra.Command, o *GuestUserOptions) {
-	c.Flags().BoolVar(&o.Yes, "yes", false, "apply without asking")
+	c.Flags().BoolVar(&o.Yes, "yes", false, "apply the change (it never asks: without --yes or --dry-run it changes nothing and exits 2)")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	c.Flags().StringVar(&o.Output, "output", "text", "text or json")
 }
@@ -129,7 +129,7 @@ func guestUserCommonFlags(c *cobra.Command, o *GuestUserOptions) {
 // guestUserCheck validates what every user command shares.
 func guestUserCheck(o *GuestUserOptions) error {
 	if os.Geteuid() != 0 {
-		return usagef("sshdoctor guest user must run as root on the VM")
+		return usagef("guest user must run as root on the VM")
 	}
 	if !validUserName(o.Name) {
 		return usagef("%q is not a valid user name (lower-case letters, digits, _ . -; not starting with - or a digit; at most 32)", o.Name)

@@ -86,6 +86,7 @@ Needs root. State lives in /var/lib/sshdoctor/lab (SSHDOCTOR_LAB_DIR).`,
 	start, stop, restart, redeploy := l.power()
 	cmd.AddCommand(l.up(), l.down(), list, status, l.exec(), l.serial(), start, stop, restart, redeploy,
 		newCmdLabNSG(ios, withLab, vmArg), newCmdLabRoute(ios, withLab), newCmdLabCheck(ios, withLab, vmArg), l.faults(), l.breakCmd(), l.heal(), l.client(), l.fix(), l.ssh(), l.vmInit())
+	completeLabArgs(cmd)
 	return cmd
 }
 

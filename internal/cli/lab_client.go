@@ -17,7 +17,7 @@ func (l *labCmds) client() *cobra.Command {
 		Short: "Run a command in the client namespace (your laptop in the lab)",
 		Long: `Runs COMMAND in the lab's client namespace, with SSHDOCTOR_SSH_CONFIG pointing at
 the lab's ssh_config, so "sshdoctor check lab-VM" works there. For plain ssh use:
-  sshdoctor lab client -- ssh -F /var/lib/sshdoctor/lab/client/ssh_config lab-VM`,
+  sshdoctor lab client -- ssh -F ` + (&lab.State{Dir: lab.Dir()}).ClientConfig() + ` lab-VM`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("lab client needs a command: sshdoctor lab client -- CMD")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -52,13 +53,23 @@ func (l *labCmds) up() *cobra.Command {
 func (l *labCmds) down() *cobra.Command {
 	down := &cobra.Command{
 		Use: "down", Short: "Remove every namespace, process and file of the lab", Args: l.exact(0, "no arguments"),
-		RunE: l.withLab(true, func(s *lab.State, _ []string) error {
-			if err := lab.Down(s); err != nil {
-				return err
-			}
-			fmt.Fprintln(l.ios.Out, "lab down: removed")
+	}
+	remove := l.withLab(true, func(s *lab.State, _ []string) error {
+		if err := lab.Down(s); err != nil {
+			return err
+		}
+		fmt.Fprintln(l.ios.Out, "lab down: removed")
+		return nil
+	})
+	// What down is asked for is already true when no lab is up: as with
+	// rm -f, that is success, so scripts can run it unconditionally.
+	down.RunE = func(c *cobra.Command, args []string) error {
+		err := remove(c, args)
+		if errors.Is(err, lab.ErrNoLab) {
+			fmt.Fprintln(l.ios.Out, "no lab is up; nothing to remove")
 			return nil
-		}),
+		}
+		return err
 	}
 	return down
 }

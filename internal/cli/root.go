@@ -65,15 +65,21 @@ and the guest itself — and says what to do next.
 Start with:  sshdoctor check user@host`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       readBuildInfo().line(),
 	}
+	root.SetVersionTemplate("sshdoctor {{.Version}}\n")
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.Err)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdCheck(ios, nil), NewCmdGuest(ios), NewCmdLab(ios), NewCmdBootlog(ios), NewCmdAzure(ios), NewCmdNSG(ios), NewCmdRoute(ios), NewCmdFindings(ios), NewCmdFix(ios, nil))
+	root.AddCommand(NewCmdCheck(ios, nil), NewCmdGuest(ios), NewCmdLab(ios), NewCmdBootlog(ios), NewCmdAzure(ios), NewCmdNSG(ios), NewCmdRoute(ios), NewCmdFindings(ios), NewCmdFix(ios, nil),
+		NewCmdVersion(ios), newCmdGenMan(ios))
+	// Cobra adds `completion` when it executes; adding it now lets
+	// refuseUnknown cover it like every other group.
+	root.InitDefaultCompletionCmd()
+	refuseUnknown(root)
 	return root
 }
 
@@ -81,12 +87,18 @@ Start with:  sshdoctor check user@host`,
 func Main(ios *IOStreams, args []string) int {
 	root := NewRootCmd(ios)
 	root.SetArgs(args)
-	err := root.Execute()
+	return report(ios, root.Execute())
+}
+
+// report prints err, if any, as one line on stderr after one "sshdoctor: "
+// and returns the exit code it maps to.
+func report(ios *IOStreams, err error) int {
 	var ee *ExitError
 	var ue *UsageError
 	var busy *guest.BusyError
 	var changed *guest.ChangedError
 	var partial *guest.PartialError
+	var unknown *UnknownCommandError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -94,14 +106,34 @@ func Main(ios *IOStreams, args []string) int {
 		return ee.Code
 	case errors.As(err, &busy), errors.As(err, &changed), errors.As(err, &partial):
 		// Refused before anything changed: a problem to act on, not a bug.
-		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", errorLine(err))
 		return ExitProblem
+	case errors.As(err, &unknown):
+		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", errorLine(err))
+		if len(unknown.Suggestions) > 0 {
+			fmt.Fprintf(ios.Err, "\nDid you mean this?\n\t%s\n", strings.Join(unknown.Suggestions, "\n\t"))
+		}
+		return ExitUsage
 	case errors.As(err, &ue), isCobraUsage(err):
-		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(ios.Err, "sshdoctor: %s\n", errorLine(err))
 		return ExitUsage
 	default:
-		fmt.Fprintf(ios.Err, "sshdoctor: internal error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(ios.Err, "sshdoctor: internal error: %s\n", errorLine(err))
 		return ExitInternal
+	}
+}
+
+// errorLine is err as the one line Main prints after its own
+// "sshdoctor: ": the first line, without a prefix of its own (an error
+// that already starts with "sshdoctor: " would otherwise show it twice).
+func errorLine(err error) string {
+	s := oneLine(err.Error())
+	for {
+		rest, ok := strings.CutPrefix(s, "sshdoctor: ")
+		if !ok {
+			return s
+		}
+		s = strings.TrimSpace(rest)
 	}
 }
 
