@@ -49,7 +49,7 @@ func validateWords(words []string) error {
 	if err != nil {
 		return err
 	}
-	if cmd == root || (!cmd.Runnable() && cmd.HasSubCommands()) {
+	if cmd == root || cmd.HasSubCommands() {
 		return fmt.Errorf("%q names no command", strings.Join(words, " "))
 	}
 	// Flags are parsed as cobra does (Find strips only the command path).
