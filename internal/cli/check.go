@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,9 +42,11 @@ type CheckOptions struct {
 	PasswordStdin bool
 	Exec          string
 	NoSession     bool
-	NoAuth        bool
-	Output        string
-	NoColor       bool
+	// Verbose is -v, repeatable: what each layer sent and received.
+	Verbose int
+	NoAuth  bool
+	Output  string
+	NoColor bool
 	// SSHPath is the ssh binary for `ssh -G`/`ssh -Q`; "-" forces the
 	// built-in config parser.
 	SSHPath string
@@ -118,6 +124,7 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 	f.BoolVarP(&o.IPv6, "ipv6", "6", false, "use IPv6 addresses only, as ssh -6 (AddressFamily inet6)")
 	f.BoolVar(&o.PasswordStdin, "password-stdin", false, "read a password from the first line of standard input and try it if the server allows password auth")
 	f.StringVar(&o.Exec, "exec", "", "after logging in, run this command in the session (default: true, as ssh host true) and report its result")
+	f.CountVarP(&o.Verbose, "verbose", "v", "print what each layer sent and received, as ssh -v (-vv: full algorithm lists and the session's output)")
 	f.BoolVar(&o.NoSession, "no-session", false, "stop after authentication: open no session (faster; a server that refuses sessions goes unseen)")
 	f.BoolVar(&o.NoAuth, "no-auth", false, "stop after learning which auth methods the server allows; offer no key")
 	f.StringVar(&o.Output, "output", "text", "output format: text or json")
@@ -134,10 +141,29 @@ func checkRun(ctx context.Context, o *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	report, verdict := c.run(ctx)
+	// Ctrl-C ends the check where it is; the report says what was
+	// learned until then.
+	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.IO.ErrTTY && o.Verbose == 0 {
+		p := startProgress(o.IO.Err)
+		c.po.Progress = p.set
+		defer p.stop()
+	}
+	report, verdict := c.run(sctx)
+	interrupted := sctx.Err() != nil && ctx.Err() == nil
+	if o.Verbose > 0 {
+		if err := render.Verbose(o.IO.Err, report, o.Verbose); err != nil {
+			return err
+		}
+	}
 	code := ExitOK
 	if !verdict.Works {
 		code = ExitProblem
+	}
+	if interrupted {
+		fmt.Fprintln(o.IO.Err, "Interrupted: what the check learned before Ctrl-C follows.")
+		code = ExitInterrupted
 	}
 	if o.Output == "json" {
 		err = render.JSON(o.IO.Out, report, verdict, code)
@@ -333,4 +359,56 @@ func commandsFor(s *sshconfig.Settings) diagnose.Commands {
 		}
 	}
 	return diagnose.Commands{}
+}
+
+// progress shows, on a terminal, the layer the check waits on and for how
+// long: a filtered port is a wait, not a hang.
+type progress struct {
+	w     io.Writer
+	mu    sync.Mutex
+	layer string
+	since time.Time
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func startProgress(w io.Writer) *progress {
+	p := &progress{w: w, since: time.Now(), done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		shown := false
+		for {
+			select {
+			case <-p.done:
+				if shown {
+					fmt.Fprint(p.w, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				p.mu.Lock()
+				layer, since := p.layer, p.since
+				p.mu.Unlock()
+				// Quick checks finish before anything is shown.
+				if layer != "" && time.Since(since) > 500*time.Millisecond {
+					fmt.Fprintf(p.w, "\r\033[K… %s (%.1fs)", layer, time.Since(since).Seconds())
+					shown = true
+				}
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) set(layer, detail string) {
+	p.mu.Lock()
+	p.layer, p.since = layer+": "+detail, time.Now()
+	p.mu.Unlock()
+}
+
+func (p *progress) stop() {
+	close(p.done)
+	p.wg.Wait()
 }

@@ -22,6 +22,8 @@ const (
 	ExitProblem  = 1 // a problem was diagnosed
 	ExitUsage    = 2 // bad usage or input; nothing was changed
 	ExitInternal = 3 // sshdoctor itself failed
+	// ExitInterrupted is Ctrl-C (128 + SIGINT), as shells report it.
+	ExitInterrupted = 130
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
@@ -46,11 +48,13 @@ type IOStreams struct {
 	Out, Err io.Writer
 	// OutTTY is true when Out is a terminal: colours and human layout.
 	OutTTY bool
+	// ErrTTY is true when Err is a terminal: progress lines go there.
+	ErrTTY bool
 }
 
 // System returns the process's standard streams.
 func System() *IOStreams {
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutTTY: term.IsTerminal(int(os.Stdout.Fd()))}
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutTTY: term.IsTerminal(int(os.Stdout.Fd())), ErrTTY: term.IsTerminal(int(os.Stderr.Fd()))}
 }
 
 // NewRootCmd builds the command tree.

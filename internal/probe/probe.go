@@ -42,6 +42,15 @@ type Options struct {
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Resolver replaces net.DefaultResolver.
 	Resolver *net.Resolver
+	// Progress, when set, is told each layer as it starts and what it
+	// waits for (a terminal shows it while the check runs).
+	Progress func(layer, detail string)
+}
+
+func (o Options) step(layer, detail string) {
+	if o.Progress != nil {
+		o.Progress(layer, detail)
+	}
 }
 
 // Run checks the target and returns what it saw. It never returns nil; an
@@ -73,6 +82,7 @@ func Run(ctx context.Context, o Options) *Report {
 			defer closeJump()
 		}
 	} else {
+		o.step("resolve", "looking up "+s.HostName)
 		addrs := resolve(ctx, o, r)
 		if len(addrs) == 0 {
 			return r
@@ -153,6 +163,7 @@ func familyOK(ip net.IP, family string) bool {
 func dialTCP(ctx context.Context, o Options, r *Report, addrs []string) net.Conn {
 	res := &TCPResult{}
 	r.TCP = res
+	o.step("tcp", "connecting to "+strings.Join(addrs, ", "))
 	timeout := o.Timeout
 	if ct := o.Settings.ConnectTimeout; ct > 0 {
 		timeout = ct
@@ -224,6 +235,10 @@ const (
 func handshake(ctx context.Context, o Options, r *Report, conn net.Conn, signers []keySigner) {
 	s := o.Settings
 	start := time.Now()
+	o.step("banner", "waiting for the server's SSH identification")
+	// Ctrl-C (a cancelled ctx) ends a phase that waits on the server.
+	stopClose := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stopClose()
 	b := &BannerResult{}
 	r.Banner = b
 	if _, err := conn.Write([]byte(clientVersion + "\r\n")); err != nil {
@@ -258,6 +273,7 @@ func handshake(ctx context.Context, o Options, r *Report, conn net.Conn, signers
 	r.Kex = kx
 	hk := &HostKeyResult{Strict: s.StrictHostKeyChecking}
 	kexStart := time.Now()
+	o.step("kex", "key exchange")
 	ph := phaseKex
 
 	// Offer the host-key algorithms of keys already in known_hosts first, as
@@ -290,6 +306,7 @@ func handshake(ctx context.Context, o Options, r *Report, conn net.Conn, signers
 				return err
 			}
 			ph = phaseAuth
+			o.step("auth", "authenticating as "+s.User)
 			authStart = time.Now()
 			_ = conn.SetDeadline(time.Now().Add(o.Timeout))
 			return nil
@@ -333,6 +350,7 @@ func handshake(ctx context.Context, o Options, r *Report, conn net.Conn, signers
 		return
 	}
 	client := ssh.NewClient(c, chans, reqs)
+	o.step("session", "opening a session")
 	r.Session = runSession(client, conn, o)
 }
 
