@@ -48,11 +48,20 @@ func (l *labCmds) breakCmd() *cobra.Command {
 			if err != nil {
 				return &UsageError{err}
 			}
-			if err := s.Break(v, f); err != nil {
+			// A fault is injected wholly or not at all: Ctrl-C waits for
+			// Break (snapshot, change, saved state) to end.
+			interrupted, release := holdInterrupts(l.ios, "injecting "+f.Name)
+			err = s.Break(v, f)
+			release()
+			if err != nil {
 				return err
 			}
 			cargs, target := s.CheckArgs(v, f)
 			fmt.Fprintf(l.ios.Out, "broke %s: %s\nsee it: sshdoctor lab client -- sshdoctor check %s\n", v.Name, f.Description, shellJoin(append(cargs, target)))
+			if interrupted() {
+				fmt.Fprintf(l.ios.Err, "interrupted: %s has fault %s (undo: sshdoctor lab heal %s)\n", v.Name, f.Name, v.Name)
+				return &ExitError{Code: ExitInterrupted}
+			}
 			return nil
 		}),
 	}
@@ -64,10 +73,19 @@ func (l *labCmds) heal() *cobra.Command {
 	heal := &cobra.Command{
 		Use: "heal VM", Short: "Undo every fault injected into a VM", Args: l.exact(1, "a VM name"),
 		RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
-			if err := s.Heal(v, ""); err != nil {
+			// Heal (restore the disk, the network, boot) runs to its end
+			// whatever Ctrl-C says: a half-healed VM would be neither.
+			interrupted, release := holdInterrupts(l.ios, "healing "+v.Name)
+			err := s.Heal(v, "")
+			release()
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(l.ios.Out, "healed %s\n", v.Name)
+			if interrupted() {
+				fmt.Fprintf(l.ios.Err, "interrupted: %s was healed first\n", v.Name)
+				return &ExitError{Code: ExitInterrupted}
+			}
 			return nil
 		}),
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,8 +35,20 @@ func (l *labCmds) up() *cobra.Command {
 				return err
 			}
 			defer unlock()
+			// Ctrl-C (or SIGTERM) stops Up between steps; Up then removes
+			// the partial lab. Further signals are caught until it is done.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			start := time.Now()
-			s, err := lab.Up(lab.Dir(), lab.UpOptions{VMs: vms, Name: name, Prefix: prefix})
+			s, err := lab.Up(ctx, lab.Dir(), lab.UpOptions{VMs: vms, Name: name, Prefix: prefix})
+			if err != nil && ctx.Err() != nil {
+				if _, lerr := lab.Load(lab.Dir()); errors.Is(lerr, lab.ErrNoLab) {
+					fmt.Fprintln(l.ios.Err, "interrupted: the partial lab was removed")
+				} else {
+					fmt.Fprintf(l.ios.Err, "interrupted: %s\n", oneLine(err.Error()))
+				}
+				return &ExitError{Code: ExitInterrupted}
+			}
 			if err != nil {
 				return err
 			}

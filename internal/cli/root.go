@@ -22,8 +22,6 @@ const (
 	ExitProblem  = 1 // a problem was diagnosed
 	ExitUsage    = 2 // bad usage or input; nothing was changed
 	ExitInternal = 3 // sshdoctor itself failed
-	// ExitInterrupted is Ctrl-C (128 + SIGINT), as shells report it.
-	ExitInterrupted = 130
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".

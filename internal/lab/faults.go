@@ -419,7 +419,7 @@ func (s *State) snapshot(v *VMState) error {
 		return err
 	}
 	for _, dir := range diskDirs {
-		if out, err := exec.Command("cp", "-a", filepath.Join(d, dir), snap+"/").CombinedOutput(); err != nil {
+		if out, err := cpA(filepath.Join(d, dir), snap+"/"); err != nil {
 			return fmt.Errorf("snapshot %s: %v: %s", v.Name, err, out)
 		}
 	}
@@ -435,7 +435,7 @@ func (s *State) restore(v *VMState) error {
 		if err := os.RemoveAll(filepath.Join(d, dir)); err != nil {
 			return err
 		}
-		if out, err := exec.Command("cp", "-a", filepath.Join(snap, dir), d+"/").CombinedOutput(); err != nil {
+		if out, err := cpA(filepath.Join(snap, dir), d+"/"); err != nil {
 			return fmt.Errorf("restore %s: %v: %s", v.Name, err, out)
 		}
 	}
@@ -445,6 +445,13 @@ func (s *State) restore(v *VMState) error {
 	}
 	_ = os.Remove(filepath.Join(d, "boot-fault"))
 	return os.RemoveAll(snap)
+}
+
+// cpA copies with cp -a, in its own process group (see ownGroup).
+func cpA(src, dst string) ([]byte, error) {
+	cmd := exec.Command("cp", "-a", src, dst)
+	cmd.SysProcAttr = ownGroup()
+	return cmd.CombinedOutput()
 }
 
 func (s *State) flushGuestFirewall(v *VMState) {

@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 func TestGuestRepairCrashSafety(t *testing.T) {
 	sshdtest.NeedRoot(t)
 	bin := binary(t)
-	s, err := lab.Up(filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "c", Prefix: "sdlc", Self: bin})
+	s, err := lab.Up(context.Background(), filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "c", Prefix: "sdlc", Self: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ done
 func TestGuestBadInputChangesNothing(t *testing.T) {
 	sshdtest.NeedRoot(t)
 	bin := binary(t)
-	s, err := lab.Up(filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "b", Prefix: "sdlb", Self: bin})
+	s, err := lab.Up(context.Background(), filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "b", Prefix: "sdlb", Self: bin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,10 @@ type State struct {
 	Password string `json:"password"`
 	// Self is the sshdoctor binary VMs run as their init.
 	Self string `json:"self"`
+	// Creating is set while `lab up` builds the lab: a state that still
+	// has it is a partial lab: `lab up` refuses to start over it and
+	// `lab down` removes it.
+	Creating bool `json:"creating,omitempty"`
 }
 
 // VMState is one VM's record.

@@ -40,7 +40,7 @@ func upLab(t *testing.T, name, prefix string) (s *lab.State, bin string) {
 	t.Helper()
 	sshdtest.NeedRoot(t)
 	bin = binary(t)
-	s, err := lab.Up(filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: name, Prefix: prefix, Self: bin})
+	s, err := lab.Up(context.Background(), filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: name, Prefix: prefix, Self: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestFaultCatalogue(t *testing.T) {
 	before := snapshotHost(t, "sdlt-")
 	bin := binary(t)
 	dir := filepath.Join(t.TempDir(), "lab")
-	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "web", Prefix: "sdlt", Self: bin})
+	s, err := lab.Up(context.Background(), dir, lab.UpOptions{VMs: 1, Name: "web", Prefix: "sdlt", Self: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestProviderLifecycle(t *testing.T) {
 	sshdtest.NeedRoot(t)
 	bin := binary(t)
 	dir := filepath.Join(t.TempDir(), "lab")
-	s, err := lab.Up(dir, lab.UpOptions{VMs: 2, Name: "app", Prefix: "sdlp", Self: bin})
+	s, err := lab.Up(context.Background(), dir, lab.UpOptions{VMs: 2, Name: "app", Prefix: "sdlp", Self: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,7 +620,7 @@ func TestGuestRepairsEveryFault(t *testing.T) {
 	sshdtest.NeedRoot(t)
 	bin := binary(t)
 	dir := filepath.Join(t.TempDir(), "lab")
-	s, err := lab.Up(dir, lab.UpOptions{VMs: 1, Name: "g", Prefix: "sdlg", Self: bin})
+	s, err := lab.Up(context.Background(), dir, lab.UpOptions{VMs: 1, Name: "g", Prefix: "sdlg", Self: bin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +24,7 @@ func output(stdin []byte, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.SysProcAttr = ownGroup()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -32,6 +34,11 @@ func output(stdin []byte, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// ownGroup puts a helper in its own process group, out of the terminal's
+// foreground group: Ctrl-C reaches sshdoctor alone, which stops between
+// steps (or finishes the step) instead of losing a helper in mid-change.
+func ownGroup() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 func nsExists(name string) bool {
 	out, err := output(nil, "ip", "netns", "list")

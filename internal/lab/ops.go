@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -117,7 +118,7 @@ func (s *State) Start(v *VMState, self string) error {
 			return err
 		}
 	}
-	if err := s.boot(v, self, false); err != nil {
+	if err := s.boot(context.Background(), v, self, false); err != nil {
 		return err
 	}
 	return s.applyNetwork()
@@ -165,7 +166,7 @@ func (s *State) Redeploy(v *VMState, self string) error {
 	if err := s.setupVMNet(v); err != nil {
 		return err
 	}
-	if err := s.boot(v, self, false); err != nil {
+	if err := s.boot(context.Background(), v, self, false); err != nil {
 		return err
 	}
 	if err := s.writeClientConfig(); err != nil {

@@ -281,7 +281,7 @@ func (p *Provider) vmAccess(ctx context.Context, name, what string, protected ma
 	if err != nil {
 		return err
 	}
-	res, err := s.execInput(ctx, v, "exec /run/lab/bin/sshdoctor guest apply --settings '{}' --protected-settings -", data, vmAccessTimeout)
+	res, err := s.execInput(ctx, v, "exec /run/lab/bin/sshdoctor guest apply --settings '{}' --protected-settings -", data, vmAccessTimeout, false)
 	if err != nil {
 		return fmt.Errorf("%s on %s (VMAccess): %w", what, v.Name, err)
 	}

@@ -35,8 +35,13 @@ type UpOptions struct {
 }
 
 // Up creates the lab: namespaces, network, client key and VMs, booted and
-// provisioned. On failure it removes whatever it created.
-func Up(dir string, o UpOptions) (*State, error) {
+// provisioned. On failure, or when ctx is cancelled (Ctrl-C), it stops
+// between steps and removes whatever it created. state.json is written
+// before anything else, with every namespace the lab will create (their
+// names follow from the prefix and the VM names), so `lab down` removes a
+// lab whose Up was killed outright: it kills every process in those
+// namespaces by PID.
+func Up(ctx context.Context, dir string, o UpOptions) (_ *State, err error) {
 	if err := CheckRoot(); err != nil {
 		return nil, err
 	}
@@ -46,7 +51,10 @@ func Up(dir string, o UpOptions) (*State, error) {
 	if o.Name == "" || strings.ContainsAny(o.Name, "/ .") || len(o.Name) > 20 {
 		return nil, fmt.Errorf("--name %q: use a short name of letters, digits and dashes", o.Name)
 	}
-	if _, err := Load(dir); err == nil {
+	if old, err := Load(dir); err == nil {
+		if old.Creating {
+			return nil, fmt.Errorf("an interrupted `lab up` left a partial lab in %s: run `sshdoctor lab down` first", dir)
+		}
 		return nil, fmt.Errorf("a lab is already up in %s (run `sshdoctor lab down` first)", dir)
 	}
 	if o.Prefix == "" {
@@ -64,37 +72,41 @@ func Up(dir string, o UpOptions) (*State, error) {
 		}
 		o.Self = self
 	}
-	s := &State{Dir: dir, Prefix: o.Prefix, Password: "Lab-" + hex.EncodeToString(pw), Self: o.Self}
+	s := &State{Dir: dir, Prefix: o.Prefix, Password: "Lab-" + hex.EncodeToString(pw), Self: o.Self, Creating: true}
 	for i := 1; i <= o.VMs; i++ {
 		s.VMs = append(s.VMs, &VMState{Name: fmt.Sprintf("%s%d", o.Name, i), Index: i - 1, Power: cloud.PowerDeallocated, NSG: defaultNICNSG()})
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	done := false
 	defer func() {
-		if !done {
-			_ = Down(s)
+		if err == nil {
+			return
+		}
+		if derr := Down(s); derr != nil {
+			err = fmt.Errorf("%w; removing the partial lab: %v (run `sshdoctor lab down`)", err, derr)
 		}
 	}()
-	if err := s.Save(); err != nil {
-		return nil, err
+	// step runs one stage of Up unless ctx was cancelled before it.
+	step := func(f func() error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return f()
 	}
-	if err := s.setupCore(); err != nil {
-		return nil, err
+	for _, f := range []func() error{s.Save, s.setupCore, s.writeClient, s.applyNetwork} {
+		if err := step(f); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.writeClient(); err != nil {
-		return nil, err
-	}
-	if err := s.applyNetwork(); err != nil {
-		return nil, err
+	for _, v := range s.VMs {
+		if err := step(func() error { return s.setupVMNet(v) }); err != nil {
+			return nil, err
+		}
 	}
 	errc := make(chan error, len(s.VMs))
 	for _, v := range s.VMs {
-		if err := s.setupVMNet(v); err != nil {
-			return nil, err
-		}
-		go func(v *VMState) { errc <- s.boot(v, o.Self, true) }(v)
+		go func(v *VMState) { errc <- step(func() error { return s.boot(ctx, v, o.Self, true) }) }(v)
 	}
 	var bootErr error
 	for range s.VMs {
@@ -105,16 +117,12 @@ func Up(dir string, o UpOptions) (*State, error) {
 	if bootErr != nil {
 		return nil, bootErr
 	}
-	if err := s.applyNetwork(); err != nil {
-		return nil, err
+	s.Creating = false
+	for _, f := range []func() error{s.applyNetwork, s.writeKnownHosts, s.Save} {
+		if err := step(f); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.writeKnownHosts(); err != nil {
-		return nil, err
-	}
-	if err := s.Save(); err != nil {
-		return nil, err
-	}
-	done = true
 	return s, nil
 }
 
@@ -128,6 +136,8 @@ func defaultNICNSG() *cloud.NSG {
 }
 
 // Down stops every VM and removes every namespace and file the lab made.
+// It also removes a partial lab (an Up that was killed): whatever runs in
+// a lab namespace is killed by PID, whether or not the state recorded it.
 func Down(s *State) error {
 	var errs []error
 	// Kill every VM first, then wait for them together.
@@ -139,23 +149,25 @@ func Down(s *State) error {
 	for _, v := range s.VMs {
 		s.kill(v)
 	}
+	namespaces := []string{s.nsClient(), s.nsRouter()}
 	for _, v := range s.VMs {
-		if nsExists(s.nsVM(v)) {
-			if err := run("ip", "netns", "del", s.nsVM(v)); err != nil {
-				errs = append(errs, err)
-			}
+		namespaces = append(namespaces, s.nsVM(v))
+	}
+	var killed []int
+	for _, ns := range namespaces {
+		if nsExists(ns) {
+			// What still runs there: a `lab ssh` session, or a VM an
+			// interrupted Up started but never recorded.
+			killed = append(killed, killNamespace(ns)...)
 		}
 	}
-	for _, ns := range []string{s.nsClient(), s.nsRouter()} {
+	for _, pid := range killed {
+		for i := 0; i < 400 && pidExists(pid); i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, ns := range namespaces {
 		if nsExists(ns) {
-			// Kill what still runs there (a `lab ssh` session, say), by PID.
-			if out, err := output(nil, "ip", "netns", "pids", ns); err == nil {
-				for _, f := range strings.Fields(out) {
-					if pid, err := strconv.Atoi(f); err == nil {
-						_ = syscall.Kill(pid, syscall.SIGKILL)
-					}
-				}
-			}
 			if err := run("ip", "netns", "del", ns); err != nil {
 				errs = append(errs, err)
 			}
@@ -167,10 +179,26 @@ func Down(s *State) error {
 	return errors.Join(errs...)
 }
 
+// killNamespace kills, by PID, every process in network namespace ns and
+// returns their PIDs.
+func killNamespace(ns string) []int {
+	out, err := output(nil, "ip", "netns", "pids", ns)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(out) {
+		if pid, err := strconv.Atoi(f); err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // boot starts the VM's init in fresh namespaces and waits for sshd (unless
 // a fault keeps it down). provision runs first-boot setup (the lab's
 // cloud-init): the admin user, its key and password, sudoers.
-func (s *State) boot(v *VMState, self string, provision bool) error {
+func (s *State) boot(ctx context.Context, v *VMState, self string, provision bool) error {
 	d := s.vmDir(v.Name)
 	subs := []string{"home", "root", "log", "tmpdisk", "backups"}
 	for _, o := range overlays {
@@ -193,6 +221,9 @@ func (s *State) boot(v *VMState, self string, provision bool) error {
 	bootStart, _ := console.Seek(0, io.SeekEnd)
 	// unshare --kill-child: when the unshare process is killed, its child
 	// (the VM's PID 1) dies, and with it every process of the VM.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cmd := exec.Command("ip", "netns", "exec", s.nsVM(v), "unshare", "--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child",
 		"--propagation", "private", self, "lab", "vm-init", "--dir", d, "--name", v.Name)
 	cmd.Stdout, cmd.Stderr = console, console
@@ -206,18 +237,24 @@ func (s *State) boot(v *VMState, self string, provision bool) error {
 	v.Power = cloud.PowerStarting
 	v.Boots++
 	deadline := time.Now().Add(bootTimeout)
-	for v.InitPID == 0 && time.Now().Before(deadline) {
+	for v.InitPID == 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		v.InitPID = initPID(v.UnsharePID)
 		time.Sleep(5 * time.Millisecond)
 	}
 	if v.InitPID == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		return fmt.Errorf("%s did not start (see %s)", v.Name, filepath.Join(d, "console.log"))
 	}
 	v.Power = cloud.PowerRunning
-	if err := s.waitAgent(v, deadline); err != nil {
+	if err := s.waitAgent(ctx, v, deadline); err != nil {
 		return err
 	}
 	if provision {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := s.provision(v); err != nil {
 			return err
 		}
@@ -229,15 +266,18 @@ func (s *State) boot(v *VMState, self string, provision bool) error {
 		// The init decides at boot whether the fault still blocks it (a
 		// repair may have fixed fstab): wait for sshd or for emergency
 		// mode on the console, whichever comes.
-		return s.waitSSHDOrEmergency(v, filepath.Join(d, "console.log"), bootStart, deadline)
+		return s.waitSSHDOrEmergency(ctx, v, filepath.Join(d, "console.log"), bootStart, deadline)
 	}
-	return s.waitSSHD(v, deadline)
+	return s.waitSSHD(ctx, v, deadline)
 }
 
 // waitSSHDOrEmergency waits until sshd listens in the VM, or its console
 // (from offset on: this boot) shows emergency mode.
-func (s *State) waitSSHDOrEmergency(v *VMState, console string, offset int64, deadline time.Time) error {
+func (s *State) waitSSHDOrEmergency(ctx context.Context, v *VMState, console string, offset int64, deadline time.Time) error {
 	for time.Now().Before(deadline) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if s.sshdListening(v) {
 			return nil
 		}
@@ -266,8 +306,11 @@ func initPID(unshare int) int {
 
 // waitAgent waits until the init has mounted the VM's file systems (it
 // writes /run/lab-ready), so run-command sees the VM, not the host.
-func (s *State) waitAgent(v *VMState, deadline time.Time) error {
+func (s *State) waitAgent(ctx context.Context, v *VMState, deadline time.Time) error {
 	for time.Now().Before(deadline) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/run/lab-ready", v.InitPID)); err == nil {
 			return nil
 		}
@@ -283,8 +326,11 @@ func (s *State) sshdListening(v *VMState) bool {
 }
 
 // waitSSHD waits until something listens on TCP/22 in the VM's namespace.
-func (s *State) waitSSHD(v *VMState, deadline time.Time) error {
+func (s *State) waitSSHD(ctx context.Context, v *VMState, deadline time.Time) error {
 	for time.Now().Before(deadline) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if s.sshdListening(v) {
 			return nil
 		}
@@ -319,12 +365,14 @@ func processIs(pid int, comm string) bool {
 // Exec runs a shell script as root inside the VM (the lab's run-command).
 // The output is kept whole: Provider.RunCommand applies Azure's limits.
 func (s *State) Exec(ctx context.Context, v *VMState, script string, timeout time.Duration) (*cloud.RunResult, error) {
-	return s.execInput(ctx, v, script, nil, timeout)
+	return s.execInput(ctx, v, script, nil, timeout, false)
 }
 
 // execInput is Exec with stdin as the script's standard input (none when
-// nil), for data that must stay off the command line.
-func (s *State) execInput(ctx context.Context, v *VMState, script string, stdin []byte, timeout time.Duration) (*cloud.RunResult, error) {
+// nil), for data that must stay off the command line. detach runs the
+// script in its own process group, out of reach of the terminal's Ctrl-C:
+// provisioning and fault scripts finish once started.
+func (s *State) execInput(ctx context.Context, v *VMState, script string, stdin []byte, timeout time.Duration, detach bool) (*cloud.RunResult, error) {
 	if v.Power != cloud.PowerRunning || !v.alive() {
 		return nil, errNotRunning(v)
 	}
@@ -337,6 +385,9 @@ func (s *State) execInput(ctx context.Context, v *VMState, script string, stdin 
 		"/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=/run/lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C"}
 	cmd.Dir = "/"
+	if detach {
+		cmd.SysProcAttr = ownGroup()
+	}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -358,7 +409,7 @@ func (s *State) execInput(ctx context.Context, v *VMState, script string, stdin 
 
 // mustExec runs a provisioning or fault script and fails on a non-zero exit.
 func (s *State) mustExec(v *VMState, script string) error {
-	res, err := s.Exec(context.Background(), v, script, time.Minute)
+	res, err := s.execInput(context.Background(), v, script, nil, time.Minute, true)
 	if err != nil {
 		return err
 	}
