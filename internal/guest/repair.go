@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -199,10 +200,14 @@ type Result struct {
 	Restarted bool     `json:"sshd_restarted"`
 	// RebootRequired: the changes take effect at the next boot (the
 	// current boot is stuck before sshd, e.g. in emergency mode).
-	RebootRequired bool      `json:"reboot_required"`
-	RolledBack     bool      `json:"rolled_back"`
-	Error          string    `json:"error,omitempty"`
-	Remaining      []Problem `json:"remaining"`
+	RebootRequired bool `json:"reboot_required"`
+	RolledBack     bool `json:"rolled_back"`
+	// Interrupted: Ctrl-C or SIGTERM came during the transaction. With
+	// RolledBack, nothing stayed changed; without, the signal came after
+	// sshd was restarted, and the repair was finished.
+	Interrupted bool      `json:"interrupted,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	Remaining   []Problem `json:"remaining"`
 }
 
 const sshdConfig = "/etc/ssh/sshd_config"
@@ -767,6 +772,18 @@ func run(name string, args ...string) error {
 	return nil
 }
 
+// runDetached is run in a process group of its own, out of reach of the
+// terminal's Ctrl-C: a restart of sshd, once begun, is never cut short.
+func runDetached(name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 func saveAll(b *Backup, paths ...string) error {
 	for _, p := range paths {
 		if err := b.Save(p); err != nil {
@@ -1056,12 +1073,12 @@ func listenHost(v string) string {
 func restartSSHD(mgr string) error {
 	switch mgr {
 	case "systemd":
-		if err := run("systemctl", "restart", "ssh"); err != nil {
-			return run("systemctl", "restart", "sshd")
+		if err := runDetached("systemctl", "restart", "ssh"); err != nil {
+			return runDetached("systemctl", "restart", "sshd")
 		}
 		return nil
 	case "lab", "sysvinit":
-		return run("service", "ssh", "restart")
+		return runDetached("service", "ssh", "restart")
 	}
 	return errors.New("no service manager found to restart sshd")
 }

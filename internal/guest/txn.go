@@ -18,7 +18,9 @@ import (
 // sshd restarted on its old configuration); on success the set is sealed:
 // the identity of everything the run left is recorded, so a later
 // `guest restore` can refuse paths someone replaced since. A plan without
-// actions, or a dry run, changes nothing and makes no backup set. The
+// actions, or a dry run, changes nothing and makes no backup set. Ctrl-C
+// or SIGTERM (or ctx ending) stops it between steps and rolls the set back
+// (ErrInterrupted); once sshd is being restarted it runs to its end. The
 // caller holds Lock.
 func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Result {
 	res := &Result{Actions: acts}
@@ -41,6 +43,8 @@ func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Resul
 	if len(todo) == 0 || o.DryRun {
 		return res
 	}
+	stopped, release := holdInterrupts(ctx)
+	defer release()
 	b, err := NewBackup("/", o.Command)
 	if err != nil {
 		res.Error = err.Error()
@@ -48,6 +52,12 @@ func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Resul
 	}
 	res.Backup = b.Dir()
 	fail := func(cause error) *Result {
+		res.Interrupted = stopped()
+		if res.Interrupted && !res.Restarted {
+			// A step the signal ended (Ctrl-C reaches the programs it
+			// runs too) fails for that reason, whatever it says.
+			cause = ErrInterrupted
+		}
 		res.Error = cause.Error()
 		if err := rollback("/", b.Dir()); err != nil {
 			res.Error += "; rollback: " + err.Error()
@@ -59,12 +69,22 @@ func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Resul
 		return res
 	}
 	for _, a := range todo {
+		if stopped() {
+			return fail(ErrInterrupted)
+		}
 		if a.do == nil {
 			continue
 		}
 		if err := a.do(b); err != nil {
 			return fail(fmt.Errorf("%s: %w", a.Description, err))
 		}
+	}
+	// The last stop before the commit. A signal during sshd -t (which it
+	// reaches too) still rolls back; sshd's restart is out of the
+	// terminal's reach (runDetached), and from it on the transaction runs
+	// to its end.
+	if stopped() {
+		return fail(ErrInterrupted)
 	}
 	if restart {
 		if out, err := exec.CommandContext(ctx, f.SSHDPath, "-t").CombinedOutput(); err != nil {
@@ -78,6 +98,7 @@ func Apply(ctx context.Context, f *Facts, acts []Action, o RepairOptions) *Resul
 			return fail(err)
 		}
 	}
+	res.Interrupted = stopped()
 	if err := b.Seal(); err != nil {
 		res.Error = "record the backup set: " + err.Error()
 	}

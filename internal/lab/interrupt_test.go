@@ -233,3 +233,85 @@ func TestBreakHealInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestRepairInterrupted sends Ctrl-C (SIGINT to the process group, as
+// a terminal does) to `guest repair --yes` inside a VM at seeded random
+// moments once its transaction has begun. The repair has four steps (a
+// drop-in, sshd_config, the user's shell, ~/.ssh's mode; then sshd is
+// restarted): afterwards sshd's configuration must be exactly the broken
+// one (rolled back) or the repaired one, never a mix, never a file left
+// behind, and sshd -t must pass.
+func TestGuestRepairInterrupted(t *testing.T) {
+	sshdtest.NeedRoot(t)
+	bin := binary(t)
+	s, err := lab.Up(context.Background(), filepath.Join(t.TempDir(), "lab"), lab.UpOptions{VMs: 1, Name: "r", Prefix: interruptPrefix, Self: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lab.Down(s) })
+	v := s.VMs[0]
+	for _, name := range []string{"sshd-dropin-override", "sshd-wrong-port", "user-nologin-shell", "ssh-dir-perms"} {
+		f, _ := lab.FaultByName(name)
+		if err := s.Break(v, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := interruptRand(t)
+	const rounds = 16
+	var sleeps []string
+	for i := range rounds {
+		// After the backup set appears, the four steps and sshd -t take
+		// some 30 ms, the restart and the wait for sshd some 300 ms more:
+		// half the signals fall in the first part.
+		limit := 0.04
+		if i%2 == 1 {
+			limit = 0.3
+		}
+		sleeps = append(sleeps, strconv.FormatFloat(r.Float64()*limit, 'f', 3, 64))
+	}
+	script := `set -u
+u=` + lab.DefaultUser + `
+conf() { find /etc/ssh/sshd_config /etc/ssh/sshd_config.d -type f | sort | xargs sha256sum; getent passwd $u; stat -c %a /home/$u/.ssh; }
+cp -a /etc/ssh /root/ssh.old
+conf > /root/old
+sshdoctor guest repair --yes --user $u >/dev/null 2>&1 || { echo "repair failed"; exit 1; }
+conf > /root/new
+cmp -s /root/old /root/new && { echo "repair changed nothing"; exit 1; }
+i=0
+for delay in ` + strings.Join(sleeps, " ") + `; do
+	i=$((i+1))
+	rm -rf /etc/ssh && cp -a /root/ssh.old /etc/ssh && service ssh restart >/dev/null
+	usermod -s /usr/sbin/nologin $u >/dev/null 2>&1; chmod 777 /home/$u/.ssh
+	sets=$(ls -A /var/backups/sshdoctor 2>/dev/null | wc -l)
+	# A job of its own (setsid), with SIGINT as a terminal leaves it (the
+	# shell ignores SIGINT for background jobs).
+	setsid perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' sshdoctor guest repair --yes --user $u >/root/out 2>&1 &
+	pid=$!
+	# Wait for the transaction to begin (its backup set appears), then
+	# a random moment more.
+	while [ "$(ls -A /var/backups/sshdoctor 2>/dev/null | wc -l)" = "$sets" ] && kill -0 $pid 2>/dev/null; do :; done
+	sleep "$delay"
+	kill -s INT -- -$pid 2>/dev/null
+	wait $pid
+	rc=$?
+	conf > /root/now
+	if cmp -s /root/now /root/old; then state=rolled-back
+	elif cmp -s /root/now /root/new; then state=repaired
+	else echo "run $i (SIGINT $delay s into the transaction, exit $rc): sshd's configuration is neither the old nor the repaired one:"; cat /root/now; tail -5 /root/out; exit 1
+	fi
+	sshd -t || { echo "run $i (SIGINT $delay s into the transaction): sshd -t fails"; exit 1; }
+	if grep -q interrupted /root/out && [ $state != rolled-back ]; then
+		echo "run $i (SIGINT $delay s into the transaction): says interrupted, but the repair stayed"; cat /root/out; exit 1
+	fi
+	echo "run $i: SIGINT $delay s into the transaction: exit $rc, $state ($(grep -m1 -o -e 'FAILED: [^(]*' -e 'Done\.' /root/out)) ok"
+done
+`
+	res, err := s.Exec(t.Context(), v, script, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", res.Stdout)
+	if res.ExitCode != 0 || strings.Count(res.Stdout, " ok\n") != rounds {
+		t.Fatalf("exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+}
