@@ -352,6 +352,11 @@ func printGuest(o *GuestOptions, accounts *guestAccounts, problems []guest.Probl
 			fmt.Fprintf(w, "\nNothing was changed. To apply: %s --yes\n", guestRepairCommand(o))
 		}
 	}
+	if res != nil && res.Interrupted {
+		// Ctrl-C: rolled back, or finished once sshd was restarting.
+		fmt.Fprintln(o.IO.Err, "Interrupted: the repair was rolled back, or finished because sshd was already restarting (see above).")
+		return &ExitError{Code: ExitInterrupted}
+	}
 	if failed {
 		return &ExitError{Code: ExitProblem}
 	}
