@@ -319,7 +319,7 @@ func printGuest(o *GuestOptions, accounts *guestAccounts, problems []guest.Probl
 		failed = res.Error != "" || (res.Remaining != nil && blocking(res.Remaining) && !res.RebootRequired)
 	}
 	if o.Output == "json" {
-		doc := map[string]any{"schema": "sshdoctor.guest/v1", "problems": problems, "repair": res}
+		doc := map[string]any{"schema": "sshdoctor.guest/v1", "findings": problems, "repair": res}
 		if accounts != nil {
 			doc["checked_users"] = accounts.names()
 		}

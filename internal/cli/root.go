@@ -73,6 +73,9 @@ Start with:  sshdoctor check user@host`,
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.Err)
+	// Every command takes --no-color; those that colour (check, fix,
+	// bootlog analyze) define their own, the rest print no colour.
+	root.PersistentFlags().Bool("no-color", false, "no colours even on a terminal (NO_COLOR is honoured too)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})

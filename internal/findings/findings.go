@@ -46,13 +46,13 @@ var ClientLayers = []Layer{LayerConfig, LayerResolve, LayerJump, LayerTCP, Layer
 
 // Def is a catalogue entry: what an ID means in general.
 type Def struct {
-	ID       string
-	Layer    Layer
-	Severity Severity
+	ID       string   `json:"id"`
+	Layer    Layer    `json:"layer"`
+	Severity Severity `json:"severity"`
 	// Title is a one-line description of the condition.
-	Title string
+	Title string `json:"title"`
 	// Remedy is the generic remediation; a Finding carries the specific one.
-	Remedy string
+	Remedy string `json:"remediation"`
 }
 
 // Finding is one judged problem with the evidence that shows it.

@@ -22,7 +22,7 @@ func (g *guestUserLab) guestCheck(args ...string) (int, []guestProblem) {
 	g.t.Helper()
 	res := g.sh("sshdoctor guest check --output json " + shellQuote(args))
 	var doc struct {
-		Problems []guestProblem `json:"problems"`
+		Problems []guestProblem `json:"findings"`
 	}
 	if err := json.Unmarshal([]byte(res.Stdout), &doc); err != nil {
 		g.t.Fatalf("guest check: exit %d, not JSON (%v)\n%s%s", res.ExitCode, err, res.Stdout, res.Stderr)

@@ -595,7 +595,7 @@ func guestRun(t *testing.T, s *lab.State, v *lab.VMState, args ...string) (*clou
 	}
 	ids := map[string]bool{}
 	var doc struct {
-		Problems []struct{ ID string } `json:"problems"`
+		Problems []struct{ ID string } `json:"findings"`
 	}
 	if json.Unmarshal([]byte(res.Stdout), &doc) == nil {
 		for _, p := range doc.Problems {

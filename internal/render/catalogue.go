@@ -18,7 +18,10 @@ func Catalogue(w io.Writer, format string) error {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(defs)
+		return enc.Encode(struct {
+			Schema   string         `json:"schema"`
+			Findings []findings.Def `json:"findings"`
+		}{"sshdoctor.findings/v1", defs})
 	case "markdown":
 		b.WriteString("# Findings\n\n")
 		b.WriteString("Every problem sshdoctor reports is a *finding* with a stable ID. IDs are API: they are\n")
