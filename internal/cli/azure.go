@@ -108,7 +108,7 @@ Examples:
 		Example: `  sshdoctor azure check -g web-rg -n web1 --source-ip 198.51.100.7
   sshdoctor azure nsg allow-ssh -g web-rg -n web1 --source-ip 198.51.100.7
   sshdoctor azure restart -g web-rg -n web1
-  sshdoctor azure reset-user -g web-rg -n web1 --username azureuser --ssh-key-file ~/.ssh/id_ed25519.pub`,
+  sshdoctor azure reset-user -g web-rg -n web1 --user azureuser --ssh-key-file ~/.ssh/id_ed25519.pub`,
 	}
 	vmFlags := func(c *cobra.Command) {
 		f := c.Flags()

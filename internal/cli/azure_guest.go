@@ -47,7 +47,7 @@ Exit status: 0 nothing inside the guest stops SSH, 1 a problem was found,
 		}),
 	}
 	vmFlags(guestCheck)
-	guestCheck.Flags().StringArrayVar(&guestUsers, "user", nil, "check this user (repeatable; default: every login user with keys or a password)")
+	guestCheck.Flags().StringArrayVarP(&guestUsers, "user", "l", nil, "check this user (repeatable; default: every login user with keys or a password)")
 	guestCheck.Flags().IntVarP(&o.Port, "port", "p", 22, "the port clients expect sshd on")
 	guestCheck.Flags().StringVar(&gout.Output, "output", "text", "text or json")
 

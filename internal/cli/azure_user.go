@@ -16,7 +16,7 @@ import (
 func newCmdAzureResetUser(o *AzureOptions, vmFlags azureVMFlags, run azureRunner) *cobra.Command {
 	var password, key string
 	resetUser := &cobra.Command{
-		Use:   "reset-user -g RG -n VM --username U [--password-stdin] [--ssh-key-file F]",
+		Use:   "reset-user -g RG -n VM --user U [--password-stdin] [--ssh-key-file F]",
 		Short: "Set a user's password and/or add an SSH key; creates a sudo user if missing (VMAccessForLinux)",
 		Long: `Runs the VMAccessForLinux extension as az vm user update does. The password
 (read from standard input, never from the command line) and the key travel
@@ -39,7 +39,7 @@ only in the extension's protected settings, which Azure encrypts.`,
 	}
 	vmFlags(resetUser)
 	recheckFlags(resetUser, o)
-	resetUser.Flags().StringVar(&o.Username, "username", "", "the user to reset or create (required)")
+	userFlag(resetUser.Flags(), &o.Username, "the user to reset or create (required)", "username")
 	resetUser.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the new password from the first line of standard input")
 	resetUser.Flags().StringVar(&o.SSHKey, "ssh-key", "", "an OpenSSH public key (one line) to add")
 	resetUser.Flags().StringVar(&o.SSHKeyFile, "ssh-key-file", "", "file holding the OpenSSH public key to add")
@@ -51,7 +51,7 @@ only in the extension's protected settings, which Azure encrypts.`,
 // resetUserInputs validates reset-user's user name, password and key.
 func resetUserInputs(o *AzureOptions) (password, key string, err error) {
 	if !validUserName(o.Username) {
-		return "", "", usagef("--username %q is not a valid user name", o.Username)
+		return "", "", usagef("--user %q is not a valid user name", o.Username)
 	}
 	if o.PasswordStdin {
 		line, err := bufio.NewReader(o.IO.In).ReadString('\n')

@@ -113,7 +113,7 @@ Exit status: 0 SSH works, 1 a problem was diagnosed, 2 bad usage, 3 internal err
 	}
 	f := cmd.Flags()
 	f.IntVarP(&o.Port, "port", "p", 0, "port to connect to (default: from ssh config, else 22)")
-	f.StringVarP(&o.User, "login", "l", "", "user to log in as (default: from ssh config, else your user name)")
+	userFlag(f, &o.User, "user to log in as, as ssh -l (default: from ssh config, else your user name)", "login")
 	f.StringArrayVarP(&o.Identities, "identity", "i", nil, "private key file to offer (repeatable), as ssh -i")
 	f.StringVarP(&o.ConfigFile, "config", "F", os.Getenv("SSHDOCTOR_SSH_CONFIG"), "ssh client config file (default $SSHDOCTOR_SSH_CONFIG, else ~/.ssh/config); \"none\" for no file")
 	f.StringVarP(&o.ProxyJump, "jump", "J", "", "connect through this jump host, [user@]host[:port], as ssh -J")

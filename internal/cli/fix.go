@@ -123,7 +123,7 @@ do by hand), 2 bad usage, 3 internal error.`,
 	f.IntVar(&o.MaxSteps, "max-steps", 8, "stop after this many steps")
 	c := &o.Check
 	f.IntVarP(&c.Port, "port", "p", 0, "sshd's port (default: from ssh config, else 22)")
-	f.StringVarP(&c.User, "login", "l", "", "user to log in as (default: from ssh config)")
+	userFlag(f, &c.User, "user to log in as, as ssh -l (default: from ssh config)", "login")
 	f.StringArrayVarP(&c.Identities, "identity", "i", nil, "private key file to offer (repeatable), as ssh -i")
 	f.StringVarP(&c.ConfigFile, "config", "F", os.Getenv("SSHDOCTOR_SSH_CONFIG"), "ssh client config file (default $SSHDOCTOR_SSH_CONFIG, else ~/.ssh/config)")
 	f.StringArrayVarP(&c.Options, "option", "o", nil, "ssh option Key=Value (repeatable)")

@@ -47,7 +47,7 @@ manager and rolls everything back if sshd does not come back.`,
 	}
 	o := &GuestOptions{IO: ios}
 	flags := func(c *cobra.Command) {
-		c.Flags().StringArrayVar(&o.Users, "user", nil, "check this user (repeatable; default: every regular account, UID_MIN and up, with an authorized key or a usable password); repair changes an account's policy (lock, expiry, shell, Allow/Deny, keys) only for users named here")
+		c.Flags().StringArrayVarP(&o.Users, "user", "l", nil, "check this user (repeatable; default: every regular account, UID_MIN and up, with an authorized key or a usable password); repair changes an account's policy (lock, expiry, shell, Allow/Deny, keys) only for users named here")
 		c.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 		c.Flags().StringVar(&o.Output, "output", "text", "text or json")
 		c.Flags().StringArrayVar(&o.Keys, "ssh-key", nil, "a public key (one line) the users must be able to log in with (repeatable)")
@@ -148,7 +148,7 @@ and verified; on failure everything is rolled back.`,
 	reset.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	reset.Flags().IntVar(&o.Port, "port", 22, "the port clients and firewalls expect sshd on")
 	reset.Flags().StringVar(&o.Output, "output", "text", "text or json")
-	reset.Flags().StringVar(&resetUser, "user", "", "the account being repaired: let it through AllowUsers/AllowGroups/DenyUsers/DenyGroups")
+	reset.Flags().StringVarP(&resetUser, "user", "l", "", "the account being repaired: let it through AllowUsers/AllowGroups/DenyUsers/DenyGroups")
 	cmd.AddCommand(check, repair, restore, reset, NewCmdGuestUser(ios), NewCmdGuestApply(ios))
 	return cmd
 }

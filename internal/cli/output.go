@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func outputFlag(c *cobra.Command, out *string) {
@@ -25,4 +26,15 @@ func writeJSONDoc(ios *IOStreams, v any) error {
 	enc := json.NewEncoder(ios.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// userFlag binds the login user the way every command names it: -l/--user,
+// as ssh (-l) and az (--user) users type it. aliases (e.g. --login,
+// --username) keep older spellings working, hidden.
+func userFlag(f *pflag.FlagSet, p *string, usage string, aliases ...string) {
+	f.StringVarP(p, "user", "l", "", usage)
+	for _, a := range aliases {
+		f.StringVar(p, a, "", usage)
+		_ = f.MarkHidden(a)
+	}
 }
