@@ -75,12 +75,16 @@ func TestCommand(t *testing.T) {
 		{"analyze"},
 		{"analyze", "a", "b"},
 		{"analyze", "--output", "yaml", broken},
-		{},
 	} {
 		out, err := runCmd(t, "", bad...)
 		if exitCode(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") || out != "" {
 			t.Errorf("%v: exit %d, error %q, output %q", bad, exitCode(err), err, out)
 		}
+	}
+	// A bare `bootlog` names no command: help on stderr, exit 2.
+	var o, e bytes.Buffer
+	if code := cli.Main(&cli.IOStreams{In: strings.NewReader(""), Out: &o, Err: &e}, []string{"bootlog"}); code != cli.ExitUsage || o.Len() != 0 {
+		t.Errorf("bare bootlog: exit %d, stdout %q", code, o.String())
 	}
 	if _, err := runCmd(t, "", "analyze", "testdata/no-such-file.log"); !strings.Contains(err.Error(), "no-such-file.log") {
 		t.Errorf("the error should name the file: %v", err)
