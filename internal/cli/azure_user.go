@@ -22,20 +22,22 @@ func newCmdAzureResetUser(o *AzureOptions, vmFlags azureVMFlags, run azureRunner
 (read from standard input, never from the command line) and the key travel
 only in the extension's protected settings, which Azure encrypts.`,
 		Args: cobra.NoArgs,
-		RunE: run(func() (err error) {
+		RunE: run(jsonNeedsYes(o, "reset-user", func() (err error) {
 			password, key, err = resetUserInputs(o)
 			return err
-		}, func(ctx context.Context, o *AzureOptions, p *azure.Provider) error {
+		}), withActionDoc("reset-user", func(ctx context.Context, o *AzureOptions, p *azure.Provider, d *azureActionDoc) error {
+			d.Username = o.Username
 			if err := confirm(o, fmt.Sprintf("Reset user %s on VM %s/%s?", o.Username, o.ResourceGroup, o.VM)); err != nil {
 				return err
 			}
 			if err := p.ResetUserPassword(ctx, o.VM, o.Username, password, key); err != nil {
 				return err
 			}
-			fmt.Fprintf(o.IO.Out, "%s/%s: user %s reset.\n", o.ResourceGroup, o.VM, o.Username)
-			recheckSSH(ctx, o, p)
+			d.Done, d.PasswordSet, d.KeyAdded = "user reset", password != "", key != ""
+			fmt.Fprintf(o.textOut(), "%s/%s: user %s reset.\n", o.ResourceGroup, o.VM, o.Username)
+			d.Recheck = recheckSSH(ctx, o, p)
 			return nil
-		}),
+		})),
 	}
 	vmFlags(resetUser)
 	recheckFlags(resetUser, o)
@@ -44,6 +46,7 @@ only in the extension's protected settings, which Azure encrypts.`,
 	resetUser.Flags().StringVar(&o.SSHKey, "ssh-key", "", "an OpenSSH public key (one line) to add")
 	resetUser.Flags().StringVar(&o.SSHKeyFile, "ssh-key-file", "", "file holding the OpenSSH public key to add")
 	resetUser.Flags().BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+	actionOutputFlag(resetUser, o)
 
 	return resetUser
 }
