@@ -41,6 +41,7 @@ func (l *labCmds) faults() *cobra.Command {
 
 // breakCmd builds `lab break`.
 func (l *labCmds) breakCmd() *cobra.Command {
+	var output string
 	breakCmd := &cobra.Command{
 		Use: "break VM FAULT", Short: "Inject a fault into a VM (see `lab faults`)", Args: l.exact(2, "a VM name and a fault"),
 		RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
@@ -56,38 +57,98 @@ func (l *labCmds) breakCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cargs, target := s.CheckArgs(v, f)
-			fmt.Fprintf(l.ios.Out, "broke %s: %s\nsee it: sshdoctor lab client -- sshdoctor check %s\n", v.Name, f.Description, shellJoin(append(cargs, target)))
-			if interrupted() {
+			d := labBreakDoc(s, v, f, interrupted())
+			if output == "json" {
+				if err := writeJSONDoc(l.ios, d); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(l.ios.Out, "broke %s: %s\nsee it: %s\n", v.Name, f.Description, d.SeeIt)
+			}
+			if d.Interrupted {
 				fmt.Fprintf(l.ios.Err, "interrupted: %s has fault %s (undo: sshdoctor lab heal %s)\n", v.Name, f.Name, v.Name)
 				return &ExitError{Code: ExitInterrupted}
 			}
 			return nil
 		}),
 	}
+	outputFlag(breakCmd, &output)
 	return breakCmd
 }
 
 // heal builds `lab heal`.
 func (l *labCmds) heal() *cobra.Command {
+	var output string
 	heal := &cobra.Command{
 		Use: "heal VM", Short: "Undo every fault injected into a VM", Args: l.exact(1, "a VM name"),
 		RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
 			// Heal (restore the disk, the network, boot) runs to its end
 			// whatever Ctrl-C says: a half-healed VM would be neither.
+			faults := append([]string{}, v.Faults...)
 			interrupted, release := holdInterrupts(l.ios, "healing "+v.Name)
 			err := s.Heal(v, "")
 			release()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(l.ios.Out, "healed %s\n", v.Name)
-			if interrupted() {
+			d := labHealDoc(s, v, faults, interrupted())
+			if output == "json" {
+				if err := writeJSONDoc(l.ios, d); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(l.ios.Out, "healed %s\n", v.Name)
+			}
+			if d.Interrupted {
 				fmt.Fprintf(l.ios.Err, "interrupted: %s was healed first\n", v.Name)
 				return &ExitError{Code: ExitInterrupted}
 			}
 			return nil
 		}),
 	}
+	outputFlag(heal, &output)
 	return heal
+}
+
+// labBreakJSON is `lab break --output json` (sshdoctor.lab.break/v1).
+type labBreakJSON struct {
+	Schema      string    `json:"schema"`
+	ExitCode    int       `json:"exit_code"` // 130 when Ctrl-C came while the fault was injected (it was, wholly)
+	VM          string    `json:"vm"`
+	Fault       string    `json:"fault"`
+	Description string    `json:"description"`
+	SeeIt       string    `json:"see_it"` // the command whose check shows the fault
+	Interrupted bool      `json:"interrupted"`
+	Status      labVMJSON `json:"status"` // the VM afterwards, as lab status --output json shows it
+}
+
+// labHealJSON is `lab heal --output json` (sshdoctor.lab.heal/v1).
+type labHealJSON struct {
+	Schema      string    `json:"schema"`
+	ExitCode    int       `json:"exit_code"` // 130 when Ctrl-C came while healing (which was finished)
+	VM          string    `json:"vm"`
+	Healed      []string  `json:"healed"` // the faults undone
+	Interrupted bool      `json:"interrupted"`
+	Status      labVMJSON `json:"status"`
+}
+
+func labBreakDoc(s *lab.State, v *lab.VMState, f *lab.Fault, interrupted bool) labBreakJSON {
+	cargs, target := s.CheckArgs(v, f)
+	d := labBreakJSON{Schema: "sshdoctor.lab.break/v1", ExitCode: ExitOK, VM: v.Name, Fault: f.Name, Description: f.Description,
+		SeeIt: "sshdoctor lab client -- sshdoctor check " + shellJoin(append(cargs, target)), Interrupted: interrupted, Status: labVM(s, v)}
+	if interrupted {
+		d.ExitCode = ExitInterrupted
+	}
+	return d
+}
+
+func labHealDoc(s *lab.State, v *lab.VMState, healed []string, interrupted bool) labHealJSON {
+	if healed == nil {
+		healed = []string{}
+	}
+	d := labHealJSON{Schema: "sshdoctor.lab.heal/v1", ExitCode: ExitOK, VM: v.Name, Healed: healed, Interrupted: interrupted, Status: labVM(s, v)}
+	if interrupted {
+		d.ExitCode = ExitInterrupted
+	}
+	return d
 }

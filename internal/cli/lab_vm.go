@@ -18,7 +18,7 @@ import (
 // up builds `lab up`.
 func (l *labCmds) up() *cobra.Command {
 	var vms int
-	var name, prefix string
+	var name, prefix, output string
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab: client, router and N VMs with sshd running",
@@ -52,6 +52,9 @@ func (l *labCmds) up() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if output == "json" {
+				return writeJSONDoc(l.ios, labUpDoc(s, time.Since(start)))
+			}
 			fmt.Fprintf(l.ios.Out, "lab up: %d VM(s) in %s\n\n", len(s.VMs), time.Since(start).Round(time.Millisecond))
 			listVMs(l.ios, s)
 			fmt.Fprintf(l.ios.Out, "\nTry:  sshdoctor lab client -- sshdoctor check lab-%s\n      sshdoctor lab faults\n", s.VMs[0].Name)
@@ -61,31 +64,40 @@ func (l *labCmds) up() *cobra.Command {
 	up.Flags().IntVar(&vms, "vms", 1, "number of VMs")
 	up.Flags().StringVar(&name, "name", "vm", "VM name prefix (web → web1, web2, …)")
 	up.Flags().StringVar(&prefix, "ns-prefix", "sdlab", "prefix of the lab's network namespace names (to run several labs, each with its own SSHDOCTOR_LAB_DIR)")
+	outputFlag(up, &output)
 	return up
 }
 
 // down builds `lab down`.
 func (l *labCmds) down() *cobra.Command {
+	var output string
 	down := &cobra.Command{
 		Use: "down", Short: "Remove every namespace, process and file of the lab", Args: l.exact(0, "no arguments"),
+	}
+	done := func(removed bool) error {
+		d := labDownDoc(removed)
+		if output == "json" {
+			return writeJSONDoc(l.ios, d)
+		}
+		fmt.Fprintln(l.ios.Out, d.Message)
+		return nil
 	}
 	remove := l.withLab(true, func(s *lab.State, _ []string) error {
 		if err := lab.Down(s); err != nil {
 			return err
 		}
-		fmt.Fprintln(l.ios.Out, "lab down: removed")
-		return nil
+		return done(true)
 	})
 	// What down is asked for is already true when no lab is up: as with
 	// rm -f, that is success, so scripts can run it unconditionally.
 	down.RunE = func(c *cobra.Command, args []string) error {
 		err := remove(c, args)
 		if errors.Is(err, lab.ErrNoLab) {
-			fmt.Fprintln(l.ios.Out, "no lab is up; nothing to remove")
-			return nil
+			return done(false)
 		}
 		return err
 	}
+	outputFlag(down, &output)
 	return down
 }
 
@@ -171,7 +183,8 @@ func (l *labCmds) serial() *cobra.Command {
 // power builds `lab start|stop|restart|redeploy`.
 func (l *labCmds) power() (*cobra.Command, *cobra.Command, *cobra.Command, *cobra.Command) {
 	power := func(use, short string, f func(s *lab.State, v *lab.VMState) error) *cobra.Command {
-		return &cobra.Command{
+		var output string
+		c := &cobra.Command{
 			Use: use + " VM", Short: short, Args: l.exact(1, "a VM name"),
 			RunE: l.withVM(true, func(s *lab.State, v *lab.VMState, args []string) error {
 				start := time.Now()
@@ -182,10 +195,15 @@ func (l *labCmds) power() (*cobra.Command, *cobra.Command, *cobra.Command, *cobr
 				if err != nil {
 					return err
 				}
+				if output == "json" {
+					return writeJSONDoc(l.ios, labPowerDoc(use, s, v, time.Since(start)))
+				}
 				fmt.Fprintf(l.ios.Out, "%s %s: %s, %s (%s)\n", use, v.Name, v.Power, v.IP(), time.Since(start).Round(time.Millisecond))
 				return nil
 			}),
 		}
+		outputFlag(c, &output)
+		return c
 	}
 	start := power("start", "Start a stopped VM", func(s *lab.State, v *lab.VMState) error { return s.Start(v, "") })
 	stop := power("stop", "Stop (deallocate) a VM", func(s *lab.State, v *lab.VMState) error { return s.Stop(v) })
@@ -205,3 +223,56 @@ type labVMJSON struct {
 	Faults  []string   `json:"faults"`
 	Boots   int        `json:"boots"`
 }
+
+// labUpJSON is `lab up --output json` (sshdoctor.lab.up/v1).
+type labUpJSON struct {
+	Schema    string      `json:"schema"`
+	ExitCode  int         `json:"exit_code"`
+	VMs       []labVMJSON `json:"vms"` // as lab list --output json shows them
+	ElapsedMS float64     `json:"elapsed_ms"`
+}
+
+func labUpDoc(s *lab.State, elapsed time.Duration) labUpJSON {
+	d := labUpJSON{Schema: "sshdoctor.lab.up/v1", ExitCode: ExitOK, VMs: []labVMJSON{}, ElapsedMS: ms(elapsed)}
+	for _, v := range s.VMs {
+		d.VMs = append(d.VMs, labVM(s, v))
+	}
+	return d
+}
+
+// labDownJSON is `lab down --output json` (sshdoctor.lab.down/v1).
+type labDownJSON struct {
+	Schema   string `json:"schema"`
+	ExitCode int    `json:"exit_code"`
+	Removed  bool   `json:"removed"` // false: no lab was up
+	Message  string `json:"message"` // the text mode's line
+}
+
+func labDownDoc(removed bool) labDownJSON {
+	d := labDownJSON{Schema: "sshdoctor.lab.down/v1", ExitCode: ExitOK, Removed: removed, Message: "lab down: removed"}
+	if !removed {
+		d.Message = "no lab is up; nothing to remove"
+	}
+	return d
+}
+
+// labPowerJSON is `lab start|stop|restart|redeploy --output json`
+// (sshdoctor.lab.VERB/v1): the VM after the action.
+type labPowerJSON struct {
+	Schema    string    `json:"schema"`
+	ExitCode  int       `json:"exit_code"`
+	Action    string    `json:"action"`
+	VM        string    `json:"vm"`
+	Power     string    `json:"power"`
+	IP        string    `json:"ip"` // the private address (redeploy changes it)
+	ElapsedMS float64   `json:"elapsed_ms"`
+	Status    labVMJSON `json:"status"` // as lab status --output json shows it
+}
+
+func labPowerDoc(action string, s *lab.State, v *lab.VMState, elapsed time.Duration) labPowerJSON {
+	return labPowerJSON{Schema: "sshdoctor.lab." + action + "/v1", ExitCode: ExitOK, Action: action, VM: v.Name, Power: string(v.Power), IP: v.IP(),
+		ElapsedMS: ms(elapsed), Status: labVM(s, v)}
+}
+
+// ms is d in (fractional) milliseconds, as the JSON documents give durations.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
