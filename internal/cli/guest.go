@@ -69,6 +69,7 @@ manager and rolls everything back if sshd does not come back.`,
 	repair.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plan, change nothing")
 	repair.Flags().BoolVar(&o.PasswordAuth, "password-auth", false, "also re-enable PasswordAuthentication where it was turned off")
 	repair.Flags().BoolVar(&o.AllowSSHRSA, "allow-ssh-rsa", false, "also accept ssh-rsa (SHA-1) signatures again")
+	var restoreOut string
 	restore := &cobra.Command{
 		Use: "restore [BACKUP]", Short: "Put a backup set back (default: the newest)", Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -96,6 +97,9 @@ manager and rolls everything back if sshd does not come back.`,
 			if _, err := os.Stat(set + "/manifest.json"); err != nil {
 				return usagef("%s is not a backup set (no manifest.json)", set)
 			}
+			if restoreOut == "json" {
+				return guestRestoreJSONRun(ios, set)
+			}
 			if err := guest.Restore("/", set); err != nil {
 				return fmt.Errorf("restore %s: %w", set, err)
 			}
@@ -103,6 +107,7 @@ manager and rolls everything back if sshd does not come back.`,
 			return nil
 		},
 	}
+	outputFlag(restore, &restoreOut)
 	var resetUser string
 	reset := &cobra.Command{
 		Use:   "reset-ssh",
