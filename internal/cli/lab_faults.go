@@ -25,7 +25,7 @@ func (l *labCmds) faults() *cobra.Command {
 				for _, f := range lab.Faults {
 					out = append(out, faultJSON{f.Name, f.Expect, f.Guest, f.Description})
 				}
-				return writeJSONDoc(l.ios, out)
+				return writeJSONDoc(l.ios, map[string]any{"schema": "sshdoctor.lab.faults/v1", "faults": out})
 			}
 			w := tabwriter.NewWriter(l.ios.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "FAULT\tCHECK SHOWS\tDESCRIPTION")

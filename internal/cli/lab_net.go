@@ -22,7 +22,7 @@ func newCmdLabNSG(ios *IOStreams, withLab labRunner, vmArg func(*lab.State, []st
 				return err
 			}
 			if nsgOut == "json" {
-				return writeJSONDoc(ios, map[string]*cloud.NSG{"subnet": s.SubnetNSG, "nic": v.NSG})
+				return writeJSONDoc(ios, map[string]any{"schema": "sshdoctor.lab.nsg.list/v1", "vm": v.Name, "subnet": s.SubnetNSG, "nic": v.NSG})
 			}
 			printNSG(ios, "subnet", s.SubnetNSG)
 			printNSG(ios, "nic", v.NSG)
@@ -98,7 +98,7 @@ func newCmdLabRoute(ios *IOStreams, withLab labRunner) *cobra.Command {
 				if rs == nil {
 					rs = []cloud.Route{}
 				}
-				return writeJSONDoc(ios, rs)
+				return writeJSONDoc(ios, map[string]any{"schema": "sshdoctor.lab.route.list/v1", "routes": rs})
 			}
 			if len(s.Routes) == 0 {
 				fmt.Fprintln(ios.Out, "no user-defined routes (system routes: VNet local, default to the internet)")

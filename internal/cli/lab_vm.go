@@ -112,7 +112,7 @@ func (l *labCmds) listStatus() (*cobra.Command, *cobra.Command) {
 				for _, v := range s.VMs {
 					out = append(out, labVM(s, v))
 				}
-				return writeJSONDoc(l.ios, out)
+				return writeJSONDoc(l.ios, map[string]any{"schema": "sshdoctor.lab.list/v1", "vms": out})
 			}
 			listVMs(l.ios, s)
 			return nil
@@ -123,7 +123,10 @@ func (l *labCmds) listStatus() (*cobra.Command, *cobra.Command) {
 		Use: "status VM", Short: "Show one VM as the control plane sees it", Args: l.exact(1, "a VM name"),
 		RunE: l.withVM(false, func(s *lab.State, v *lab.VMState, args []string) error {
 			if statusOut == "json" {
-				return writeJSONDoc(l.ios, labVM(s, v))
+				return writeJSONDoc(l.ios, struct {
+					Schema string `json:"schema"`
+					labVMJSON
+				}{"sshdoctor.lab.status/v1", labVM(s, v)})
 			}
 			h := s.Health(v)
 			fmt.Fprintf(l.ios.Out, "name:        %s\npower:       %s\nprivate IP:  %s\nhealth:      %s — %s\nNIC NSG:     %s\nfaults:      %s\nboots:       %d\n",

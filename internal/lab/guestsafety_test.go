@@ -74,7 +74,6 @@ func TestGuestBadInputChangesNothing(t *testing.T) {
 	}
 	before := hashEtc()
 	for _, args := range []string{
-		"guest repair",                             // no --yes
 		"guest repair --yes --user '../etc'",       // path in a user name
 		"guest repair --yes --user 'a;rm -rf /'",   // shell metacharacters
 		"guest repair --yes --user -rf",            // option as a name
@@ -95,6 +94,15 @@ func TestGuestBadInputChangesNothing(t *testing.T) {
 		if res.ExitCode != 2 || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 || res.Stderr == "" {
 			t.Errorf("%s: exit %d stderr %q, want exit 2 with one line", args, res.ExitCode, res.Stderr)
 		}
+	}
+	// Without --yes, repair only shows its plan (a remedy's command is safe
+	// to paste): it changes nothing either.
+	res, err := s.Exec(t.Context(), v, "sshdoctor guest repair", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode > 1 || !strings.Contains(res.Stdout, "Nothing was changed") {
+		t.Errorf("guest repair without --yes: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
 	}
 	if after := hashEtc(); after != before {
 		t.Fatalf("bad input changed the VM's /etc or made a backup set")

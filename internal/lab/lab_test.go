@@ -222,7 +222,8 @@ func TestProviderLifecycle(t *testing.T) {
 			t.Errorf("%v --output json: %v\n%s", args, err, out)
 		}
 		if args[1] == "list" {
-			if vms, _ := doc.([]any); len(vms) != 2 || vms[0].(map[string]any)["name"] != "app1" {
+			m, _ := doc.(map[string]any)
+			if vms, _ := m["vms"].([]any); m["schema"] != "sshdoctor.lab.list/v1" || len(vms) != 2 || vms[0].(map[string]any)["name"] != "app1" {
 				t.Errorf("lab list --output json: %s", out)
 			}
 		}
