@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -263,70 +259,6 @@ func newChecker(ctx context.Context, o *CheckOptions) (*checker, error) {
 	return c, nil
 }
 
-// optionIs reports whether -o sets key (case-insensitive) to value; the
-// first occurrence wins, as in ssh.
-func optionIs(opts []string, key, value string) bool {
-	for _, o := range opts {
-		k, v, ok := strings.Cut(o, "=")
-		if !ok {
-			k, v, _ = strings.Cut(o, " ")
-		}
-		if strings.EqualFold(strings.TrimSpace(k), key) {
-			return strings.EqualFold(strings.TrimSpace(v), value)
-		}
-	}
-	return false
-}
-
-// agentSocket applies IdentityAgent: "none" disables the agent, a path or
-// $VAR names one, default is SSH_AUTH_SOCK.
-func agentSocket(s *sshconfig.Settings) string {
-	switch a := s.IdentityAgent; {
-	case a == "none":
-		return ""
-	case a == "" || a == "SSH_AUTH_SOCK" || a == "$SSH_AUTH_SOCK":
-		return os.Getenv("SSH_AUTH_SOCK")
-	case strings.HasPrefix(a, "$"):
-		return os.Getenv(a[1:])
-	default:
-		p, _ := expandPath(a)
-		return p
-	}
-}
-
-func expandPath(p string) (string, error) {
-	if strings.HasPrefix(p, "~/") || p == "~" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		p = filepath.Join(home, strings.TrimPrefix(p, "~"))
-	}
-	return filepath.Abs(p)
-}
-
-// sshQuery asks the user's ssh which algorithms it implements (`ssh -Q`),
-// so a suggested -o fix names one it will accept. Results are cached.
-func sshQuery(ctx context.Context, sshPath string) func(kind string) []string {
-	if sshPath == "" {
-		sshPath = "ssh"
-	}
-	cache := map[string][]string{}
-	return func(kind string) []string {
-		if v, ok := cache[kind]; ok {
-			return v
-		}
-		out, err := exec.CommandContext(ctx, sshPath, "-Q", kind).Output()
-		if err != nil {
-			cache[kind] = nil
-			return nil
-		}
-		list := strings.Fields(string(out))
-		cache[kind] = list
-		return list
-	}
-}
-
 // secondsOrDuration is --timeout: a bare number is seconds, as ssh's
 // ConnectTimeout; anything else is a Go duration (2s, 500ms, 1m).
 type secondsOrDuration time.Duration
@@ -359,56 +291,4 @@ func commandsFor(s *sshconfig.Settings) diagnose.Commands {
 		}
 	}
 	return diagnose.Commands{}
-}
-
-// progress shows, on a terminal, the layer the check waits on and for how
-// long: a filtered port is a wait, not a hang.
-type progress struct {
-	w     io.Writer
-	mu    sync.Mutex
-	layer string
-	since time.Time
-	done  chan struct{}
-	wg    sync.WaitGroup
-}
-
-func startProgress(w io.Writer) *progress {
-	p := &progress{w: w, since: time.Now(), done: make(chan struct{})}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		shown := false
-		for {
-			select {
-			case <-p.done:
-				if shown {
-					fmt.Fprint(p.w, "\r\033[K")
-				}
-				return
-			case <-t.C:
-				p.mu.Lock()
-				layer, since := p.layer, p.since
-				p.mu.Unlock()
-				// Quick checks finish before anything is shown.
-				if layer != "" && time.Since(since) > 500*time.Millisecond {
-					fmt.Fprintf(p.w, "\r\033[K… %s (%.1fs)", layer, time.Since(since).Seconds())
-					shown = true
-				}
-			}
-		}
-	}()
-	return p
-}
-
-func (p *progress) set(layer, detail string) {
-	p.mu.Lock()
-	p.layer, p.since = layer+": "+detail, time.Now()
-	p.mu.Unlock()
-}
-
-func (p *progress) stop() {
-	close(p.done)
-	p.wg.Wait()
 }
