@@ -128,7 +128,7 @@ func matchHosts(patterns []string, name string) bool {
 	matched := false
 	for _, p := range patterns {
 		neg := strings.HasPrefix(p, "!")
-		if wildcard(strings.ToLower(strings.TrimPrefix(p, "!")), name) {
+		if sshconfig.WildMatch(name, strings.ToLower(strings.TrimPrefix(p, "!"))) {
 			if neg {
 				return false
 			}
@@ -136,31 +136,6 @@ func matchHosts(patterns []string, name string) bool {
 		}
 	}
 	return matched
-}
-
-// wildcard matches s against a pattern of * (any run) and ? (one byte).
-func wildcard(pat, s string) bool {
-	for len(pat) > 0 {
-		switch pat[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if wildcard(pat[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pat[0] {
-				return false
-			}
-		}
-		pat, s = pat[1:], s[1:]
-	}
-	return s == ""
 }
 
 // remoteAddr makes x/crypto's knownhosts look up only the host name, not the
