@@ -22,9 +22,9 @@ build:
 
 # Man pages, one per command (sshdoctor.1, sshdoctor-check.1, …), from the
 # command tree's own help.
-man: build
+man:
 	rm -rf bin/man1
-	$(BIN) gen-man bin/man1
+	$(GO) run -ldflags "-X github.com/sshdoctor/sshdoctor/internal/cli.Version=$(VERSION)" ./cmd/sshdoctor-man bin/man1
 
 install: build man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

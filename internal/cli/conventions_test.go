@@ -306,31 +306,6 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-func TestGenMan(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "man1")
-	if r := runMain("gen-man", dir); r.code != ExitOK {
-		t.Fatalf("gen-man: exit %d, %s", r.code, r.stderr)
-	}
-	for page, flags := range map[string][]string{
-		"sshdoctor.1":           {`\fB--version\fP`, `\fBsshdoctor-check(1)\fP`},
-		"sshdoctor-check.1":     {`\fB--timeout\fP`, `\fB--output\fP`, `\fB-J\fP, \fB--jump\fP`, `\fB-o\fP`},
-		"sshdoctor-lab-break.1": {"FAULT"},
-	} {
-		b, err := os.ReadFile(filepath.Join(dir, page))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range flags {
-			if !strings.Contains(string(b), f) {
-				t.Errorf("%s does not mention %s", page, f)
-			}
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "sshdoctor-gen-man.1")); err == nil {
-		t.Error("the hidden gen-man has a page")
-	}
-}
-
 // Main prints one "sshdoctor: ", however the error reads.
 func TestOneErrorPrefix(t *testing.T) {
 	for _, err := range []error{

@@ -80,7 +80,7 @@ Start with:  sshdoctor check user@host`,
 		return &UsageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(NewCmdCheck(ios, nil), NewCmdGuest(ios), NewCmdLab(ios), NewCmdBootlog(ios), NewCmdAzure(ios), NewCmdNSG(ios), NewCmdRoute(ios), NewCmdFindings(ios), NewCmdFix(ios, nil),
-		NewCmdVersion(ios), newCmdGenMan(ios))
+		NewCmdVersion(ios))
 	// Cobra adds `completion` when it executes; adding it now lets
 	// refuseUnknown cover it like every other group.
 	root.InitDefaultCompletionCmd()
