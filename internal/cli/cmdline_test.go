@@ -25,6 +25,7 @@ func TestValidateCommandLine(t *testing.T) {
 		{"sshdoctor lab exec web1 -- sshdoctor guest chek --user root", false},
 		{"sshdoctor azure check -g RESOURCE_GROUP -n VM_NAME --port 2222", true},
 		{"sshdoctor azure check -g RG", true}, // required -n is checked when it runs, after sign-in flags
+		{"sshdoctor fix --provider lab --vm web1 -J bastion -4 -l root web1", true},
 		{"sshdoctor guest check --usr alice", false},
 		{"sshdoctor gest check", false},
 		{"sshdoctor lab", false},

@@ -127,6 +127,9 @@ do by hand), 2 bad usage, 3 internal error.`,
 	f.StringArrayVarP(&c.Identities, "identity", "i", nil, "private key file to offer (repeatable), as ssh -i")
 	f.StringVarP(&c.ConfigFile, "config", "F", os.Getenv("SSHDOCTOR_SSH_CONFIG"), "ssh client config file (default $SSHDOCTOR_SSH_CONFIG, else ~/.ssh/config)")
 	f.StringArrayVarP(&c.Options, "option", "o", nil, "ssh option Key=Value (repeatable)")
+	f.StringVarP(&c.ProxyJump, "jump", "J", "", "connect through this jump host, [user@]host[:port], as ssh -J")
+	f.BoolVarP(&c.IPv4, "ipv4", "4", false, "use IPv4 addresses only, as ssh -4")
+	f.BoolVarP(&c.IPv6, "ipv6", "6", false, "use IPv6 addresses only, as ssh -6")
 	c.Timeout = probe.DefaultPhaseTimeout
 	f.Var((*secondsOrDuration)(&c.Timeout), "timeout", "limit for each phase of every check: seconds (5) or a duration (2s)")
 	f.StringVar(&c.Exec, "exec", "", "also run this command in a session: SSH works only when it runs")
@@ -151,6 +154,14 @@ func validateFix(o *FixOptions) error {
 		return usagef("--timeout must be positive")
 	case o.Undo != "" && o.DryRun:
 		return usagef("--undo and --dry-run do not go together")
+	case o.Check.IPv4 && o.Check.IPv6:
+		return usagef("-4 and -6 exclude each other")
+	}
+	switch {
+	case o.Check.IPv4:
+		o.Check.Options = append(o.Check.Options, "AddressFamily=inet")
+	case o.Check.IPv6:
+		o.Check.Options = append(o.Check.Options, "AddressFamily=inet6")
 	}
 	if o.Provider == "azure" {
 		// The subscription as az finds it: --subscription (ID or name),

@@ -33,6 +33,7 @@ func TestFixBadInput(t *testing.T) {
 		{[]string{"fix", "--provider", "lab", "h"}, "--vm"},
 		{[]string{"fix", "--provider", "lab", "--vm", "x", "--source-ip", "nope", "h"}, "is not an IP address"},
 		{[]string{"fix", "--provider", "lab", "--vm", "x", "--max-steps", "0", "h"}, "--max-steps"},
+		{[]string{"fix", "--provider", "lab", "--vm", "x", "-4", "-6", "h"}, "-4 and -6 exclude each other"},
 		{[]string{"fix", "--provider", "azure", "--vm", "x", "h"}, "-g RESOURCE_GROUP"},
 		{[]string{"fix", "--provider", "lab", "--vm", "x", "--undo", garbage}, "is not a fix journal"},
 		{[]string{"fix", "--provider", "lab", "--vm", "x", "--undo", dir}, "not a regular file"},
