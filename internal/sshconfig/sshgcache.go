@@ -260,12 +260,28 @@ func cachePut(dir, key string, deps []fileID, output string) {
 	prune(dir)
 }
 
-// safeDir: a real directory owned by the effective user that nobody else
-// may write to.
+// safeDir: dir and every directory above it are real directories (no
+// link) that only the effective user or root can change (a sticky
+// directory, like /tmp, counts as safe for what is below it). Otherwise
+// someone else could swap a path component between the check and the
+// write, and sshdoctor — perhaps as root — would write where they chose.
 func safeDir(dir string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR &&
-		int(st.Uid) == os.Geteuid() && st.Mode&0o022 == 0
+	uid := uint32(os.Geteuid())
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if unix.Lstat(d, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return false
+		}
+		if st.Uid != uid && st.Uid != 0 {
+			return false
+		}
+		if st.Mode&0o022 != 0 && (st.Mode&unix.S_ISVTX == 0 || d == filepath.Clean(dir)) {
+			return false
+		}
+		if d == "/" || d == "." {
+			return true
+		}
+	}
 }
 
 // prune keeps the newest half when the cache holds too many entries.
