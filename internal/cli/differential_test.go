@@ -213,6 +213,12 @@ func diffCases() []diffCase {
 		{name: "KnownHostsCommand with a token ssh does not know", setup: func(e *diffEnv) {
 			e.opts = append(e.opts, "KnownHostsCommand=/bin/echo %Z")
 		}},
+		{name: "KnownHostsCommand not an absolute path (ssh does not run it)", setup: func(e *diffEnv) {
+			src := filepath.Join(e.dir, "kh-from-command")
+			writeMode(e.t, src, e.knownHostsLine("", e.srv.HostKeys...), 0o644)
+			writeMode(e.t, e.kh, "", 0o644)
+			e.opts = append(e.opts, "KnownHostsCommand=cat "+src)
+		}, opts: []string{"StrictHostKeyChecking=yes"}, finding: "hostkey.strict_unknown"},
 		{name: "KnownHostsCommand prints another key", setup: func(e *diffEnv) {
 			src := filepath.Join(e.dir, "kh-from-command")
 			writeMode(e.t, src, e.knownHostsLine("", otherKey(e)), 0o644)

@@ -51,6 +51,10 @@ func runKnownHostsCommand(s *sshconfig.Settings, lookup, reason string, key ssh.
 		home, _ := os.UserHomeDir()
 		words[0] = filepath.Join(home, words[0][2:])
 	}
+	if !filepath.IsAbs(words[0]) {
+		// ssh runs only a program named by an absolute path.
+		return "", fmt.Errorf("KnownHostsCommand %s is not an absolute path: ssh does not run it", words[0])
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), khCommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, words[0], words[1:]...)
