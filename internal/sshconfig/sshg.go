@@ -36,18 +36,26 @@ func resolveSSH(ctx context.Context, sshPath string, q Query) (*Settings, error)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ssh -G: %w", err)
 	}
-	deps, cacheable := configDeps(sshPath, q)
 	dir, key := "", ""
-	if cacheable {
+	if optionsCacheable(q.Options) {
 		dir, key = cacheDir(), cacheKey(sshPath, args)
 	}
-	out, cached := cacheGet(dir, key, deps)
+	out, cached := cacheGet(dir, key)
 	if !cached {
+		// The files are read only on a miss, and before ssh -G runs, so a
+		// change during its run is a miss next time.
+		var deps []fileID
+		filesOK := false
+		if dir != "" {
+			deps, filesOK = configDeps(sshPath, q)
+		}
 		var err error
 		if out, err = runSSHG(ctx, sshPath, q.Host, args); err != nil {
 			return nil, err
 		}
-		cachePut(dir, key, deps, out)
+		if filesOK {
+			cachePut(dir, key, deps, out)
+		}
 	}
 	s, err := parseSSHG(q.Host, out)
 	if err != nil {

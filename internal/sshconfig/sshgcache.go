@@ -99,15 +99,22 @@ func cacheKey(sshPath string, args []string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// configDeps lists the files ssh -G reads for q (the ssh binary, the
-// password database, the config files and their Includes) and whether its
-// answer may be cached at all.
-func configDeps(sshPath string, q Query) ([]fileID, bool) {
-	for _, o := range q.Options {
+// optionsCacheable: no -o option makes ssh -G's answer depend on more
+// than files (CanonicalizeHostname resolves names).
+func optionsCacheable(opts []string) bool {
+	for _, o := range opts {
 		if key, args, err := splitLine(o); err != nil || key == "canonicalizehostname" && (len(args) == 0 || !strings.EqualFold(args[0], "no")) {
-			return nil, false
+			return false
 		}
 	}
+	return true
+}
+
+// configDeps lists the files ssh -G reads for q (the ssh binary, the
+// password database, the config files and their Includes) and whether the
+// files allow its answer to be cached. It reads them: it runs only on a
+// miss, before ssh -G does.
+func configDeps(sshPath string, q Query) ([]fileID, bool) {
 	w := depWalker{home: homeDir(), seen: map[string]bool{}, ok: true}
 	w.add(statID(sshPath))
 	w.add(statID("/etc/passwd"))
@@ -213,8 +220,10 @@ func (w *depWalker) file(path string, sys bool, depth int) {
 }
 
 // cacheGet returns ssh -G's cached output for key when every file it
-// depended on is as it was.
-func cacheGet(dir, key string, deps []fileID) (string, bool) {
+// depended on is as it was: each is stat'ed again, none is read (a file
+// changed, or added to an Include directory, changes its identity or its
+// directory's).
+func cacheGet(dir, key string) (string, bool) {
 	if dir == "" || !safeDir(dir) {
 		return "", false
 	}
@@ -229,8 +238,13 @@ func cacheGet(dir, key string, deps []fileID) (string, bool) {
 		return "", false
 	}
 	var e cacheEntry
-	if json.NewDecoder(f).Decode(&e) != nil || e.Version != cacheVersion || !slices.Equal(e.Deps, deps) {
+	if json.NewDecoder(f).Decode(&e) != nil || e.Version != cacheVersion || len(e.Deps) == 0 {
 		return "", false
+	}
+	for _, d := range e.Deps {
+		if statID(d.Path) != d {
+			return "", false
+		}
 	}
 	return e.Output, true
 }
@@ -239,6 +253,18 @@ func cacheGet(dir, key string, deps []fileID) (string, bool) {
 // optimisation, never a reason to fail a check).
 func cachePut(dir, key string, deps []fileID, output string) {
 	if dir == "" {
+		return
+	}
+	// The nearest existing directory must be safe before anything is
+	// created below it: MkdirAll follows links.
+	existing := dir
+	for {
+		if _, err := os.Lstat(existing); err == nil || existing == filepath.Dir(existing) {
+			break
+		}
+		existing = filepath.Dir(existing)
+	}
+	if !safeDir(existing) {
 		return
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil || !safeDir(dir) {

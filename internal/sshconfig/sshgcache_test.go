@@ -125,3 +125,29 @@ func write(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// A cache base that is a link (or under one) is never written through:
+// MkdirAll would follow it.
+func TestSSHGCacheRefusesLinkedBase(t *testing.T) {
+	real := sshBinary(t)
+	home := fakeHome(t)
+	target := filepath.Join(home, "elsewhere")
+	if err := os.Mkdir(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(home, "cachelink")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(link, "sub"))
+	t.Setenv("SSHDOCTOR_CACHE", "")
+	for range 2 {
+		s, err := Resolve(context.Background(), Query{Host: "h", ConfigFile: "none", SSHPath: real})
+		if err != nil || s.Cached {
+			t.Fatalf("cached %v err %v", s != nil && s.Cached, err)
+		}
+	}
+	if ents, _ := os.ReadDir(target); len(ents) != 0 {
+		t.Errorf("the cache wrote through the link: %v", ents)
+	}
+}
