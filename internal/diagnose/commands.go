@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/sshdoctor/sshdoctor/internal/probe"
@@ -26,15 +27,29 @@ func (j *judge) onVM(cmd string) string {
 	return "`sudo " + cmd + "`"
 }
 
+// guestCommand is a guest command a remedy names, bare or with flags.
+var guestCommand = regexp.MustCompile("`sshdoctor guest ([a-z-]+)((?: [^`]*)?)`")
+
 // contextualize completes the sshdoctor commands a catalogue remedy names
-// in general (`sshdoctor guest check`, `sshdoctor guest repair`,
-// `sshdoctor azure check -g RG -n VM`) for this client and where it ran.
+// in general for this client and where it ran: a bare `sshdoctor guest
+// check|repair` gets the client's user, port (and key); any guest command
+// gets the user for the USER placeholder and runs on the VM (through the
+// lab, or with sudo); `sshdoctor azure check -g RG -n VM` becomes the
+// control plane's check.
 func (j *judge) contextualize(text string) string {
-	return strings.NewReplacer(
-		"`sshdoctor guest check`", j.guestCheck(),
-		"`sshdoctor guest repair`", j.guestRepair(false),
-		"`sshdoctor azure check -g RG -n VM`", j.cloudCheck(),
-	).Replace(text)
+	text = strings.ReplaceAll(text, "`sshdoctor azure check -g RG -n VM`", j.cloudCheck())
+	return guestCommand.ReplaceAllStringFunc(text, func(m string) string {
+		sub := guestCommand.FindStringSubmatch(m)
+		verb, flags := sub[1], sub[2]
+		switch {
+		case verb == "check" && flags == "":
+			return j.guestCheck()
+		case verb == "repair" && flags == "":
+			return j.guestRepair(false)
+		}
+		flags = strings.ReplaceAll(flags, " USER", " "+shellQuote(j.r.Target.User))
+		return j.onVM("sshdoctor guest " + verb + flags)
+	})
 }
 
 // guestFlags are the flags that tell guest about this client: the user,
